@@ -1,0 +1,50 @@
+"""The application: create_app(), settings, extensions, auth, errors, CLI."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from api import cli, config, extensions
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app; `test_config` overrides settings (tests), else ONECODE_* variables decide."""
+    app = Flask(__name__, instance_relative_config=True)
+    config.load(app, test_config)
+    app.json.sort_keys = False
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if int(app.config.get("TRUSTED_PROXIES", 0)):
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    api = extensions.init_app(app)
+    from api import routes as core
+    from codes import blp as codes_blp
+    from codes import h5
+    from codes.scans import ScanCounter
+    from registry import blp as registry_blp
+
+    for blueprint in (core.health, core.blp, registry_blp, codes_blp, h5):
+        api.register_blueprint(blueprint)
+    cli.init_app(app)
+
+    counter = ScanCounter(float(app.config["SCAN_COUNT_FLUSH_SECONDS"]))
+    app.extensions["scan_counter"] = counter
+    atexit.register(_flush_on_exit, app, counter)
+    _make_instance_folder(app)
+    return app
+
+
+def _flush_on_exit(app: Flask, counter) -> None:
+    with app.app_context():
+        counter.flush(extensions.db.engine)
+
+
+def _make_instance_folder(app: Flask) -> None:
+    import os
+
+    os.makedirs(app.instance_path, exist_ok=True)

@@ -1,0 +1,187 @@
+"""Who is calling: password checks, JWT access tokens, one-use refresh tokens, role decorators."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import secrets
+import uuid
+
+import jwt
+from flask import current_app, g, request
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from api.database import db, utcnow
+from api.errors import Forbidden, InvalidCredentials, Unauthorized
+from api.extensions import BEARER
+from api.models import Account, RefreshToken, RevokedSession
+
+ALGORITHM = "HS256"
+# Checked against when the username is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("onecode-timing-equaliser")
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def authenticate(*, session, username: str, password: str) -> Account:
+    account = session.scalar(select(Account).where(Account.username == username))
+    if account is None or account.password_hash is None:
+        check_password_hash(_DUMMY_HASH, password)
+        raise InvalidCredentials()
+    if not check_password_hash(account.password_hash, password) or not account.active:
+        raise InvalidCredentials()
+    return account
+
+
+def _hash_refresh(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_tokens(*, session, account: Account, session_id: str | None = None) -> dict:
+    """A fresh access token and a refresh token in the given login session (a new one if None)."""
+    config = current_app.config
+    now = utcnow()
+    session_id = session_id or uuid.uuid4().hex
+    ttl = int(config["ACCESS_TOKEN_TTL"])
+    claims = {
+        "iss": config["JWT_ISSUER"],
+        "aud": config["JWT_AUDIENCE"],
+        "sub": str(account.id),
+        "iat": now,
+        "nbf": now,
+        "exp": now + dt.timedelta(seconds=ttl),
+        "jti": uuid.uuid4().hex,
+        "sid": session_id,
+        "role": account.role,
+    }
+    access = jwt.encode(claims, config["SECRET_KEY"], algorithm=ALGORITHM)
+    refresh = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            token_hash=_hash_refresh(refresh),
+            session_id=session_id,
+            account_id=account.id,
+            issued_at=now,
+            expires_at=now + dt.timedelta(seconds=int(config["REFRESH_TOKEN_TTL"])),
+        )
+    )
+    session.flush()
+    return {"access_token": access, "refresh_token": refresh, "token_type": "Bearer",
+            "expires_in": ttl, "account": account}
+
+
+def rotate_refresh_token(*, session, refresh_token: str) -> dict:
+    """Spend a refresh token for a new pair. A spent token presented again ends its whole session:
+    whoever holds the copy (the thief or the owner) must log in again."""
+    now = utcnow()
+    row = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _hash_refresh(refresh_token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise InvalidCredentials("登录已失效，请重新登录")
+    spent = session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:
+        end_session(session=session, session_id=row.session_id)
+        raise InvalidCredentials("登录凭证已被使用过，为安全起见请重新登录")
+    account = session.get(Account, row.account_id)
+    if account is None or not account.active:
+        raise InvalidCredentials("登录已失效，请重新登录")
+    return issue_tokens(session=session, account=account, session_id=row.session_id)
+
+
+def end_session(*, session, session_id: str) -> None:
+    """Logout: refuse the session's access tokens and its refresh tokens from now on."""
+    now = utcnow()
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.session_id == session_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if session.get(RevokedSession, session_id) is None:
+        longest = dt.timedelta(seconds=int(current_app.config["REFRESH_TOKEN_TTL"]))
+        session.add(RevokedSession(session_id=session_id, revoked_at=now, expires_at=now + longest))
+    session.flush()
+
+
+def _decode(token: str) -> dict:
+    config = current_app.config
+    try:
+        return jwt.decode(
+            token,
+            config["SECRET_KEY"],
+            algorithms=[ALGORITHM],
+            audience=config["JWT_AUDIENCE"],
+            issuer=config["JWT_ISSUER"],
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "jti", "sid"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("登录已过期，请刷新或重新登录") from None
+    except jwt.InvalidTokenError:
+        raise Unauthorized("登录凭证无效") from None
+
+
+def current_account(optional: bool = False) -> Account | None:
+    """The account of the bearer token on this request, loaded once per request."""
+    if "account" in g:
+        return g.account
+    header = request.headers.get("Authorization", "")
+    if not header:
+        if optional:
+            g.account = None
+            return None
+        raise Unauthorized()
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization 头格式应为 Bearer <token>")
+    claims = _decode(token.strip())
+    try:
+        account_id = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise Unauthorized("登录凭证无效") from None
+    row = db.session.execute(
+        select(Account, RevokedSession.session_id)
+        .outerjoin(RevokedSession, RevokedSession.session_id == claims["sid"])
+        .where(Account.id == account_id)
+    ).first()
+    if row is None or row[1] is not None or not row[0].active:
+        raise Unauthorized("登录已失效，请重新登录")
+    g.account = row[0]
+    g.session_id = claims["sid"]
+    return g.account
+
+
+def login_required(*roles: str, optional: bool = False):
+    """Require a bearer token (of one of `roles`, if given) and document it in OpenAPI.
+
+    With optional=True an anonymous call goes through with g.account = None, but a bad token is
+    still refused rather than silently ignored.
+    """
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            account = current_account(optional=optional)
+            if account is not None and roles and account.role not in roles:
+                raise Forbidden()
+            return fn(*args, **kwargs)
+
+        doc = getattr(fn, "_apidoc", {})
+        wrapper._apidoc = {**doc}
+        manual = dict(wrapper._apidoc.get("manual_doc", {}))
+        manual["security"] = BEARER + ([{}] if optional else [])
+        manual["responses"] = {"401": "UNAUTHORIZED", **({"403": "FORBIDDEN"} if roles else {})}
+        if roles:
+            note = "Roles: " + ", ".join(roles) + "."
+            manual["description"] = (manual.get("description", "") + "\n\n" + note).strip()
+        wrapper._apidoc["manual_doc"] = manual
+        return wrapper
+
+    return decorator

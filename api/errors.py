@@ -1,0 +1,191 @@
+"""The one place where errors become the contract's envelope: {code, message, fields?}.
+
+Services raise the domain exceptions below; Flask/werkzeug/webargs raise HTTP exceptions; anything
+else is logged and answered as INTERNAL_ERROR without a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify
+from marshmallow import Schema, fields
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base for errors a service raises on purpose; each maps to one contract code."""
+
+    status = 400
+    code = "BAD_REQUEST"
+    default_message = "请求无法处理"
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, list[str]] | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.fields = fields
+        self.headers = headers
+
+
+class ValidationFailed(DomainError):
+    status, code, default_message = 422, "VALIDATION_FAILED", "请求参数有误"
+
+
+class Unauthorized(DomainError):
+    status, code, default_message = 401, "UNAUTHORIZED", "请先登录"
+
+
+class InvalidCredentials(DomainError):
+    status, code, default_message = 401, "INVALID_CREDENTIALS", "用户名或密码错误"
+
+
+class Forbidden(DomainError):
+    status, code, default_message = 403, "FORBIDDEN", "无权进行此操作"
+
+
+class NotFound(DomainError):
+    status, code, default_message = 404, "NOT_FOUND", "未找到"
+
+
+class NotVisible(NotFound):
+    """The object exists but this account may not see it: answered exactly like a missing one."""
+
+
+class Conflict(DomainError):
+    status, code, default_message = 409, "CONFLICT", "与已有数据冲突"
+
+
+class InvalidTransition(DomainError):
+    status, code, default_message = 409, "INVALID_TRANSITION", "当前状态下不能进行此操作"
+
+
+class CodeRevoked(DomainError):
+    status, code, default_message = 410, "CODE_REVOKED", "此码已作废，请扫描机构现场张贴的新码"
+
+
+# HTTP status -> (code, zh-CN message) for errors raised by Flask, werkzeug and webargs.
+HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("VALIDATION_FAILED", "请求格式有误"),
+    401: ("UNAUTHORIZED", "请先登录"),
+    403: ("FORBIDDEN", "无权进行此操作"),
+    404: ("NOT_FOUND", "未找到"),
+    405: ("METHOD_NOT_ALLOWED", "不支持此请求方法"),
+    409: ("CONFLICT", "与已有数据冲突"),
+    410: ("CODE_REVOKED", "此码已作废"),
+    413: ("PAYLOAD_TOO_LARGE", "上传内容过大"),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "不支持的内容类型，请使用 application/json"),
+    422: ("VALIDATION_FAILED", "请求参数有误"),
+    429: ("RATE_LIMITED", "请求过于频繁，请稍后再试"),
+    500: ("INTERNAL_ERROR", "服务器内部错误，请稍后再试"),
+    503: ("UNAVAILABLE", "服务暂不可用"),
+}
+
+
+class ErrorSchema(Schema):
+    """The error envelope of every 4xx/5xx answer."""
+
+    code = fields.String(required=True, metadata={"example": "VALIDATION_FAILED"})
+    message = fields.String(required=True, metadata={"example": "请求参数有误"})
+    fields = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.String()),
+        metadata={"description": "Per-field messages, for validation errors"},
+    )
+
+
+def envelope(status: int, code: str, message: str, field_errors=None, headers=None):
+    body = {"code": code, "message": message}
+    if field_errors:
+        body["fields"] = field_errors
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
+    """Turn marshmallow's nested messages into {"a.b.0.c": ["..."]}."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(flatten_messages(value, name))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        flat[prefix or "_schema"] = list(messages)
+    elif isinstance(messages, list):
+        for index, value in enumerate(messages):
+            flat.update(flatten_messages(value, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        flat[prefix or "_schema"] = [str(messages)]
+    return flat
+
+
+def _webargs_fields(data) -> dict[str, list[str]] | None:
+    """webargs puts messages under their location ({"json": {...}, "query": {...}}); drop the location."""
+    messages = (data or {}).get("messages")
+    if not messages:
+        return None
+    merged: dict[str, list[str]] = {}
+    for location_messages in messages.values():
+        merged.update(flatten_messages(location_messages))
+    return merged
+
+
+def handle_http_exception(error: HTTPException):
+    status = error.code or 500
+    code, message = HTTP_CODES.get(status, ("HTTP_%d" % status, error.name))
+    data = getattr(error, "data", None) or {}
+    field_errors = _webargs_fields(data)
+    if status == 400:
+        status = 422  # the contract answers malformed JSON with 422 VALIDATION_FAILED
+    if status == 422 and field_errors and "_schema" in field_errors and list(field_errors) == ["_schema"]:
+        message = "请求体不是有效的 JSON" if field_errors["_schema"] == ["Invalid JSON body."] else message
+    headers = dict(data.get("headers") or {})
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods)
+    if status == 429:
+        retry_after = _retry_after(error)
+        if retry_after:
+            headers["Retry-After"] = retry_after
+    if status >= 500:
+        log.error("HTTP %s: %s", status, error)
+    return envelope(status, code, message, field_errors, headers)
+
+
+def _retry_after(error) -> str | None:
+    """Flask-Limiter puts Retry-After on the response it built; keep it."""
+    response = getattr(error, "response", None)
+    if response is not None and response.headers.get("Retry-After"):
+        return response.headers["Retry-After"]
+    return "60"
+
+
+def handle_domain_error(error: DomainError):
+    return envelope(error.status, error.code, error.message, error.fields, error.headers)
+
+
+def handle_integrity_error(error: IntegrityError):
+    from api.database import db
+
+    db.session.rollback()
+    log.info("integrity error answered as 409: %s", error.orig)
+    return envelope(409, "CONFLICT", "与已有数据冲突（唯一性或关联约束）")
+
+
+def handle_unexpected(error: Exception):
+    from api.database import db
+
+    db.session.rollback()
+    log.exception("unhandled error")
+    return envelope(500, "INTERNAL_ERROR", HTTP_CODES[500][1])
+
+
+def init_app(app) -> None:
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,69 @@
+"""Extensions, created unbound and attached in create_app() (one init_app each)."""
+
+from __future__ import annotations
+
+import json
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_smorest import Api as _Api
+from flask_smorest import Blueprint as _Blueprint
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from api import errors
+from api.database import db
+
+migrate = Migrate(compare_type=True, render_as_batch=True)
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+class Api(_Api):
+    """flask-smorest's Api with the contract's error envelope instead of its own."""
+
+    ERROR_SCHEMA = errors.ErrorSchema
+
+    def _register_error_handlers(self):
+        errors.init_app(self._app)
+
+
+class JsonParser(FlaskParser):
+    """Bodies must be JSON: a body of another type is 415, not silently ignored."""
+
+    def _raw_load_json(self, req):
+        if req.content_length and not is_json_request(req):
+            raise UnsupportedMediaType()
+        return super()._raw_load_json(req)
+
+    def load_json(self, req, schema):
+        try:
+            return super().load_json(req, schema)
+        except RecursionError:  # absurdly nested JSON
+            self._handle_invalid_json_error(json.JSONDecodeError("too deep", "", 0), req)
+
+
+class Blueprint(_Blueprint):
+    ARGUMENTS_PARSER = JsonParser()
+
+
+BEARER = [{"bearerAuth": []}]
+
+
+def init_app(app) -> Api:
+    """Bind the extensions; the Api is made per app so tests can build many apps."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_dir())
+    limiter.init_app(app)
+    api = Api(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    return api
+
+
+def _migrations_dir() -> str:
+    """migrations/ sits beside api/, in the repository and in an installed tree alike."""
+    import os
+
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")

@@ -1,0 +1,99 @@
+"""Auth and account endpoints, and the health check."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from flask.views import MethodView
+from sqlalchemy import text
+
+from api import accounts, auth
+from api.account_schemas import AccountCreateSchema, AccountSchema, LoginSchema, RefreshSchema, TokenPairSchema
+from api.auth import current_account, login_required
+from api.database import db
+from api.extensions import Blueprint, limiter
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Accounts and auth")
+health = Blueprint("health", __name__, description="Liveness and readiness")
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@blp.route("/auth/login")
+class Login(MethodView):
+    decorators = [limiter.limit(_login_limit, methods=["POST"])]
+
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenPairSchema)
+    @blp.alt_response(401, description="INVALID_CREDENTIALS: wrong username or password (same answer)")
+    @blp.alt_response(429, description="RATE_LIMITED")
+    def post(self, data):
+        """Log in with username and password."""
+        account = auth.authenticate(session=db.session, **data)
+        tokens = auth.issue_tokens(session=db.session, account=account)
+        db.session.commit()
+        return tokens
+
+
+@blp.route("/auth/refresh")
+class Refresh(MethodView):
+    decorators = [limiter.limit(_login_limit, methods=["POST"])]
+
+    @blp.arguments(RefreshSchema)
+    @blp.response(200, TokenPairSchema)
+    @blp.alt_response(401, description="Unknown, expired, revoked or already used refresh token")
+    def post(self, data):
+        """Trade a refresh token for a new pair. Each refresh token works once."""
+        try:
+            tokens = auth.rotate_refresh_token(session=db.session, refresh_token=data["refresh_token"])
+        finally:
+            db.session.commit()  # a detected reuse must stay recorded even though the call fails
+        return tokens
+
+
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @login_required()
+    @blp.response(204)
+    def post(self):
+        """End this login: the access token and its refresh tokens are refused from now on."""
+        auth.end_session(session=db.session, session_id=g.session_id)
+        db.session.commit()
+
+
+@blp.route("/accounts")
+class Accounts(MethodView):
+    @login_required("admin")
+    @blp.arguments(AccountCreateSchema)
+    @blp.response(201, AccountSchema)
+    @blp.alt_response(409, description="Username taken")
+    def post(self, data):
+        """Create an account (admin)."""
+        account = accounts.create_account(session=db.session, **data)
+        db.session.commit()
+        return account
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @login_required()
+    @blp.response(200, AccountSchema)
+    def get(self):
+        """The account behind the access token."""
+        return current_account()
+
+
+@health.route("/healthz")
+class Health(MethodView):
+    @health.doc(responses={"200": {"description": '{"status": "ok"}'},
+                           "503": {"description": '{"status": "unavailable"}: the database does not answer'}})
+    def get(self):
+        """Liveness and readiness: 200 when the database answers, else 503."""
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:  # any database failure means "not ready"
+            current_app.logger.warning("health check: database unreachable", exc_info=True)
+            db.session.rollback()
+            return {"status": "unavailable"}, 503
+        return {"status": "ok"}

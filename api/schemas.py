@@ -1,0 +1,70 @@
+"""Shared schema pieces: strict base schema, safe text fields, paging."""
+
+from __future__ import annotations
+
+import re
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+MAX_ID = 2**31 - 1
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error (the contract), not silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class Text(fields.String):
+    """A trimmed string with a length range and no control characters (PostgreSQL refuses NUL)."""
+
+    def __init__(self, *, max_length: int, min_length: int = 1, multiline: bool = False, **kwargs):
+        self._pattern = _CONTROL if multiline else _CONTROL_SINGLE_LINE
+        kwargs.setdefault("validate", validate.Length(min=min_length, max=max_length))
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if self._pattern.search(value):
+            raise ValidationError("不能包含控制字符")
+        return value.strip()
+
+
+def Id(**kwargs) -> fields.Integer:  # noqa: N802 - reads like a field class
+    """A database id: a strict integer in the range the database can hold."""
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def OneOf(choices, **kwargs) -> fields.String:  # noqa: N802
+    return fields.String(validate=validate.OneOf(list(choices)), **kwargs)
+
+
+class PageArgs(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+def page_schema(item_schema: type[Schema]) -> type[Schema]:
+    """{items, page, page_size, total} around a list of `item_schema`."""
+    return type(
+        f"{item_schema.__name__.removesuffix('Schema')}PageSchema",
+        (Schema,),
+        {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "page": fields.Integer(required=True),
+            "page_size": fields.Integer(required=True),
+            "total": fields.Integer(required=True),
+        },
+    )
+
+
+def paginate(session, statement, *, page: int, page_size: int) -> dict:
+    """Run a select() for one page and count the whole, in two queries."""
+    from sqlalchemy import func, select
+
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    items = session.scalars(statement.limit(page_size).offset((page - 1) * page_size)).all()
+    return {"items": items, "page": page, "page_size": page_size, "total": total}

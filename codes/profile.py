@@ -1,0 +1,133 @@
+"""The public profile shown when a code is scanned: public facts only, in a constant number of queries."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import aliased, lazyload
+
+from api.errors import CodeRevoked, NotFound
+from codes import service as codes
+from codes.models import Code
+from registry import licence
+from registry.models import CATEGORIES, STAFF_ROLES, Institution, Staff
+from supervision import service as supervision
+
+STAFF_LIMIT = 200  # a large hospital lists its first 200 staff; `staff_count` says how many there are
+ROLE_ORDER = case({role: rank for rank, role in enumerate(STAFF_ROLES)}, value=Staff.role, else_=len(STAFF_ROLES))
+
+
+def scan(*, session, token: str, today, base_url: str) -> dict:
+    """Profile for a scanned token: 404 for an unknown token, 410 for a revoked one.
+
+    Two queries for an institution (the code with its subject; the staff with their codes), one for a
+    staff member, whatever the number of staff.
+    """
+    if not codes._plausible(token):
+        raise NotFound("未找到此码，请确认是否为本平台发放的二维码")
+    institution_code = aliased(Code)
+    row = session.execute(
+        select(Code, Institution, Staff, institution_code.token)
+        .outerjoin(Staff, Staff.id == Code.staff_id)
+        .join(Institution, Institution.id == func.coalesce(Code.institution_id, Staff.institution_id))
+        .outerjoin(institution_code, and_(institution_code.institution_id == Institution.id,
+                                          institution_code.status == "active"))
+        .where(Code.token == token)
+        .options(lazyload(Institution.code), lazyload(Staff.code), lazyload(Staff.institution))
+    ).first()
+    if row is None:
+        raise NotFound("未找到此码，请确认是否为本平台发放的二维码")
+    code, institution, staff, institution_token = row
+    if code.status != "active":
+        raise CodeRevoked()
+    status = licence.of(institution, today)
+    if staff is not None:
+        return _staff_profile(code, staff, institution, institution_token, status, base_url)
+    return _institution_profile(session, code, institution, status, base_url)
+
+
+def _institution_profile(session, code, institution, status, base_url) -> dict:
+    credit = supervision.institution_credit(institution, status)
+    rows = session.execute(
+        select(Staff, Code.token, func.count().over().label("total"))
+        .outerjoin(Code, and_(Code.staff_id == Staff.id, Code.status == "active"))
+        .where(Staff.institution_id == institution.id, Staff.status == "active")
+        .order_by(ROLE_ORDER, Staff.id)
+        .limit(STAFF_LIMIT)
+        .options(lazyload(Staff.code), lazyload(Staff.institution))
+    ).all()
+    staff_list = [
+        {"name": s.name, "role": s.role, "title": s.title, "practice_category": s.practice_category,
+         "practice_scope": s.practice_scope, "code_url": codes.urls(t, base_url)["url"] if t else None}
+        for s, t, _ in rows
+    ]
+    updated_at = max([institution.updated_at, code.issued_at, *(s.updated_at for s, _, _ in rows)])
+    return {
+        "_code_id": code.id,
+        "type": "institution",
+        "token": code.token,
+        "colour": credit.colour,
+        "updated_at": updated_at,
+        "institution": {
+            "name": institution.name,
+            "category": institution.category,
+            "licence_no": institution.licence_no,
+            "licence_valid_to": institution.licence_valid_to,
+            "licence_status": status,
+            "scope": list(institution.scope or []),
+            "address": institution.address,
+            "credit": credit.public(),
+            "commitment": None,  # credit commitments arrive with the self-inspection issue
+            "inspections": [],  # inspection records arrive with the supervision issue
+            "penalties": [],
+            "staff": staff_list,
+            "staff_count": rows[0].total if rows else 0,
+        },
+        "complaint_url": f"{base_url}/c/{code.token}/complaint",
+    }
+
+
+def _staff_profile(code, staff, institution, institution_token, status, base_url) -> dict:
+    credit = supervision.staff_credit(staff, status)
+    return {
+        "_code_id": code.id,
+        "type": "staff",
+        "token": code.token,
+        "colour": credit.colour,
+        "updated_at": max(staff.updated_at, institution.updated_at, code.issued_at),
+        "staff": {
+            "name": staff.name,
+            "role": staff.role,
+            "title": staff.title,
+            "practice_category": staff.practice_category,
+            "practice_scope": staff.practice_scope,
+            "practice_cert_no": staff.practice_cert_no,
+            "status": staff.status,
+            "institution": {
+                "name": institution.name,
+                "licence_no": institution.licence_no,
+                "licence_status": status,
+                "code_url": codes.urls(institution_token, base_url)["url"] if institution_token else None,
+            },
+            "credit": credit.public(),
+        },
+        "complaint_url": f"{base_url}/c/{code.token}/complaint",
+    }
+
+
+# zh-CN names for the H5 page.
+LABELS = {
+    "category": CATEGORIES,
+    "role": STAFF_ROLES,
+    "licence_status": licence.LICENCE_STATUS_NAMES,
+    "colour": {"green": "绿码", "yellow": "黄码", "red": "红码"},
+    "supervision_mode": {
+        "commitment": "承诺式信用监管",
+        "one_code": "一码监管",
+        "stationed": "驻点监管",
+        "remote": "远程监管",
+        "graded": "分级量化监管",
+    },
+    "lists": {"red": "红名单", "black": "黑名单"},
+    "staff_status": {"active": "在岗", "left": "已离职"},
+    "inspection_result": {"pass": "合格", "rectify": "责令整改", "penalty": "行政处罚"},
+}

@@ -1,0 +1,126 @@
+"""Code endpoints: QR images, revocation, scan counts, the public scan (JSON and the H5 page)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app, jsonify, render_template, request
+from flask.views import MethodView
+
+from api.auth import current_account, login_required
+from api.context import view_context
+from api.database import SHANGHAI, db
+from api.errors import CodeRevoked, NotFound
+from api.extensions import Blueprint
+from api.models import REGULATOR_ROLES
+from codes import profile, scans, service
+from codes.schemas import ImageArgs, ProfileSchema, RevokeSchema, ScanCountArgs, ScanCountsSchema
+from registry.schemas import CodeSchema
+
+TOKEN = "string(maxlength=32)"  # longer strings are never tokens: a plain 404
+IMAGE_MAX_AGE = 300  # a colour change reaches cached images within five minutes
+PROFILE_MAX_AGE = 60
+
+blp = Blueprint("codes", __name__, url_prefix="/api/v1", description="Codes (一码) and the public scan")
+h5 = Blueprint("h5", __name__, url_prefix="/c", description="Mobile web pages opened by scanning a code",
+               template_folder="templates")
+
+
+def _count_scan(code_id: int, today: dt.date) -> None:
+    counter: scans.ScanCounter = current_app.extensions["scan_counter"]
+    counter.record(code_id, today)
+    if counter.due():
+        counter.flush(db.engine)
+
+
+@blp.route(f"/codes/<{TOKEN}:token>/image")
+class CodeImage(MethodView):
+    @blp.arguments(ImageArgs, location="query", as_kwargs=True)
+    @blp.doc(responses={
+        "200": {"description": "The QR code", "content": {"image/png": {}, "image/svg+xml": {}}},
+        "304": {"description": "Not modified (If-None-Match)"},
+        "404": "NOT_FOUND",
+        "410": "GONE",
+    })
+    def get(self, token, format, scale):
+        """The QR image of a code's URL, dark modules in the credit colour (public)."""
+        context = view_context()
+        code, colour = service.active_for_image(session=db.session, token=token, today=context["today"])
+        etag = service.image_etag(code.token, colour, format, scale)
+        headers = {"ETag": f'"{etag}"', "Cache-Control": f"public, max-age={IMAGE_MAX_AGE}"}
+        if request.if_none_match.contains(etag):
+            return current_app.response_class(status=304, headers=headers)
+        body = service.render(service.urls(code.token, context["base_url"])["url"], colour, format, scale)
+        mimetype = "image/png" if format == "png" else "image/svg+xml"
+        return current_app.response_class(body, mimetype=mimetype, headers=headers)
+
+
+@blp.route(f"/codes/<{TOKEN}:token>/revoke")
+class CodeRevoke(MethodView):
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(RevokeSchema)
+    @blp.response(200, CodeSchema)
+    @blp.alt_response(404, description="Unknown token")
+    @blp.alt_response(409, description="Already revoked")
+    def post(self, data, token):
+        """Revoke a code (stolen poster, forgeries) and issue its subject a new one."""
+        code = service.revoke(session=db.session, token=token, reason=data["reason"],
+                              by_account_id=current_account().id)
+        db.session.commit()
+        context = view_context()
+        colour = service.subject_colour(session=db.session, code=code, today=context["today"])
+        return service.code_view(code, colour=colour, base_url=context["base_url"])
+
+
+@blp.route(f"/codes/<{TOKEN}:token>/scans")
+class CodeScans(MethodView):
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(ScanCountArgs, location="query", as_kwargs=True)
+    @blp.response(200, ScanCountsSchema)
+    def get(self, token, since=None, until=None):
+        """How often a code was scanned, per day (regulators). Nothing about who scanned is kept."""
+        code = service.find(session=db.session, token=token)
+        current_app.extensions["scan_counter"].flush(db.engine)
+        until = until or view_context()["today"]
+        since = since or until - dt.timedelta(days=30)
+        days = scans.daily_counts(session=db.session, code_id=code.id, since=since, until=until)
+        return {"token": code.token, "total": sum(d["count"] for d in days), "days": days}
+
+
+@blp.route(f"/scan/<{TOKEN}:token>")
+class Scan(MethodView):
+    @blp.response(200, ProfileSchema)
+    @blp.alt_response(404, description="Unknown code")
+    @blp.alt_response(410, description="Revoked code (CODE_REVOKED)")
+    def get(self, token):
+        """The public profile behind a code: what anyone who scans it sees (no login)."""
+        context = view_context()
+        result = profile.scan(session=db.session, token=token, **context)
+        _count_scan(result.pop("_code_id"), context["today"])
+        response = jsonify(ProfileSchema().dump(result))
+        response.cache_control.public = True
+        response.cache_control.max_age = PROFILE_MAX_AGE
+        response.add_etag()
+        return response.make_conditional(request)
+
+
+@h5.route(f"/<{TOKEN}:token>")
+@h5.doc(responses={"200": {"description": "HTML page", "content": {"text/html": {}}}})
+def scan_page(token):
+    """The public profile as a mobile web page (zh-CN), for codes scanned with any camera."""
+    context = view_context()
+    try:
+        result = profile.scan(session=db.session, token=token, **context)
+    except CodeRevoked as error:
+        return render_template("codes/scan.html", revoked=True, message=error.message), 410
+    except NotFound as error:
+        return render_template("codes/scan.html", missing=True, message=error.message), 404
+    _count_scan(result.pop("_code_id"), context["today"])
+    return render_template("codes/scan.html", p=result, labels=profile.LABELS, tz=SHANGHAI)
+
+
+@h5.route(f"/<{TOKEN}:token>/complaint")
+@h5.doc(responses={"200": {"description": "HTML page", "content": {"text/html": {}}}})
+def complaint_page(token):
+    """Where to file a complaint about what was scanned."""
+    return render_template("codes/complaint.html", token=token)

@@ -1,0 +1,119 @@
+"""Codes: issue, revoke, colour, QR rendering, and the public profile a scan shows."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import secrets
+
+import segno
+from sqlalchemy import select, update
+
+from api.database import utcnow
+from api.errors import CodeRevoked, Conflict, NotFound
+from codes.models import Code
+from registry import licence
+from registry.models import Institution, Staff
+from supervision import service as supervision
+
+TOKEN_BYTES = 15  # 120 bits -> 20 URL-safe characters (a WeChat scene allows 32)
+RENDER_VERSION = "1"  # bump when the rendering changes, so cached images and ETags move on
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def issue(*, session, institution: Institution | None = None, staff: Staff | None = None) -> Code:
+    """Give a subject a new active code (callers revoke the previous one first)."""
+    code = Code(
+        token=new_token(),
+        institution_id=institution.id if institution is not None else None,
+        staff_id=staff.id if staff is not None else None,
+        status="active",
+        issued_at=utcnow(),
+    )
+    session.add(code)
+    session.flush()
+    return code
+
+
+def find(*, session, token: str) -> Code:
+    code = session.scalar(select(Code).where(Code.token == token)) if _plausible(token) else None
+    if code is None:
+        raise NotFound("未找到此码，请确认是否为本平台发放的二维码")
+    return code
+
+
+def _plausible(token: str) -> bool:
+    return 0 < len(token) <= 32
+
+
+def revoke(*, session, token: str, reason: str, by_account_id: int) -> Code:
+    """Retire a code (poster stolen, forgeries seen) and issue its subject a new one."""
+    code = find(session=session, token=token)
+    retired = session.execute(
+        update(Code)
+        .where(Code.id == code.id, Code.status == "active")
+        .values(status="revoked", revoked_at=utcnow(), revoked_reason=reason, revoked_by=by_account_id)
+        .execution_options(synchronize_session=False)
+    )
+    if retired.rowcount != 1:
+        raise Conflict("此码已作废，不能重复作废")
+    session.expire(code)
+    institution = session.get(Institution, code.institution_id) if code.institution_id else None
+    staff = session.get(Staff, code.staff_id) if code.staff_id else None
+    new_code = issue(session=session, institution=institution, staff=staff)
+    subject = institution or staff
+    session.expire(subject, ["code"])
+    return new_code
+
+
+def colour_of(*, institution: Institution | None = None, staff: Staff | None = None, today) -> str:
+    if staff is not None:
+        return supervision.staff_credit(staff, licence.of(staff.institution, today)).colour
+    return supervision.institution_credit(institution, licence.of(institution, today)).colour
+
+
+def urls(token: str, base_url: str) -> dict:
+    return {"url": f"{base_url}/c/{token}", "image_url": f"{base_url}/api/v1/codes/{token}/image?format=png"}
+
+
+def code_view(code: Code | None, *, colour: str, base_url: str) -> dict | None:
+    """The contract's `code` object."""
+    if code is None:
+        return None
+    return {"token": code.token, "status": code.status, "issued_at": code.issued_at, "colour": colour,
+            **urls(code.token, base_url)}
+
+
+# --- QR images ---------------------------------------------------------------------------------
+
+def image_etag(token: str, colour: str, fmt: str, scale: int) -> str:
+    key = f"{RENDER_VERSION}:{token}:{colour}:{fmt}:{scale}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=1024)
+def render(url: str, colour: str, fmt: str, scale: int) -> bytes:
+    """The QR image of `url`: never a Micro QR, error level M or better, a 4-module quiet zone, dark
+    modules in the credit colour on white. Cached per (url, colour, format, scale)."""
+    qr = segno.make(url, error="m", boost_error=True, micro=False)
+    out = io.BytesIO()
+    qr.save(out, kind=fmt, scale=scale, border=4, dark=supervision.COLOUR_HEX[colour], light="#ffffff")
+    return out.getvalue()
+
+
+def subject_colour(*, session, code: Code, today) -> str:
+    if code.staff_id is not None:
+        return colour_of(staff=session.get(Staff, code.staff_id), today=today)
+    return colour_of(institution=session.get(Institution, code.institution_id), today=today)
+
+
+def active_for_image(*, session, token: str, today) -> tuple[Code, str]:
+    """The code behind an image request and its colour; revoked codes have no image."""
+    code = find(session=session, token=token)
+    if code.status != "active":
+        raise CodeRevoked()
+    return code, subject_colour(session=session, code=code, today=today)

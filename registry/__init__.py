@@ -1,0 +1,5 @@
+"""The directory of supervised institutions and their staff (监管对象名录库, 一户一档)."""
+
+from registry.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,124 @@
+"""Directory endpoints: institutions and staff (regulators write; institutions read their own)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from api.auth import current_account, login_required
+from api.context import ID, view_context
+from api.database import db
+from api.extensions import Blueprint
+from api.models import REGULATOR_ROLES
+from api.schemas import paginate, page_schema
+from registry import service
+from registry.schemas import (
+    InstitutionInSchema,
+    InstitutionListArgs,
+    InstitutionPatchSchema,
+    InstitutionSchema,
+    StaffInSchema,
+    StaffListArgs,
+    StaffPatchSchema,
+    StaffSchema,
+)
+
+blp = Blueprint("registry", __name__, url_prefix="/api/v1", description="Institutions and staff (一户一档)")
+
+
+def _institution(institution):
+    return service.institution_view(institution, **view_context())
+
+
+def _staff(staff):
+    return service.staff_view(staff, **view_context())
+
+
+@blp.route("/institutions")
+class Institutions(MethodView):
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(InstitutionListArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(InstitutionSchema))
+    def get(self, page, page_size, **filters):
+        """List institutions (regulators), filtered by text, category, street or credit grade."""
+        result = paginate(db.session, service.institution_query(**filters), page=page, page_size=page_size)
+        result["items"] = [_institution(i) for i in result["items"]]
+        return result
+
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(InstitutionInSchema)
+    @blp.response(201, InstitutionSchema)
+    @blp.alt_response(409, description="Duplicate uscc or licence_no")
+    def post(self, data):
+        """Register an institution; its code is issued at once."""
+        institution = service.create_institution(session=db.session, data=data)
+        db.session.commit()
+        return _institution(institution)
+
+
+@blp.route(f"/institutions/<{ID}:institution_id>")
+class InstitutionById(MethodView):
+    @login_required()
+    @blp.response(200, InstitutionSchema)
+    @blp.alt_response(404, description="Unknown, or not this account's institution")
+    def get(self, institution_id):
+        """One institution (regulators; an institution account only its own)."""
+        return _institution(service.get_institution(session=db.session, institution_id=institution_id,
+                                                    account=current_account()))
+
+    @login_required("institution", *REGULATOR_ROLES)
+    @blp.arguments(InstitutionPatchSchema(partial=True))
+    @blp.response(200, InstitutionSchema)
+    def patch(self, changes, institution_id):
+        """Change an institution. An institution account may change only its contact phone."""
+        account = current_account()
+        institution = service.get_institution(session=db.session, institution_id=institution_id, account=account)
+        service.update_institution(session=db.session, institution=institution, changes=changes, account=account)
+        db.session.commit()
+        return _institution(institution)
+
+
+@blp.route(f"/institutions/<{ID}:institution_id>/staff")
+class InstitutionStaff(MethodView):
+    @login_required()
+    @blp.arguments(StaffListArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(StaffSchema))
+    def get(self, institution_id, page, page_size, status=None):
+        """The staff of an institution (regulators; an institution account only its own)."""
+        service.get_institution(session=db.session, institution_id=institution_id, account=current_account())
+        statement = service.staff_query(institution_id=institution_id, status=status)
+        result = paginate(db.session, statement, page=page, page_size=page_size)
+        result["items"] = [_staff(s) for s in result["items"]]
+        return result
+
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(StaffInSchema)
+    @blp.response(201, StaffSchema)
+    def post(self, data, institution_id):
+        """Register a staff member at an institution; their code is issued at once."""
+        institution = service.get_institution(session=db.session, institution_id=institution_id,
+                                              account=current_account())
+        staff = service.create_staff(session=db.session, institution=institution, data=data)
+        db.session.commit()
+        return _staff(staff)
+
+
+@blp.route(f"/staff/<{ID}:staff_id>")
+class StaffById(MethodView):
+    @login_required()
+    @blp.response(200, StaffSchema)
+    @blp.alt_response(404, description="Unknown, or not at this account's institution")
+    def get(self, staff_id):
+        """One staff member (regulators; an institution account only its own staff)."""
+        return _staff(service.get_staff(session=db.session, staff_id=staff_id, account=current_account()))
+
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(StaffPatchSchema(partial=True))
+    @blp.response(200, StaffSchema)
+    def patch(self, changes, staff_id):
+        """Change a staff member's record, e.g. `status: left` when they leave."""
+        staff = service.get_staff(session=db.session, staff_id=staff_id, account=current_account())
+        service.update_staff(session=db.session, staff=staff, changes=changes)
+        db.session.commit()
+        return _staff(staff)
+
+

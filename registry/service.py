@@ -1,0 +1,179 @@
+"""The directory's rules: who may see and change which institution or staff member, and what is valid."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from stdnum.cn import ric, uscc
+from stdnum.exceptions import ValidationError as StdnumError
+
+from api.errors import Conflict, Forbidden, NotVisible, ValidationFailed
+from api.models import REGULATOR_ROLES, Account
+from codes import service as codes
+from registry import licence
+from registry.models import Institution, Staff
+from supervision import service as supervision
+
+# What an institution account may change about itself; licence facts belong to the regulator.
+INSTITUTION_SELF_EDITABLE = frozenset({"phone"})
+
+
+def normalise_uscc(value: str) -> str:
+    try:
+        return uscc.validate(value)
+    except StdnumError:
+        raise ValidationFailed(fields={"uscc": ["统一社会信用代码无效（长度、字符或校验位错误）"]}) from None
+
+
+def normalise_id_number(value: str) -> str:
+    try:
+        return ric.validate(value)
+    except StdnumError:
+        raise ValidationFailed(fields={"id_number": ["身份证号码无效（长度、出生日期或校验位错误）"]}) from None
+
+
+def _check_dates(valid_from, valid_to) -> None:
+    if valid_from > valid_to:
+        raise ValidationFailed(fields={"licence_valid_to": ["有效期截止日期不能早于起始日期"]})
+
+
+def is_regulator(account: Account) -> bool:
+    return account.role in REGULATOR_ROLES
+
+
+def check_can_see_institution(account: Account, institution_id: int) -> None:
+    if is_regulator(account):
+        return
+    if account.role == "institution" and account.institution_id == institution_id:
+        return
+    raise NotVisible("未找到该机构")
+
+
+def get_institution(*, session, institution_id: int, account: Account) -> Institution:
+    check_can_see_institution(account, institution_id)
+    institution = session.get(Institution, institution_id)
+    if institution is None:
+        raise NotVisible("未找到该机构")
+    return institution
+
+
+def _check_unique(session, values: dict, *, exclude_id: int | None = None) -> None:
+    """Name the clashing field for a friendly 409; the unique constraints still decide races."""
+    clashes = {}
+    for name in ("uscc", "licence_no"):
+        if name in values:
+            column = getattr(Institution, name)
+            statement = select(Institution.id).where(column == values[name])
+            if exclude_id is not None:
+                statement = statement.where(Institution.id != exclude_id)
+            if session.scalar(statement) is not None:
+                clashes[name] = ["已有机构使用此号码"]
+    if clashes:
+        raise Conflict("统一社会信用代码或执业许可证号已存在", fields=clashes)
+
+
+def create_institution(*, session, data: dict) -> Institution:
+    data = dict(data)
+    data["uscc"] = normalise_uscc(data["uscc"])
+    _check_dates(data["licence_valid_from"], data["licence_valid_to"])
+    _check_unique(session, data)
+    institution = Institution(**data, status="active", credit_grade=supervision.grade_for(points=0),
+                              credit_points=0)
+    session.add(institution)
+    session.flush()
+    codes.issue(session=session, institution=institution)
+    return institution
+
+
+def update_institution(*, session, institution: Institution, changes: dict, account: Account) -> Institution:
+    if not is_regulator(account):
+        refused = sorted(set(changes) - INSTITUTION_SELF_EDITABLE)
+        if refused:
+            raise Forbidden("机构账号只能修改联系电话；执业登记信息由监管部门维护",
+                            fields={name: ["机构账号不可修改此项"] for name in refused})
+    if "uscc" in changes:
+        changes["uscc"] = normalise_uscc(changes["uscc"])
+    _check_unique(session, changes, exclude_id=institution.id)
+    _check_dates(changes.get("licence_valid_from", institution.licence_valid_from),
+                 changes.get("licence_valid_to", institution.licence_valid_to))
+    for name, value in changes.items():
+        setattr(institution, name, value)
+    session.flush()
+    return institution
+
+
+def institution_query(*, q=None, category=None, street=None, grade=None):
+    statement = select(Institution).order_by(Institution.id)
+    if q:
+        pattern = f"%{q}%"
+        statement = statement.where(or_(Institution.name.ilike(pattern), Institution.licence_no.ilike(pattern),
+                                        Institution.uscc.ilike(pattern), Institution.address.ilike(pattern)))
+    if category:
+        statement = statement.where(Institution.category == category)
+    if street:
+        statement = statement.where(Institution.street == street)
+    if grade:
+        statement = statement.where(Institution.credit_grade == grade)
+    return statement
+
+
+def institution_view(institution: Institution, *, today, base_url: str) -> dict:
+    """The API representation: stored fields plus licence status, credit and the active code."""
+    status = licence.of(institution, today)
+    credit = supervision.institution_credit(institution, status)
+    return {
+        **{column.key: getattr(institution, column.key) for column in Institution.__table__.columns},
+        "licence_status": status,
+        "credit": {**credit.public(), "points": credit.points},
+        "code": codes.code_view(institution.code, colour=credit.colour, base_url=base_url),
+    }
+
+
+# --- staff -------------------------------------------------------------------------------------
+
+def create_staff(*, session, institution: Institution, data: dict) -> Staff:
+    data = dict(data)
+    data["id_number"] = normalise_id_number(data["id_number"])
+    staff = Staff(**data, institution_id=institution.id, status="active",
+                  credit_grade=supervision.grade_for(points=0), credit_points=0)
+    session.add(staff)
+    session.flush()
+    codes.issue(session=session, staff=staff)
+    return staff
+
+
+def get_staff(*, session, staff_id: int, account: Account) -> Staff:
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise NotVisible("未找到该人员")
+    check_can_see_institution(account, staff.institution_id)
+    return staff
+
+
+def update_staff(*, session, staff: Staff, changes: dict) -> Staff:
+    if "id_number" in changes:
+        changes["id_number"] = normalise_id_number(changes["id_number"])
+    for name, value in changes.items():
+        setattr(staff, name, value)
+    session.flush()
+    return staff
+
+
+def staff_query(*, institution_id: int, status: str | None = None):
+    statement = select(Staff).where(Staff.institution_id == institution_id).order_by(Staff.id)
+    if status:
+        statement = statement.where(Staff.status == status)
+    return statement
+
+
+def mask_id_number(value: str) -> str:
+    """Regulator screens show enough to tell people apart, never the whole number."""
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def staff_view(staff: Staff, *, today, base_url: str) -> dict:
+    credit = supervision.staff_credit(staff, licence.of(staff.institution, today))
+    view = {column.key: getattr(staff, column.key) for column in Staff.__table__.columns}
+    view["id_number"] = mask_id_number(staff.id_number)
+    view["credit"] = {**credit.public(), "points": credit.points}
+    view["code"] = codes.code_view(staff.code, colour=credit.colour, base_url=base_url)
+    return view
