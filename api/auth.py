@@ -9,7 +9,7 @@ import secrets
 import uuid
 
 import jwt
-from flask import current_app, g, request
+from flask import current_app, request
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -19,12 +19,13 @@ from api.extensions import BEARER
 from api.models import Account, RefreshToken, RevokedSession
 
 ALGORITHM = "HS256"
+_ACCOUNT, _SESSION = "onecode.account", "onecode.session_id"
 # Checked against when the username is unknown, so both failures take the same time.
 _DUMMY_HASH = generate_password_hash("onecode-timing-equaliser")
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password)
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def authenticate(*, session, username: str, password: str) -> Account:
@@ -129,13 +130,14 @@ def _decode(token: str) -> dict:
 
 
 def current_account(optional: bool = False) -> Account | None:
-    """The account of the bearer token on this request, loaded once per request."""
-    if "account" in g:
-        return g.account
+    """The account of the bearer token on this request, loaded once per request (kept in the WSGI
+    environ, which lives exactly as long as the request)."""
+    if _ACCOUNT in request.environ:
+        return request.environ[_ACCOUNT]
     header = request.headers.get("Authorization", "")
     if not header:
         if optional:
-            g.account = None
+            request.environ[_ACCOUNT] = None
             return None
         raise Unauthorized()
     scheme, _, token = header.partition(" ")
@@ -153,9 +155,14 @@ def current_account(optional: bool = False) -> Account | None:
     ).first()
     if row is None or row[1] is not None or not row[0].active:
         raise Unauthorized("登录已失效，请重新登录")
-    g.account = row[0]
-    g.session_id = claims["sid"]
-    return g.account
+    request.environ[_ACCOUNT] = row[0]
+    request.environ[_SESSION] = claims["sid"]
+    return row[0]
+
+
+def current_session_id() -> str:
+    current_account()
+    return request.environ[_SESSION]
 
 
 def login_required(*roles: str, optional: bool = False):

@@ -20,6 +20,7 @@ DEFAULTS: dict[str, object] = {
     "SECRET_KEY": DEFAULT_SECRET_KEY,
     "DATABASE_URL": None,  # None: SQLite file in the instance folder
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    "PASSWORD_HASH_METHOD": "scrypt",  # werkzeug's; tests use a cheaper one to stay fast
     "ACCESS_TOKEN_TTL": 900,  # seconds; short-lived, refreshed with the refresh token
     "REFRESH_TOKEN_TTL": 30 * 24 * 3600,
     "JWT_ISSUER": "onecode",

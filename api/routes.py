@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import text
 
@@ -58,7 +58,7 @@ class Logout(MethodView):
     @blp.response(204)
     def post(self):
         """End this login: the access token and its refresh tokens are refused from now on."""
-        auth.end_session(session=db.session, session_id=g.session_id)
+        auth.end_session(session=db.session, session_id=auth.current_session_id())
         db.session.commit()
 
 
