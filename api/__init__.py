@@ -16,6 +16,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     config.load(app, test_config)
     app.json.sort_keys = False
+    app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if int(app.config.get("TRUSTED_PROXIES", 0)):
         hops = int(app.config["TRUSTED_PROXIES"])
@@ -25,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from api import routes as core
     from codes import blp as codes_blp
     from codes import h5
+    from codes.cache import ProfileCache
     from codes.scans import ScanCounter
     from registry import blp as registry_blp
 
@@ -32,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         api.register_blueprint(blueprint)
     cli.init_app(app)
 
+    app.extensions["profile_cache"] = ProfileCache(float(app.config["SCAN_CACHE_SECONDS"]))
     counter = ScanCounter(float(app.config["SCAN_COUNT_FLUSH_SECONDS"]))
     app.extensions["scan_counter"] = counter
     atexit.register(_flush_on_exit, app, counter)

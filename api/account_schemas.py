@@ -11,7 +11,7 @@ USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{3,64}$", error="用户名为 3-64 
 
 
 class LoginSchema(StrictSchema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    username = Text(required=True, max_length=64)
     password = fields.String(required=True, validate=validate.Length(min=1, max=128))
 
 

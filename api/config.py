@@ -35,7 +35,7 @@ DEFAULTS: dict[str, object] = {
     "UPLOAD_DIR": None,  # None: instance/uploads
     "SIGNING_KEY_FILE": None,
     "SCAN_COUNT_FLUSH_SECONDS": 10.0,  # scan counters are buffered per process, then added in one write
-    "QR_MAX_SCALE": 40,
+    "SCAN_CACHE_SECONDS": 5.0,  # scan answers are reused for this long per process (0: off)
     "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
     "TRUSTED_PROXIES": 0,  # reverse proxies in front (X-Forwarded-For hops to trust)
     # flask-smorest / OpenAPI

@@ -10,7 +10,7 @@ import logging
 
 from flask import jsonify
 from marshmallow import Schema, fields
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,15 @@ def handle_integrity_error(error: IntegrityError):
     return envelope(409, "CONFLICT", "与已有数据冲突（唯一性或关联约束）")
 
 
+def handle_data_error(error: DataError):
+    """A value the database cannot hold slipped past validation: still the client's input, still 422."""
+    from api.database import db
+
+    db.session.rollback()
+    log.warning("data error answered as 422: %s", error.orig)
+    return envelope(422, "VALIDATION_FAILED", "数据格式或取值范围无效")
+
+
 def handle_unexpected(error: Exception):
     from api.database import db
 
@@ -187,5 +196,6 @@ def handle_unexpected(error: Exception):
 def init_app(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

@@ -22,7 +22,7 @@ def scan(*, session, token: str, today, base_url: str) -> dict:
     Two queries for an institution (the code with its subject; the staff with their codes), one for a
     staff member, whatever the number of staff.
     """
-    if not codes._plausible(token):
+    if not codes.plausible(token):
         raise NotFound("未找到此码，请确认是否为本平台发放的二维码")
     institution_code = aliased(Code)
     row = session.execute(

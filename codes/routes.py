@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, render_template, request
 from flask.views import MethodView
 
 from api.auth import current_account, login_required
@@ -14,6 +14,7 @@ from api.errors import CodeRevoked, NotFound
 from api.extensions import Blueprint
 from api.models import REGULATOR_ROLES
 from codes import profile, scans, service
+from codes.cache import CachedProfile, ProfileCache, cached_profile
 from codes.schemas import ImageArgs, ProfileSchema, RevokeSchema, ScanCountArgs, ScanCountsSchema
 from registry.schemas import CodeSchema
 
@@ -24,6 +25,23 @@ PROFILE_MAX_AGE = 60
 blp = Blueprint("codes", __name__, url_prefix="/api/v1", description="Codes (一码) and the public scan")
 h5 = Blueprint("h5", __name__, url_prefix="/c", description="Mobile web pages opened by scanning a code",
                template_folder="templates")
+
+
+def _scan(token: str) -> CachedProfile:
+    """The scan answer for a token, from the per-process cache or freshly built; counts the scan.
+    Unknown and revoked tokens raise (they are not cached: a revoked code must answer 410 at once
+    once the cache entry of its active days has expired)."""
+    context = view_context()
+    cache: ProfileCache = current_app.extensions["profile_cache"]
+    key = (token, context["today"])
+    entry = cache.get(key)
+    if entry is None:
+        result = profile.scan(session=db.session, token=token, **context)
+        code_id = result.pop("_code_id")
+        entry = cached_profile(code_id, result, ProfileSchema().dump(result))
+        cache.put(key, entry)
+    _count_scan(entry.code_id, context["today"])
+    return entry
 
 
 def _count_scan(code_id: int, today: dt.date) -> None:
@@ -77,6 +95,7 @@ class CodeScans(MethodView):
     @login_required(*REGULATOR_ROLES)
     @blp.arguments(ScanCountArgs, location="query", as_kwargs=True)
     @blp.response(200, ScanCountsSchema)
+    @blp.alt_response(404, description="Unknown token")
     def get(self, token, since=None, until=None):
         """How often a code was scanned, per day (regulators). Nothing about who scanned is kept."""
         code = service.find(session=db.session, token=token)
@@ -94,29 +113,27 @@ class Scan(MethodView):
     @blp.alt_response(410, description="Revoked code (CODE_REVOKED)")
     def get(self, token):
         """The public profile behind a code: what anyone who scans it sees (no login)."""
-        context = view_context()
-        result = profile.scan(session=db.session, token=token, **context)
-        _count_scan(result.pop("_code_id"), context["today"])
-        response = jsonify(ProfileSchema().dump(result))
+        entry = _scan(token)
+        response = current_app.response_class(entry.body, mimetype="application/json")
         response.cache_control.public = True
         response.cache_control.max_age = PROFILE_MAX_AGE
-        response.add_etag()
+        response.set_etag(entry.etag)
         return response.make_conditional(request)
 
 
 @h5.route(f"/<{TOKEN}:token>")
-@h5.doc(responses={"200": {"description": "HTML page", "content": {"text/html": {}}}})
+@h5.doc(responses={"200": {"description": "HTML page", "content": {"text/html": {}}},
+                   "404": {"description": "HTML page: unknown code", "content": {"text/html": {}}},
+                   "410": {"description": "HTML page: revoked code", "content": {"text/html": {}}}})
 def scan_page(token):
     """The public profile as a mobile web page (zh-CN), for codes scanned with any camera."""
-    context = view_context()
     try:
-        result = profile.scan(session=db.session, token=token, **context)
+        entry = _scan(token)
     except CodeRevoked as error:
         return render_template("codes/scan.html", revoked=True, message=error.message), 410
     except NotFound as error:
         return render_template("codes/scan.html", missing=True, message=error.message), 404
-    _count_scan(result.pop("_code_id"), context["today"])
-    return render_template("codes/scan.html", p=result, labels=profile.LABELS, tz=SHANGHAI)
+    return render_template("codes/scan.html", p=entry.profile, labels=profile.LABELS, tz=SHANGHAI)
 
 
 @h5.route(f"/<{TOKEN}:token>/complaint")

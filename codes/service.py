@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import re
 import secrets
 
 import segno
@@ -18,6 +19,7 @@ from registry.models import Institution, Staff
 from supervision import service as supervision
 
 TOKEN_BYTES = 15  # 120 bits -> 20 URL-safe characters (a WeChat scene allows 32)
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 RENDER_VERSION = "1"  # bump when the rendering changes, so cached images and ETags move on
 
 
@@ -40,14 +42,15 @@ def issue(*, session, institution: Institution | None = None, staff: Staff | Non
 
 
 def find(*, session, token: str) -> Code:
-    code = session.scalar(select(Code).where(Code.token == token)) if _plausible(token) else None
+    code = session.scalar(select(Code).where(Code.token == token)) if plausible(token) else None
     if code is None:
         raise NotFound("未找到此码，请确认是否为本平台发放的二维码")
     return code
 
 
-def _plausible(token: str) -> bool:
-    return 0 < len(token) <= 32
+def plausible(token: str) -> bool:
+    """Tokens are URL-safe base64; anything else is not worth a database query."""
+    return _TOKEN_SHAPE.fullmatch(token) is not None
 
 
 def revoke(*, session, token: str, reason: str, by_account_id: int) -> Code:

@@ -104,9 +104,8 @@ def update_institution(*, session, institution: Institution, changes: dict, acco
 def institution_query(*, q=None, category=None, street=None, grade=None):
     statement = select(Institution).order_by(Institution.id)
     if q:
-        pattern = f"%{q}%"
-        statement = statement.where(or_(Institution.name.ilike(pattern), Institution.licence_no.ilike(pattern),
-                                        Institution.uscc.ilike(pattern), Institution.address.ilike(pattern)))
+        columns = (Institution.name, Institution.licence_no, Institution.uscc, Institution.address)
+        statement = statement.where(or_(*(column.icontains(q, autoescape=True) for column in columns)))
     if category:
         statement = statement.where(Institution.category == category)
     if street:
