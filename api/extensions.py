@@ -46,6 +46,10 @@ class JsonParser(FlaskParser):
 class Blueprint(_Blueprint):
     ARGUMENTS_PARSER = JsonParser()
 
+    def error(self, status: int, description: str):
+        """Document an error answer of this endpoint, with the contract's envelope as its body."""
+        return self.alt_response(status, schema=errors.ErrorSchema, description=description)
+
 
 BEARER = [{"bearerAuth": []}]
 

@@ -26,8 +26,8 @@ class Login(MethodView):
 
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenPairSchema)
-    @blp.alt_response(401, description="INVALID_CREDENTIALS: wrong username or password (same answer)")
-    @blp.alt_response(429, description="RATE_LIMITED")
+    @blp.error(401, "INVALID_CREDENTIALS: wrong username or password (same answer)")
+    @blp.error(429, "RATE_LIMITED")
     def post(self, data):
         """Log in with username and password."""
         account = auth.authenticate(session=db.session, **data)
@@ -42,7 +42,7 @@ class Refresh(MethodView):
 
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokenPairSchema)
-    @blp.alt_response(401, description="Unknown, expired, revoked or already used refresh token")
+    @blp.error(401, "Unknown, expired, revoked or already used refresh token")
     def post(self, data):
         """Trade a refresh token for a new pair. Each refresh token works once."""
         try:
@@ -67,7 +67,7 @@ class Accounts(MethodView):
     @login_required("admin")
     @blp.arguments(AccountCreateSchema)
     @blp.response(201, AccountSchema)
-    @blp.alt_response(409, description="Username taken")
+    @blp.error(409, "Username taken")
     def post(self, data):
         """Create an account (admin)."""
         account = accounts.create_account(session=db.session, **data)

@@ -78,8 +78,8 @@ class CodeRevoke(MethodView):
     @login_required(*REGULATOR_ROLES)
     @blp.arguments(RevokeSchema)
     @blp.response(200, CodeSchema)
-    @blp.alt_response(404, description="Unknown token")
-    @blp.alt_response(409, description="Already revoked")
+    @blp.error(404, "Unknown token")
+    @blp.error(409, "Already revoked")
     def post(self, data, token):
         """Revoke a code (stolen poster, forgeries) and issue its subject a new one."""
         code = service.revoke(session=db.session, token=token, reason=data["reason"],
@@ -95,7 +95,7 @@ class CodeScans(MethodView):
     @login_required(*REGULATOR_ROLES)
     @blp.arguments(ScanCountArgs, location="query", as_kwargs=True)
     @blp.response(200, ScanCountsSchema)
-    @blp.alt_response(404, description="Unknown token")
+    @blp.error(404, "Unknown token")
     def get(self, token, since=None, until=None):
         """How often a code was scanned, per day (regulators). Nothing about who scanned is kept."""
         code = service.find(session=db.session, token=token)
@@ -109,8 +109,8 @@ class CodeScans(MethodView):
 @blp.route(f"/scan/<{TOKEN}:token>")
 class Scan(MethodView):
     @blp.response(200, ProfileSchema)
-    @blp.alt_response(404, description="Unknown code")
-    @blp.alt_response(410, description="Revoked code (CODE_REVOKED)")
+    @blp.error(404, "Unknown code")
+    @blp.error(410, "Revoked code (CODE_REVOKED)")
     def get(self, token):
         """The public profile behind a code: what anyone who scans it sees (no login)."""
         entry = _scan(token)

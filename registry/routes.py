@@ -47,7 +47,7 @@ class Institutions(MethodView):
     @login_required(*REGULATOR_ROLES)
     @blp.arguments(InstitutionInSchema)
     @blp.response(201, InstitutionSchema)
-    @blp.alt_response(409, description="Duplicate uscc or licence_no")
+    @blp.error(409, "Duplicate uscc or licence_no")
     def post(self, data):
         """Register an institution; its code is issued at once."""
         institution = service.create_institution(session=db.session, data=data)
@@ -59,7 +59,7 @@ class Institutions(MethodView):
 class InstitutionById(MethodView):
     @login_required()
     @blp.response(200, InstitutionSchema)
-    @blp.alt_response(404, description="Unknown, or not this account's institution")
+    @blp.error(404, "Unknown, or not this account's institution")
     def get(self, institution_id):
         """One institution (regulators; an institution account only its own)."""
         return _institution(service.get_institution(session=db.session, institution_id=institution_id,
@@ -68,8 +68,8 @@ class InstitutionById(MethodView):
     @login_required("institution", *REGULATOR_ROLES)
     @blp.arguments(InstitutionPatchSchema(partial=True))
     @blp.response(200, InstitutionSchema)
-    @blp.alt_response(404, description="Unknown, or not this account's institution")
-    @blp.alt_response(409, description="Duplicate uscc or licence_no")
+    @blp.error(404, "Unknown, or not this account's institution")
+    @blp.error(409, "Duplicate uscc or licence_no")
     def patch(self, changes, institution_id):
         """Change an institution. An institution account may change only its contact phone."""
         account = current_account()
@@ -84,7 +84,7 @@ class InstitutionStaff(MethodView):
     @login_required()
     @blp.arguments(StaffListArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(StaffSchema))
-    @blp.alt_response(404, description="Unknown, or not this account's institution")
+    @blp.error(404, "Unknown, or not this account's institution")
     def get(self, institution_id, page, page_size, status=None):
         """The staff of an institution (regulators; an institution account only its own)."""
         service.get_institution(session=db.session, institution_id=institution_id, account=current_account())
@@ -96,8 +96,8 @@ class InstitutionStaff(MethodView):
     @login_required(*REGULATOR_ROLES)
     @blp.arguments(StaffInSchema)
     @blp.response(201, StaffSchema)
-    @blp.alt_response(404, description="Unknown institution")
-    @blp.alt_response(409, description="This person is already registered at this institution")
+    @blp.error(404, "Unknown institution")
+    @blp.error(409, "This person is already registered at this institution")
     def post(self, data, institution_id):
         """Register a staff member at an institution; their code is issued at once."""
         institution = service.get_institution(session=db.session, institution_id=institution_id,
@@ -111,7 +111,7 @@ class InstitutionStaff(MethodView):
 class StaffById(MethodView):
     @login_required()
     @blp.response(200, StaffSchema)
-    @blp.alt_response(404, description="Unknown, or not at this account's institution")
+    @blp.error(404, "Unknown, or not at this account's institution")
     def get(self, staff_id):
         """One staff member (regulators; an institution account only its own staff)."""
         return _staff(service.get_staff(session=db.session, staff_id=staff_id, account=current_account()))
@@ -119,7 +119,7 @@ class StaffById(MethodView):
     @login_required(*REGULATOR_ROLES)
     @blp.arguments(StaffPatchSchema(partial=True))
     @blp.response(200, StaffSchema)
-    @blp.alt_response(404, description="Unknown staff member")
+    @blp.error(404, "Unknown staff member")
     def patch(self, changes, staff_id):
         """Change a staff member's record, e.g. `status: left` when they leave."""
         staff = service.get_staff(session=db.session, staff_id=staff_id, account=current_account())

@@ -105,6 +105,7 @@ def make_app(database, tmp_path):
     yield factory
     for app in apps:
         with app.app_context():
+            app.extensions["scan_counter"].flush(db.engine)  # not at exit, when this database is gone
             db.session.remove()
             db.engine.dispose()
     database["clean"]()

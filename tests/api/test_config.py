@@ -1,0 +1,99 @@
+"""Settings are parsed strictly: a setting that cannot be understood stops the app at start."""
+
+from __future__ import annotations
+
+import pytest
+
+from api import create_app
+from api.config import DEFAULT_SECRET_KEY, ConfigError
+
+GOOD_SECRET = "a-production-secret-of-more-than-32-characters"
+
+
+def _production(**overrides):
+    return {"ENV": "production", "SECRET_KEY": GOOD_SECRET, "PUBLIC_BASE_URL": "https://code.example.org",
+            "DATABASE_URL": "sqlite://", **overrides}
+
+
+def test_a_production_app_starts_with_a_real_secret_and_an_https_origin(make_app):
+    app = make_app(**_production())
+
+    assert app.config["ENV"] == "production"
+
+
+def test_production_refuses_the_default_secret_key():
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app(_production(SECRET_KEY=DEFAULT_SECRET_KEY))
+
+
+def test_production_refuses_a_short_secret_key():
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app(_production(SECRET_KEY="short-but-not-default"))
+
+
+def test_production_refuses_a_plain_http_public_origin():
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        create_app(_production(PUBLIC_BASE_URL="http://code.example.org"))
+
+
+def test_production_refuses_the_default_secret_key_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ONECODE_ENV", "production")
+    monkeypatch.setenv("ONECODE_PUBLIC_BASE_URL", "https://code.example.org")
+    monkeypatch.delenv("ONECODE_SECRET_KEY", raising=False)
+
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+
+
+def test_an_unknown_environment_name_is_refused():
+    with pytest.raises(ConfigError, match="ENV"):
+        create_app({"ENV": "staging", "DATABASE_URL": "sqlite://"})
+
+
+def test_a_malformed_boolean_variable_is_refused(monkeypatch):
+    monkeypatch.setenv("ONECODE_RATELIMIT_ENABLED", "maybe")
+
+    with pytest.raises(ConfigError, match="ONECODE_RATELIMIT_ENABLED"):
+        create_app({"ENV": "testing", "DATABASE_URL": "sqlite://"})
+
+
+def test_a_malformed_integer_variable_is_refused(monkeypatch):
+    monkeypatch.setenv("ONECODE_ACCESS_TOKEN_TTL", "fifteen minutes")
+
+    with pytest.raises(ConfigError, match="ONECODE_ACCESS_TOKEN_TTL"):
+        create_app({"ENV": "testing", "DATABASE_URL": "sqlite://"})
+
+
+def test_a_malformed_number_variable_is_refused(monkeypatch):
+    monkeypatch.setenv("ONECODE_SCAN_CACHE_SECONDS", "a few")
+
+    with pytest.raises(ConfigError, match="ONECODE_SCAN_CACHE_SECONDS"):
+        create_app({"ENV": "testing", "DATABASE_URL": "sqlite://"})
+
+
+@pytest.mark.parametrize(("raw", "value"), [("off", False), ("No", False), ("0", False),
+                                            ("on", True), ("TRUE", True), (" yes ", True)])
+def test_boolean_variables_accept_the_usual_spellings(make_app, monkeypatch, raw, value):
+    monkeypatch.setenv("ONECODE_RATELIMIT_HEADERS_ENABLED", raw)
+
+    app = make_app()
+
+    assert app.config["RATELIMIT_HEADERS_ENABLED"] is value
+
+
+def test_integer_variables_are_read_as_integers(make_app, monkeypatch):
+    monkeypatch.setenv("ONECODE_REFRESH_TOKEN_TTL", "3600")
+
+    app = make_app()
+
+    assert app.config["REFRESH_TOKEN_TTL"] == 3600
+
+
+def test_a_non_positive_token_lifetime_is_refused():
+    with pytest.raises(ConfigError):
+        create_app({"ENV": "testing", "DATABASE_URL": "sqlite://", "ACCESS_TOKEN_TTL": 0})
+
+
+def test_a_public_base_url_without_a_scheme_is_refused():
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        create_app({"ENV": "testing", "DATABASE_URL": "sqlite://", "PUBLIC_BASE_URL": "code.example.org"})

@@ -1,0 +1,65 @@
+"""Login attempts are rate limited per client address: 429 RATE_LIMITED with Retry-After."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from tests.api.helpers import assert_error, log_in
+
+REDIS_URL = os.environ.get("ONECODE_TEST_REDIS_URL")
+
+
+def _assert_fourth_attempt_is_limited(app):
+    client = app.test_client()
+
+    first_three = [log_in(client, "nobody", "wrong-password-here") for _ in range(3)]
+    fourth = log_in(client, "nobody", "wrong-password-here")
+
+    for response in first_three:
+        assert_error(response, 401, "INVALID_CREDENTIALS")
+    assert_error(fourth, 429, "RATE_LIMITED")
+    retry_after = fourth.headers.get("Retry-After")
+    assert retry_after is not None and retry_after.isdigit(), fourth.headers
+    assert 0 < int(retry_after) <= 60
+
+
+def test_the_fourth_login_attempt_in_a_minute_is_rate_limited(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+
+    _assert_fourth_attempt_is_limited(app)
+
+
+def test_the_limit_counts_successful_logins_too(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+    with app.app_context():
+        from api import accounts
+        from api.database import db
+
+        accounts.create_account(session=db.session, username="busy-admin", password="a-long-test-password",
+                                role="admin")
+        db.session.commit()
+    client = app.test_client()
+
+    answers = [log_in(client, "busy-admin").status_code for _ in range(4)]
+
+    assert answers == [200, 200, 200, 429]
+
+
+def test_logins_are_not_limited_when_rate_limiting_is_off(make_app):
+    app = make_app(RATELIMIT_ENABLED=False, LOGIN_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+
+    answers = [log_in(client, "nobody", "wrong-password-here").status_code for _ in range(5)]
+
+    assert answers == [401] * 5
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="ONECODE_TEST_REDIS_URL is not set")
+def test_the_fourth_login_attempt_is_rate_limited_with_redis_storage(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute", RATELIMIT_STORAGE_URI=REDIS_URL,
+                   RATELIMIT_KEY_PREFIX=f"onecode-test-{uuid.uuid4().hex}")
+
+    _assert_fourth_attempt_is_limited(app)

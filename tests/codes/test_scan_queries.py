@@ -1,0 +1,93 @@
+"""The scan is the hot path: the same few SQL queries whatever the number of staff."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from sqlalchemy import event
+
+from api.database import db
+from registry import service
+from registry.models import Institution
+from tests.conftest import institution_payload, staff_payload
+
+MAX_QUERIES = 4
+
+
+@contextlib.contextmanager
+def counting_queries():
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _institution_with_staff(admin, session, serial: int, staff_count: int) -> dict:
+    created = admin.post("/api/v1/institutions", json=institution_payload(serial)).json
+    institution = session.get(Institution, created["id"])
+    for n in range(staff_count):
+        role = ("physician", "nurse", "pharmacist", "technician")[n % 4]
+        service.create_staff(session=session, institution=institution,
+                             data=staff_payload(serial * 100 + n, role=role, name=f"人员{serial}-{n}"))
+    session.commit()
+    session.expire_all()
+    return created
+
+
+def _count_scan(client, url):
+    with counting_queries() as statements:
+        response = client.get(url)
+    assert response.status_code == 200
+    return response, statements
+
+
+@pytest.fixture
+def small_and_large(admin, session):
+    return _institution_with_staff(admin, session, 1, 1), _institution_with_staff(admin, session, 2, 50)
+
+
+def test_the_scan_costs_the_same_few_queries_for_1_or_50_staff(client, small_and_large):
+    small, large = small_and_large
+
+    small_response, small_queries = _count_scan(client, f"/api/v1/scan/{small['code']['token']}")
+    large_response, large_queries = _count_scan(client, f"/api/v1/scan/{large['code']['token']}")
+
+    assert len(small_response.json["institution"]["staff"]) == 1
+    assert len(large_response.json["institution"]["staff"]) == 50
+    assert all(s["code_url"] for s in large_response.json["institution"]["staff"])
+    assert 1 <= len(small_queries) == len(large_queries) <= MAX_QUERIES, large_queries
+
+
+def test_the_scan_page_costs_the_same_few_queries_for_1_or_50_staff(client, small_and_large):
+    small, large = small_and_large
+
+    _, small_queries = _count_scan(client, f"/c/{small['code']['token']}")
+    large_response, large_queries = _count_scan(client, f"/c/{large['code']['token']}")
+
+    assert "人员2-49" in large_response.get_data(as_text=True)
+    assert 1 <= len(small_queries) == len(large_queries) <= MAX_QUERIES, large_queries
+
+
+def test_a_staff_scan_costs_a_few_queries(client, admin, small_and_large):
+    _, large = small_and_large
+    member = admin.get(f"/api/v1/institutions/{large['id']}/staff?page_size=1").json["items"][0]
+
+    response, queries = _count_scan(client, f"/api/v1/scan/{member['code']['token']}")
+
+    assert response.json["type"] == "staff"
+    assert 1 <= len(queries) <= MAX_QUERIES, queries
+
+
+def test_the_scan_writes_nothing_while_counts_are_buffered(client, small_and_large):
+    small, _ = small_and_large
+
+    _, statements = _count_scan(client, f"/api/v1/scan/{small['code']['token']}")
+
+    assert not [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
