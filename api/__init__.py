@@ -26,11 +26,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from api import routes as core
     from codes import blp as codes_blp
     from codes import h5
+    from complaints import blp as complaints_blp
     from codes.cache import ProfileCache
     from codes.scans import ScanCounter
     from registry import blp as registry_blp
+    from supervision import blp as supervision_blp
 
-    for blueprint in (core.health, core.blp, registry_blp, codes_blp, h5):
+    for blueprint in (core.health, core.blp, registry_blp, codes_blp, h5, complaints_blp, supervision_blp):
         api.register_blueprint(blueprint)
     cli.init_app(app)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.models import DEPARTMENTS, ROLES
-from api.schemas import Id, OneOf, StrictSchema, Text
+from api.schemas import Id, OneOf, PageArgs, StrictSchema, Text
 
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{3,64}$", error="用户名为 3-64 位字母、数字或 _.@-")
 
@@ -41,3 +41,20 @@ class AccountCreateSchema(StrictSchema):
     role = OneOf(ROLES, required=True)
     department = OneOf(DEPARTMENTS, allow_none=True)
     institution_id = Id(allow_none=True)
+
+
+class AuditEntrySchema(Schema):
+    id = fields.Integer(required=True)
+    at = fields.AwareDateTime(required=True)
+    account_id = fields.Integer(allow_none=True)
+    action = fields.String(required=True)
+    object_type = fields.String(required=True)
+    object_id = fields.String(required=True)
+    detail = fields.String(allow_none=True)
+
+
+class AuditListArgs(PageArgs):
+    action = OneOf(["read_contact", "download_attachment"])
+    object_type = Text(max_length=32)
+    object_id = Text(max_length=64)
+    account_id = Id()

@@ -32,6 +32,11 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
     "LOGIN_RATE_LIMIT": "10 per minute",
+    # Per client address. Patients behind one carrier NAT share an address, so these are generous
+    # enough for a waiting room and tight enough to stop a script.
+    "COMPLAINT_RATE_LIMIT": "10 per minute;100 per day",
+    "TRACK_RATE_LIMIT": "30 per minute",  # tracking and rating: slows guessing of query codes
+    "UPLOAD_RATE_LIMIT": "30 per minute",
     "UPLOAD_DIR": None,  # None: instance/uploads
     "SIGNING_KEY_FILE": None,
     "SCAN_COUNT_FLUSH_SECONDS": 10.0,  # scan counters are buffered per process, then added in one write

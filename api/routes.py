@@ -6,11 +6,20 @@ from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import text
 
-from api import accounts, auth
-from api.account_schemas import AccountCreateSchema, AccountSchema, LoginSchema, RefreshSchema, TokenPairSchema
+from api import accounts, audit, auth
+from api.account_schemas import (
+    AccountCreateSchema,
+    AccountSchema,
+    AuditEntrySchema,
+    AuditListArgs,
+    LoginSchema,
+    RefreshSchema,
+    TokenPairSchema,
+)
 from api.auth import current_account, login_required
 from api.database import db
 from api.extensions import Blueprint, limiter
+from api.schemas import paginate, page_schema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Accounts and auth")
 health = Blueprint("health", __name__, description="Liveness and readiness")
@@ -82,6 +91,16 @@ class Me(MethodView):
     def get(self):
         """The account behind the access token."""
         return current_account()
+
+
+@blp.route("/audit-log")
+class AuditLog(MethodView):
+    @login_required("admin")
+    @blp.arguments(AuditListArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(AuditEntrySchema))
+    def get(self, page, page_size, **filters):
+        """Who read personal data (complainants' contacts, attachments) and when, newest first (admin)."""
+        return paginate(db.session, audit.query(**filters), page=page, page_size=page_size)
 
 
 @health.route("/healthz")

@@ -1,4 +1,5 @@
-"""Complaints (投诉举报): intake, attachments, tracking, the deadlined workflow, leads.
+"""Complaints (投诉举报): intake, attachments, tracking, the deadlined handling workflow and routing."""
 
-Not built yet: see the complaints issue. The scan's complaint link points at the 12320 hotline meanwhile.
-"""
+from complaints.routes import blp
+
+__all__ = ["blp"]

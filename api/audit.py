@@ -1,0 +1,53 @@
+"""The audit log: who read personal data (a complainant's contact, an attachment), and when.
+
+Rows are only ever added; admins list them (GET /api/v1/audit-log).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.database import UTCDateTime, db, utcnow
+
+ACTIONS = {
+    "read_contact": "查看投诉人身份和联系方式",
+    "download_attachment": "下载投诉附件",
+}
+
+
+class AuditEntry(db.Model):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+
+def record(*, session, account_id: int | None, action: str, object_type: str, object_id: str,
+           detail: str | None = None) -> AuditEntry:
+    entry = AuditEntry(account_id=account_id, action=action, object_type=object_type, object_id=object_id,
+                       detail=detail)
+    session.add(entry)
+    return entry
+
+
+def query(*, action: str | None = None, object_type: str | None = None, object_id: str | None = None,
+          account_id: int | None = None):
+    statement = select(AuditEntry).order_by(AuditEntry.id.desc())
+    if action:
+        statement = statement.where(AuditEntry.action == action)
+    if object_type:
+        statement = statement.where(AuditEntry.object_type == object_type)
+    if object_id:
+        statement = statement.where(AuditEntry.object_id == object_id)
+    if account_id:
+        statement = statement.where(AuditEntry.account_id == account_id)
+    return statement

@@ -1,0 +1,277 @@
+"""Taking a complaint in: category form, target, tracking number, query code, idempotency, leads.
+
+A failed submission stores nothing: everything below happens in the request's one transaction, and
+the route commits only after submit() returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import secrets
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from api.database import SHANGHAI, utcnow
+from api.errors import Conflict, NotFound, ValidationFailed
+from codes.models import Code
+from complaints import deadlines
+from complaints.models import Complaint, ComplaintCategory, ComplaintEvent, TrackingCounter
+from registry.models import Institution, Staff
+from supervision import leads
+
+QUERY_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed on phones
+QUERY_CODE_LENGTH = 8  # 40 bits; tracking is rate limited, and a wrong code answers like an unknown case
+LEAD_WINDOW = dt.timedelta(days=30)
+LEAD_COMPLAINTS = 3
+_PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+
+
+# ---- the category's own form (Open311-style attribute definitions) -------------------------------
+
+def get_category(*, session, code: str) -> ComplaintCategory:
+    category = session.get(ComplaintCategory, code)
+    if category is None:
+        raise ValidationFailed(fields={"category": ["未知的投诉类别"]})
+    return category
+
+
+def list_categories(*, session) -> list[ComplaintCategory]:
+    return list(session.scalars(select(ComplaintCategory).order_by(ComplaintCategory.position)))
+
+
+def validate_details(category: ComplaintCategory, details: dict) -> dict:
+    """Check `details` against the category's field definitions; unknown names are refused."""
+    definitions = {field["name"]: field for field in category.fields}
+    errors: dict[str, list[str]] = {}
+    clean: dict = {}
+    for name in details:
+        if name not in definitions:
+            errors[name] = ["该类别没有此字段"]
+    for name, field in definitions.items():
+        value = details.get(name)
+        if value is None or value == "":
+            if field.get("required"):
+                errors[name] = [f"请填写{field['label']}"]
+            continue
+        try:
+            clean[name] = _check_value(field, value)
+        except ValueError as error:
+            errors[name] = [str(error)]
+    if errors:
+        raise ValidationFailed(fields={f"details.{name}": messages for name, messages in errors.items()})
+    return clean
+
+
+def _check_value(field: dict, value):
+    kind = field["type"]
+    if kind == "string":
+        if not isinstance(value, str) or any(ord(ch) < 32 for ch in value):
+            raise ValueError("应为不含控制字符的文本")
+        if len(value) > field.get("max_length", 200):
+            raise ValueError(f"不能超过 {field.get('max_length', 200)} 个字符")
+        return value.strip()
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise ValueError("应为数字")
+        if not field.get("min", float("-inf")) <= value <= field.get("max", float("inf")):
+            raise ValueError(f"应在 {field.get('min')} 与 {field.get('max')} 之间")
+        return value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError("应为 true 或 false")
+        return value
+    if kind == "date":
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError("应为日期 YYYY-MM-DD")
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise ValueError("应为日期 YYYY-MM-DD") from None
+    if kind == "choice":
+        options = [option["value"] for option in field["options"]]
+        if value not in options:
+            raise ValueError("应为以下之一：" + "、".join(options))
+        return value
+    raise ValueError("无法校验此字段")  # a definition of an unknown type: refuse rather than store blindly
+
+
+# ---- who the complaint is about -------------------------------------------------------------------
+
+def resolve_target(*, session, target: dict) -> dict:
+    """The four target kinds of the contract, as the columns of the case; unknown targets are a 422."""
+    if "code_token" in target:
+        code = session.scalar(select(Code).where(Code.token == target["code_token"]))
+        if code is None:
+            raise ValidationFailed(fields={"target.code_token": ["未找到该二维码"]})
+        if code.staff_id:
+            return _staff_target(session, code.staff_id) | {"code_id": code.id}
+        return {"target_kind": "institution", "institution_id": code.institution_id, "code_id": code.id}
+    if "staff_id" in target:
+        return _staff_target(session, target["staff_id"])
+    if "institution_id" in target:
+        if session.get(Institution, target["institution_id"]) is None:
+            raise ValidationFailed(fields={"target.institution_id": ["未找到该机构"]})
+        return {"target_kind": "institution", "institution_id": target["institution_id"]}
+    return {"target_kind": "place", "place_name": target["name"], "place_address": target["address"]}
+
+
+def _staff_target(session, staff_id: int) -> dict:
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise ValidationFailed(fields={"target.staff_id": ["未找到该人员"]})
+    return {"target_kind": "staff", "staff_id": staff.id, "institution_id": staff.institution_id}
+
+
+def check_contact(data: dict) -> None:
+    """Anonymous: no name or phone stored at all. Named (实名): both, so the department can call back."""
+    errors = {}
+    if data["anonymous"]:
+        for name in ("contact_name", "contact_phone"):
+            if data.get(name):
+                errors[name] = ["匿名投诉不填写联系人信息"]
+    else:
+        if not data.get("contact_name"):
+            errors["contact_name"] = ["实名投诉请填写姓名"]
+        if not data.get("contact_phone"):
+            errors["contact_phone"] = ["实名投诉请填写联系电话"]
+    if data.get("contact_phone") and not _PHONE.match(data["contact_phone"]):
+        errors["contact_phone"] = ["请填写11位手机号或带区号的固定电话"]
+    if errors:
+        raise ValidationFailed(fields=errors)
+
+
+# ---- tracking number and query code ---------------------------------------------------------------
+
+def next_tracking_no(*, session, now: dt.datetime) -> str:
+    """TS + Beijing date + the day's sequence, from one atomic upsert: unique under any concurrency."""
+    day = now.astimezone(SHANGHAI).date()
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(TrackingCounter).values(day=day, last=1)
+        .on_conflict_do_update(index_elements=[TrackingCounter.day], set_={"last": TrackingCounter.last + 1})
+        .returning(TrackingCounter.last)
+    )
+    number = session.execute(statement).scalar_one()
+    return f"TS{day:%Y%m%d}{number:06d}"
+
+
+def new_query_code(*, secret: str, idempotency_key: str | None, tracking_no: str) -> str:
+    """Random; but for a keyed submission derived from the key, so a retry can get the first answer
+    again without the code ever being stored in the clear."""
+    if idempotency_key is None:
+        return "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(QUERY_CODE_LENGTH))
+    digest = hmac.new(secret.encode(), f"query-code\n{idempotency_key}\n{tracking_no}".encode(), "sha256").digest()
+    return "".join(QUERY_CODE_ALPHABET[byte % len(QUERY_CODE_ALPHABET)] for byte in digest[:QUERY_CODE_LENGTH])
+
+
+def hash_query_code(tracking_no: str, query_code: str) -> str:
+    normalised = re.sub(r"[\s-]", "", query_code).upper()
+    return hashlib.sha256(f"{tracking_no}:{normalised}".encode()).hexdigest()
+
+
+def find_with_code(*, session, tracking_no: str, query_code: str) -> Complaint:
+    """The case, if the code fits; an unknown number and a wrong code are the same 404."""
+    complaint = session.scalar(select(Complaint).where(Complaint.tracking_no == tracking_no))
+    expected = complaint.query_code_hash if complaint else "0" * 64
+    if not hmac.compare_digest(hash_query_code(tracking_no, query_code), expected) or complaint is None:
+        raise NotFound("查询码与受理编号不匹配，或该投诉不存在")
+    return complaint
+
+
+# ---- submission ---------------------------------------------------------------------------------
+
+def fingerprint(data: dict, account_id: int | None) -> str:
+    body = json.dumps({"body": data, "account": account_id}, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def find_replay(*, session, idempotency_key: str, request_fingerprint: str, secret: str) -> dict | None:
+    """The first answer for this key, or None if the key is new; 409 if it came with another body."""
+    complaint = session.scalar(select(Complaint).where(Complaint.idempotency_key == idempotency_key))
+    if complaint is None:
+        return None
+    if complaint.request_fingerprint != request_fingerprint:
+        raise Conflict("此 Idempotency-Key 已用于另一份投诉")
+    return receipt(complaint, new_query_code(secret=secret, idempotency_key=idempotency_key,
+                                             tracking_no=complaint.tracking_no))
+
+
+def receipt(complaint: Complaint, query_code: str) -> dict:
+    return {"tracking_no": complaint.tracking_no, "query_code": query_code, "status": "submitted",
+            "department": complaint.department, "accept_due_at": complaint.accept_due_at}
+
+
+def submit(*, session, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
+           now: dt.datetime | None = None) -> dict:
+    """Validate, number, store and route a complaint; feed the institution's lead. Returns the receipt
+    (with the query code, shown this once). The caller commits; on IntegrityError for the key, it
+    rolls back and asks find_replay()."""
+    now = now or utcnow()
+    category = get_category(session=session, code=data["category"])
+    details = validate_details(category, data.get("details") or {})
+    check_contact(data)
+    target = resolve_target(session=session, target=data["target"])
+    request_fingerprint = fingerprint(data, account_id)
+    if idempotency_key:
+        replay = find_replay(session=session, idempotency_key=idempotency_key,
+                             request_fingerprint=request_fingerprint, secret=secret)
+        if replay:
+            return replay
+    if target.get("institution_id"):
+        # Serialise complaints about one institution so the lead rule counts every one of them.
+        session.execute(select(Institution.id).where(Institution.id == target["institution_id"]).with_for_update())
+    tracking_no = next_tracking_no(session=session, now=now)
+    query_code = new_query_code(secret=secret, idempotency_key=idempotency_key, tracking_no=tracking_no)
+    complaint = Complaint(
+        tracking_no=tracking_no, query_code_hash=hash_query_code(tracking_no, query_code),
+        category=category.code, department=category.department, status="submitted",
+        content=data["content"], details=details, occurred_at=data.get("occurred_at"),
+        anonymous=data["anonymous"], contact_name=data.get("contact_name"), contact_phone=data.get("contact_phone"),
+        account_id=account_id, idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint if idempotency_key else None,
+        submitted_at=now, accept_due_at=deadlines.accept_due(now), **target,
+    )
+    complaint.events.append(ComplaintEvent(action="submit", status="submitted", department=category.department,
+                                           at=now, actor_id=account_id))
+    session.add(complaint)
+    session.flush()
+    feed_lead(session=session, complaint=complaint, category=category, now=now)
+    return receipt(complaint, query_code)
+
+
+def feed_lead(*, session, complaint: Complaint, category: ComplaintCategory, now: dt.datetime) -> None:
+    """Serious category: a lead at once. Otherwise the complaint joins an open lead, or opens one when
+    it is the third in 30 days (counting only complaints since the institution's last lead ended)."""
+    detail = f"{complaint.tracking_no} {category.name}"
+    if category.serious:
+        leads.add_reasons(session=session, institution_id=complaint.institution_id,
+                          place_name=complaint.place_name, place_address=complaint.place_address,
+                          reasons=[leads.reason("serious_complaint", detail, now, ref=complaint.tracking_no)])
+        return
+    if complaint.institution_id is None:
+        return
+    if leads.open_lead_for(session=session, institution_id=complaint.institution_id):
+        leads.add_reasons(session=session, institution_id=complaint.institution_id,
+                          reasons=[leads.reason("complaint", detail, now, ref=complaint.tracking_no)])
+        return
+    since = now - LEAD_WINDOW
+    closed = leads.last_closed_at(session=session, institution_id=complaint.institution_id)
+    if closed and closed > since:
+        since = closed
+    window = (Complaint.institution_id == complaint.institution_id, Complaint.submitted_at > since)
+    if session.scalar(select(func.count()).where(*window)) < LEAD_COMPLAINTS:
+        return
+    rows = session.execute(
+        select(Complaint.tracking_no, Complaint.submitted_at, ComplaintCategory.name)
+        .join(ComplaintCategory, Complaint.category == ComplaintCategory.code)
+        .where(*window).order_by(Complaint.submitted_at)
+    ).all()
+    leads.add_reasons(session=session, institution_id=complaint.institution_id, reasons=[
+        leads.reason("complaint", f"{number} {name}", at, ref=number) for number, at, name in rows
+    ])

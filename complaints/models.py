@@ -1,0 +1,143 @@
+"""Complaints (投诉举报): categories, cases, their timeline, attachments and the daily numbering."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from api.database import UTCDateTime, db, utcnow
+from api.models import DEPARTMENTS, _in
+
+STATUSES = ("submitted", "accepted", "rejected", "assigned", "investigating", "resolved", "replied", "closed")
+TARGET_KINDS = ("institution", "staff", "place")  # a scanned code resolves to institution or staff
+FINDINGS = ("substantiated", "partly_substantiated", "unsubstantiated")
+
+
+class ComplaintCategory(db.Model):
+    """Reference table, seeded by a migration: what a complaint is about decides who handles it.
+
+    `also_departments` see the cases too (joint work, e.g. health on illegal practice) without
+    handling them; `fields` is the category's extra form (Open311-style attribute definitions).
+    """
+
+    __tablename__ = "complaint_categories"
+    __table_args__ = (
+        CheckConstraint(_in("department", DEPARTMENTS), name="department"),
+        {"info": {"reference": True}},  # seeded data: tests keep it between cases
+    )
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    department: Mapped[str] = mapped_column(String(32))
+    also_departments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    serious: Mapped[bool] = mapped_column(default=False)
+    fields: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class Complaint(db.Model):
+    __tablename__ = "complaints"
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(_in("department", DEPARTMENTS), name="department"),
+        CheckConstraint(_in("target_kind", TARGET_KINDS), name="target_kind"),
+        CheckConstraint(f"finding IS NULL OR {_in('finding', FINDINGS)}", name="finding"),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
+        CheckConstraint("target_kind != 'place' OR (place_name IS NOT NULL AND place_address IS NOT NULL)",
+                        name="place_target"),
+        CheckConstraint("target_kind = 'place' OR institution_id IS NOT NULL", name="institution_target"),
+        CheckConstraint("NOT anonymous OR (contact_name IS NULL AND contact_phone IS NULL)", name="anonymous"),
+        Index("ix_complaints_institution_submitted", "institution_id", "submitted_at"),
+        Index("ix_complaints_department_status", "department", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking_no: Mapped[str] = mapped_column(String(24), unique=True)
+    query_code_hash: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(ForeignKey("complaint_categories.code", ondelete="RESTRICT"), index=True)
+    department: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    content: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    target_kind: Mapped[str] = mapped_column(String(16))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id", ondelete="RESTRICT"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"), index=True)
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("codes.id", ondelete="SET NULL"))
+    place_name: Mapped[str | None] = mapped_column(String(100))
+    place_address: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    contact_name: Mapped[str | None] = mapped_column(String(50))
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    accept_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reply_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    extended_days: Mapped[int | None] = mapped_column()
+    finding: Mapped[str | None] = mapped_column(String(32))
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rating: Mapped[int | None] = mapped_column()
+    rating_comment: Mapped[str | None] = mapped_column(String(500))
+    rated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    events: Mapped[list[ComplaintEvent]] = relationship(
+        back_populates="complaint", order_by="ComplaintEvent.id", cascade="all, delete-orphan"
+    )
+    category_ref: Mapped[ComplaintCategory] = relationship(lazy="joined", viewonly=True)
+    institution = relationship("Institution", lazy="joined", viewonly=True)
+    staff = relationship("Staff", lazy="joined", viewonly=True)
+
+
+class ComplaintEvent(db.Model):
+    """One row of a case's timeline: who did what, when. `note` is public (the complainant sees it when
+    tracking); `internal_note` is for regulators only."""
+
+    __tablename__ = "complaint_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # the status after the action
+    department: Mapped[str] = mapped_column(String(32))  # the department holding the case after it
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)
+    internal_note: Mapped[str | None] = mapped_column(Text)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="events")
+
+
+class Attachment(db.Model):
+    """A file sent with a complaint, stored once by content hash under UPLOAD_DIR (never served publicly)."""
+
+    __tablename__ = "complaint_attachments"
+    __table_args__ = (
+        UniqueConstraint("complaint_id", "sha256"),
+        CheckConstraint("content_type IN ('image/jpeg', 'image/png', 'application/pdf')", name="content_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column()
+    filename: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TrackingCounter(db.Model):
+    """Last tracking number handed out per Beijing day; bumped with one atomic upsert per complaint."""
+
+    __tablename__ = "complaint_counters"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)
