@@ -30,9 +30,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from codes.cache import ProfileCache
     from codes.scans import ScanCounter
     from registry import blp as registry_blp
+    from selfcheck import blp as selfcheck_blp
     from supervision import blp as supervision_blp
 
-    for blueprint in (core.health, core.blp, registry_blp, codes_blp, h5, complaints_blp, supervision_blp):
+    blueprints = (core.health, core.blp, registry_blp, codes_blp, h5, complaints_blp, selfcheck_blp, supervision_blp)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
     cli.init_app(app)
 

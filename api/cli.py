@@ -77,7 +77,10 @@ def seed_demo_command():
 
     if current_app.config["ENV"] == "production":
         raise click.ClickException("seed-demo loads demo accounts with a known password; not in production")
+    from selfcheck import templates
+
     base_url = current_app.config["PUBLIC_BASE_URL"]
+    templates.load_files(session=db.session)
     made = []
     for number, spec in enumerate(demo_institutions(today_shanghai()), start=1):
         spec = dict(spec)
@@ -106,6 +109,32 @@ def seed_demo_command():
     click.echo(f"API docs: {base_url}/api/v1/docs")
 
 
+@click.command("load-templates")
+def load_templates_command():
+    """Publish the checklist templates of selfcheck/templates/ that the database does not have yet."""
+    from selfcheck import templates
+
+    try:
+        added = templates.load_files(session=db.session)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(f"{error.message} {error.fields or ''}".strip()) from None
+    db.session.commit()
+    for template in added:
+        click.echo(f"published {template.key} v{template.version} ({len(template.items)} items)")
+    click.echo(f"{len(added)} new template version(s)")
+
+
+@click.command("refresh-leads")
+def refresh_leads_command():
+    """Turn passed self-inspection deadlines into inspection leads (run daily, e.g. from cron)."""
+    from selfcheck import service as selfcheck
+
+    changed = selfcheck.sweep_leads(session=db.session)
+    db.session.commit()
+    click.echo(f"{changed} institution(s) with new lead reasons")
+
+
 def init_app(app) -> None:
-    app.cli.add_command(create_account_command)
-    app.cli.add_command(seed_demo_command)
+    for command in (create_account_command, seed_demo_command, load_templates_command, refresh_leads_command):
+        app.cli.add_command(command)

@@ -10,6 +10,8 @@ from codes import service as codes
 from codes.models import Code
 from registry import licence
 from registry.models import CATEGORIES, STAFF_ROLES, Institution, Staff
+from selfcheck import commitments
+from selfcheck.models import Commitment
 from supervision import service as supervision
 
 STAFF_LIMIT = 200  # a large hospital lists its first 200 staff; `staff_count` says how many there are
@@ -26,27 +28,29 @@ def scan(*, session, token: str, today, base_url: str) -> dict:
         raise NotFound("未找到此码，请确认是否为本平台发放的二维码")
     institution_code = aliased(Code)
     row = session.execute(
-        select(Code, Institution, Staff, institution_code.token)
+        select(Code, Institution, Staff, institution_code.token, Commitment)
         .outerjoin(Staff, Staff.id == Code.staff_id)
         .join(Institution, Institution.id == func.coalesce(Code.institution_id, Staff.institution_id))
         .outerjoin(institution_code, and_(institution_code.institution_id == Institution.id,
                                           institution_code.status == "active"))
+        .outerjoin(Commitment, and_(Commitment.institution_id == Institution.id, Commitment.status == "active",
+                                    Code.staff_id.is_(None)))
         .where(Code.token == token)
         .options(lazyload(Institution.code), lazyload(Staff.code), lazyload(Staff.institution))
     ).first()
     if row is None:
         raise NotFound("未找到此码，请确认是否为本平台发放的二维码")
-    code, institution, staff, institution_token = row
+    code, institution, staff, institution_token, commitment = row
     if code.status != "active":
         raise CodeRevoked()
     status = licence.of(institution, today)
     if staff is not None:
-        return _staff_profile(code, staff, institution, institution_token, status, base_url)
-    return _institution_profile(session, code, institution, status, base_url)
+        return _staff_profile(code, staff, institution, institution_token, status, base_url, today)
+    return _institution_profile(session, code, institution, status, base_url, today, commitment)
 
 
-def _institution_profile(session, code, institution, status, base_url) -> dict:
-    credit = supervision.institution_credit(institution, status)
+def _institution_profile(session, code, institution, status, base_url, today, commitment) -> dict:
+    credit = supervision.institution_credit(institution, status, today)
     rows = session.execute(
         select(Staff, Code.token, func.count().over().label("total"))
         .outerjoin(Code, and_(Code.staff_id == Staff.id, Code.status == "active"))
@@ -60,7 +64,8 @@ def _institution_profile(session, code, institution, status, base_url) -> dict:
          "practice_scope": s.practice_scope, "code_url": codes.urls(t, base_url)["url"] if t else None}
         for s, t, _ in rows
     ]
-    updated_at = max([institution.updated_at, code.issued_at, *(s.updated_at for s, _, _ in rows)])
+    updated_at = max([institution.updated_at, code.issued_at, *(s.updated_at for s, _, _ in rows),
+                      *([commitment.ended_at or commitment.signed_at] if commitment else [])])
     return {
         "_code_id": code.id,
         "type": "institution",
@@ -76,7 +81,7 @@ def _institution_profile(session, code, institution, status, base_url) -> dict:
             "scope": list(institution.scope or []),
             "address": institution.address,
             "credit": credit.public(),
-            "commitment": None,  # credit commitments arrive with the self-inspection issue
+            "commitment": commitments.public_view(commitment, today, base_url),
             "inspections": [],  # inspection records arrive with the supervision issue
             "penalties": [],
             "staff": staff_list,
@@ -86,7 +91,7 @@ def _institution_profile(session, code, institution, status, base_url) -> dict:
     }
 
 
-def _staff_profile(code, staff, institution, institution_token, status, base_url) -> dict:
+def _staff_profile(code, staff, institution, institution_token, status, base_url, today) -> dict:
     credit = supervision.staff_credit(staff, status)
     return {
         "_code_id": code.id,

@@ -46,9 +46,17 @@ class PenaltySchema(Schema):
     summary = fields.String()
 
 
-class CommitmentSchema(Schema):
+class PublicCommitmentSchema(Schema):
+    """The credit commitment in force (信用承诺), if any."""
+
+    version = fields.Integer()
+    signer_name = fields.String()
+    signer_title = fields.String()
     signed_at = fields.AwareDateTime()
+    valid_from = fields.Date()
     valid_to = fields.Date()
+    text_sha256 = fields.String()
+    document_url = fields.String(metadata={"description": "printable commitment with the institution's code"})
 
 
 class PublicStaffSchema(Schema):
@@ -69,7 +77,7 @@ class PublicInstitutionSchema(Schema):
     scope = fields.List(fields.String())
     address = fields.String()
     credit = fields.Nested(CreditSchema)
-    commitment = fields.Nested(CommitmentSchema, allow_none=True)
+    commitment = fields.Nested(PublicCommitmentSchema, allow_none=True)
     inspections = fields.List(fields.Nested(InspectionSchema))
     penalties = fields.List(fields.Nested(PenaltySchema))
     staff = fields.List(fields.Nested(PublicStaffSchema))

@@ -76,7 +76,7 @@ def revoke(*, session, token: str, reason: str, by_account_id: int) -> Code:
 def colour_of(*, institution: Institution | None = None, staff: Staff | None = None, today) -> str:
     if staff is not None:
         return supervision.staff_credit(staff, licence.of(staff.institution, today)).colour
-    return supervision.institution_credit(institution, licence.of(institution, today)).colour
+    return supervision.institution_credit(institution, licence.of(institution, today), today).colour
 
 
 def urls(token: str, base_url: str) -> dict:

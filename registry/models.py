@@ -53,6 +53,7 @@ class Institution(db.Model):
     # supervision.service decides the values.
     credit_grade: Mapped[str] = mapped_column(String(1), default="B", index=True)
     credit_points: Mapped[int] = mapped_column(default=0)
+    commitment_valid_to: Mapped[dt.date | None] = mapped_column(Date)  # the credit commitment in force, if any
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

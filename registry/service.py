@@ -118,7 +118,7 @@ def institution_query(*, q=None, category=None, street=None, grade=None):
 def institution_view(institution: Institution, *, today, base_url: str) -> dict:
     """The API representation: stored fields plus licence status, credit and the active code."""
     status = licence.of(institution, today)
-    credit = supervision.institution_credit(institution, status)
+    credit = supervision.institution_credit(institution, status, today)
     return {
         **{column.key: getattr(institution, column.key) for column in Institution.__table__.columns},
         "licence_status": status,

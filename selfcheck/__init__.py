@@ -1,1 +1,5 @@
-"""Self-inspections (依法执业自查) and credit commitments (信用承诺). Not built yet: see its issue."""
+"""Self-inspections (依法执业自查): checklist templates, filings, rectifications; credit commitments (信用承诺)."""
+
+from selfcheck.routes import blp
+
+__all__ = ["blp"]

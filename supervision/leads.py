@@ -72,6 +72,17 @@ def add_reasons(*, session, reasons: list[dict], institution_id: int | None = No
     return lead
 
 
+def add_new_reasons(*, session, institution_id: int, reasons: list[dict]) -> Lead | None:
+    """add_reasons() for a daily sweep: reasons whose ref any lead of the institution already carries
+    (open, inspected or dismissed) are not added again; None if nothing was new."""
+    known = {r.get("ref") for lead_reasons in session.scalars(select(Lead.reasons).where(
+        Lead.institution_id == institution_id)) for r in lead_reasons}
+    fresh = [r for r in reasons if r.get("ref") not in known]
+    if not fresh:
+        return None
+    return add_reasons(session=session, institution_id=institution_id, reasons=fresh)
+
+
 def close_open_lead(*, session, institution_id: int, status: str, by_id: int | None, note: str | None) -> Lead | None:
     """End the institution's open lead: `inspected` (an inspection was recorded) or `dismissed`."""
     lead = open_lead_for(session=session, institution_id=institution_id)

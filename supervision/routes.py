@@ -13,7 +13,7 @@ from api.models import REGULATOR_ROLES
 from api.schemas import paginate, page_schema
 from supervision import leads
 from supervision.models import Lead
-from supervision.schemas import DismissSchema, LeadListArgs, LeadSchema
+from supervision.schemas import DismissSchema, LeadListArgs, LeadSchema, RefreshResultSchema
 
 blp = Blueprint("supervision", __name__, url_prefix="/api/v1", description="Supervision: leads, credit, inspections")
 
@@ -28,6 +28,19 @@ class Leads(MethodView):
         result = paginate(db.session, leads.lead_query(**filters), page=page, page_size=page_size)
         result["items"] = [leads.lead_view(lead) for lead in result["items"]]
         return result
+
+
+@blp.route("/leads/refresh")
+class RefreshLeads(MethodView):
+    @login_required("supervisor", "admin")
+    @blp.response(200, RefreshResultSchema)
+    def post(self):
+        """Turn passed self-inspection deadlines into leads now (the daily `flask refresh-leads` job)."""
+        from selfcheck import service as selfcheck  # selfcheck feeds supervision, not the other way round
+
+        changed = selfcheck.sweep_leads(session=db.session)
+        db.session.commit()
+        return {"institutions": changed}
 
 
 @blp.route(f"/leads/<{ID}:lead_id>/dismiss")

@@ -37,3 +37,7 @@ class LeadListArgs(PageArgs):
 
 class DismissSchema(StrictSchema):
     note = Text(required=True, max_length=1000, multiline=True)
+
+
+class RefreshResultSchema(Schema):
+    institutions = fields.Integer(required=True, metadata={"description": "institutions with new lead reasons"})

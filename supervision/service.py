@@ -63,18 +63,51 @@ class Credit:
                 "lists": list(self.lists)}
 
 
-def institution_credit(institution, licence_status: str) -> Credit:
-    """The credit of an institution from its stored grade and points and its licence status today."""
+def refresh_institution_credit(*, session, institution, today) -> str:
+    """Recompute and store the institution's grade from its inputs; called whenever one changes
+    (a commitment signed or breached; violations and lists when they land)."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from api.database import SHANGHAI
+    from selfcheck.models import Commitment
+
+    cycle_start = dt.datetime(today.year, 1, 1, tzinfo=SHANGHAI)  # the scoring cycle is the calendar year
+    commitments = session.execute(
+        select(Commitment.status, Commitment.valid_from, Commitment.valid_to)
+        .where(Commitment.institution_id == institution.id,
+               (Commitment.status == "active") | (Commitment.breached_at >= cycle_start))
+    ).all()
+    active = [c for c in commitments if c.status == "active" and c.valid_from <= today <= c.valid_to]
+    breached = any(c.status == "breached" for c in commitments)
+    institution.commitment_valid_to = active[0].valid_to if active else None
+    institution.credit_grade = grade_for(points=institution.credit_points, commitment_in_force=bool(active),
+                                         breached=breached)
+    session.flush()
+    return institution.credit_grade
+
+
+def commitment_in_force(institution, today) -> bool:
+    return institution.commitment_valid_to is not None and today <= institution.commitment_valid_to
+
+
+def institution_credit(institution, licence_status: str, today) -> Credit:
+    """The credit of an institution from its stored grade and points, its licence status and its
+    commitment today (a commitment that lapsed takes grade A away at once, without waiting for a
+    recomputation to store it)."""
     lists: tuple[str, ...] = ()
-    commitment_in_force = False
+    in_force = commitment_in_force(institution, today)
     grade = institution.credit_grade
+    if grade == "A" and not in_force:
+        grade = "B"
     return Credit(
         grade=grade,
         points=institution.credit_points,
         colour=colour_for(grade=grade, lists=lists, licence_status=licence_status),
         supervision_mode=supervision_mode(grade=grade, category=institution.category,
                                           remote_monitoring=institution.remote_monitoring,
-                                          commitment_in_force=commitment_in_force),
+                                          commitment_in_force=in_force),
         lists=lists,
     )
 

@@ -1,0 +1,156 @@
+"""Credit commitments (信用承诺): the standard text, signing, breach, and the printable document.
+
+The text is a versioned data file (selfcheck/commitments/v<N>.json). The institution's principal or
+legal representative signs the exact text of the current version: the commitment keeps that text and
+its SHA-256, so what was signed can be shown and verified whatever later versions say.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+from pathlib import Path
+
+from sqlalchemy import select
+
+from api.database import today_shanghai, utcnow
+from api.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from api.models import Account
+from registry.models import Institution
+from selfcheck.models import Commitment
+from selfcheck.service import signer_role
+from supervision import leads
+from supervision import service as supervision
+
+TEXT_DIR = Path(__file__).parent / "commitments"
+VALID_DAYS = 365
+RENEW_WITHIN_DAYS = 30  # a new commitment may replace one that ends within this many days
+
+
+@functools.cache
+def texts() -> dict[int, dict]:
+    """Every version of the standard text, by version number."""
+    found = {}
+    for path in TEXT_DIR.glob("v*.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        found[int(data["version"])] = {"version": int(data["version"]), "title": data["title"], "text": data["text"]}
+    return found
+
+
+def current_text() -> dict:
+    latest = max(texts())
+    text = texts()[latest]
+    return text | {"sha256": sha256(text["text"])}
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def in_force(commitment: Commitment | None, today: dt.date) -> bool:
+    return commitment is not None and commitment.status == "active" and commitment.valid_from <= today <= commitment.valid_to
+
+
+def active_for(*, session, institution_id: int) -> Commitment | None:
+    return session.scalar(select(Commitment).where(Commitment.institution_id == institution_id,
+                                                   Commitment.status == "active"))
+
+
+def sign(*, session, account: Account, version: int, signer_name: str, signer_title: str, agree: bool,
+         today: dt.date | None = None) -> Commitment:
+    """Sign the current text for the account's institution; valid one year from today."""
+    today = today or today_shanghai()
+    if agree is not True:
+        raise ValidationFailed(fields={"agree": ["请阅读并同意承诺内容"]})
+    text = current_text()
+    if version != text["version"]:
+        raise ValidationFailed(fields={"version": [f"承诺书已更新为第 {text['version']} 版，请阅读后重新签署"]})
+    institution = session.get(Institution, account.institution_id)
+    signer_role(institution, signer_name)
+    # Lock the institution: two signatures at once cannot both replace the same commitment.
+    session.execute(select(Institution.id).where(Institution.id == institution.id).with_for_update())
+    previous = active_for(session=session, institution_id=institution.id)
+    if previous is not None:
+        if in_force(previous, today) and previous.valid_to > today + dt.timedelta(days=RENEW_WITHIN_DAYS):
+            raise Conflict(f"已有有效的信用承诺（至 {previous.valid_to}），到期前 {RENEW_WITHIN_DAYS} 天内可续签")
+        previous.status, previous.ended_at = "superseded", utcnow()
+        session.flush()
+    commitment = Commitment(
+        institution_id=institution.id, version=text["version"], text=text["text"], text_sha256=text["sha256"],
+        signer_name=signer_name, signer_title=signer_title, signed_by_id=account.id, signed_at=utcnow(),
+        valid_from=today, valid_to=today + dt.timedelta(days=VALID_DAYS - 1), status="active",
+    )
+    session.add(commitment)
+    session.flush()
+    supervision.refresh_institution_credit(session=session, institution=institution, today=today)
+    return commitment
+
+
+def breach(*, session, commitment: Commitment, account: Account, reason: str) -> Commitment:
+    """A regulator records a breach: the commitment ends, the institution loses grade A for this year
+    and gets a lead reason. (Points for the breach come with violations.)"""
+    if not in_force(commitment, today_shanghai()):
+        raise InvalidTransition("该承诺已失效，不能再记录违诺")
+    now = utcnow()
+    commitment.status, commitment.ended_at = "breached", now
+    commitment.breached_at, commitment.breach_reason, commitment.breached_by_id = now, reason, account.id
+    session.flush()
+    leads.add_reasons(session=session, institution_id=commitment.institution_id, reasons=[
+        leads.reason("commitment_breach", f"违背信用承诺：{reason}", now, ref=f"breach:{commitment.id}")])
+    supervision.refresh_institution_credit(session=session, institution=commitment.institution, today=today_shanghai())
+    return commitment
+
+
+def get(*, session, commitment_id: int) -> Commitment:
+    commitment = session.get(Commitment, commitment_id)
+    if commitment is None:
+        raise NotFound("未找到该信用承诺")
+    return commitment
+
+
+def check_may_read(commitment: Commitment, account: Account | None, today: dt.date) -> None:
+    """A commitment in force is public (the scan shows it); others only to the institution and regulators."""
+    if in_force(commitment, today):
+        return
+    if account is None:
+        raise NotFound("未找到有效的信用承诺")
+    if account.role == "institution" and account.institution_id != commitment.institution_id:
+        raise NotFound("未找到该信用承诺")
+    if account.role == "citizen":
+        raise Forbidden()
+
+
+def query(*, account: Account, institution_id: int | None = None, status: str | None = None):
+    statement = select(Commitment).order_by(Commitment.signed_at.desc(), Commitment.id.desc())
+    if account.role == "institution":
+        statement = statement.where(Commitment.institution_id == account.institution_id)
+    elif institution_id:
+        statement = statement.where(Commitment.institution_id == institution_id)
+    if status:
+        statement = statement.where(Commitment.status == status)
+    return statement
+
+
+def view(commitment: Commitment, today: dt.date) -> dict:
+    return {
+        "id": commitment.id, "institution_id": commitment.institution_id,
+        "institution_name": commitment.institution.name, "version": commitment.version,
+        "status": commitment.status, "in_force": in_force(commitment, today),
+        "signer_name": commitment.signer_name, "signer_title": commitment.signer_title,
+        "signed_at": commitment.signed_at, "valid_from": commitment.valid_from, "valid_to": commitment.valid_to,
+        "text_sha256": commitment.text_sha256, "breached_at": commitment.breached_at,
+        "breach_reason": commitment.breach_reason,
+    }
+
+
+def public_view(commitment: Commitment | None, today: dt.date, base_url: str) -> dict | None:
+    """What the scan shows: only a commitment in force."""
+    if not in_force(commitment, today):
+        return None
+    return {"version": commitment.version, "signer_name": commitment.signer_name,
+            "signer_title": commitment.signer_title, "signed_at": commitment.signed_at,
+            "valid_from": commitment.valid_from, "valid_to": commitment.valid_to,
+            "text_sha256": commitment.text_sha256,
+            "document_url": f"{base_url}/api/v1/commitments/{commitment.id}/document"}

@@ -1,0 +1,230 @@
+"""Self-inspection and commitment endpoints: institutions file and sign; regulators review and record."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+from flask.views import MethodView
+
+from api.auth import current_account, login_required
+from api.context import ID
+from api.database import SHANGHAI, db, today_shanghai
+from api.errors import Forbidden, NotFound
+from api.extensions import Blueprint
+from api.models import REGULATOR_ROLES
+from api.schemas import paginate, page_schema
+from codes import service as codes
+from selfcheck import commitments, service, templates
+from selfcheck.schemas import (
+    BreachInSchema,
+    CommitmentInSchema,
+    CommitmentListArgs,
+    CommitmentSchema,
+    CommitmentTextSchema,
+    RectificationInSchema,
+    RectificationSchema,
+    ReviewInSchema,
+    SelfCheckInSchema,
+    SelfCheckListArgs,
+    SelfCheckSchema,
+    SelfCheckSummarySchema,
+    TemplateArgs,
+    TemplateInSchema,
+    TemplateSchema,
+)
+
+blp = Blueprint("selfcheck", __name__, url_prefix="/api/v1", template_folder="pages",
+                description="Self-inspections (依法执业自查) and credit commitments (信用承诺)")
+REVIEWERS = ("officer", "supervisor", "admin")
+
+
+def _reviewer():
+    """Self-inspection is health supervision's (国卫监督发〔2020〕18号): its officers review, and admins."""
+    account = current_account()
+    if account.role != "admin" and account.department != "health":
+        raise Forbidden("自查审核由卫生健康部门负责")
+    return account
+
+
+@blp.route("/selfcheck/templates")
+class Templates(MethodView):
+    @blp.arguments(TemplateArgs, location="query", as_kwargs=True)
+    @blp.response(200, TemplateSchema(many=True))
+    def get(self, category=None):
+        """The current checklist templates (latest version of each), optionally for one institution category."""
+        return [templates.view(t, category) for t in templates.current(session=db.session, category=category)]
+
+    @login_required("admin")
+    @blp.arguments(TemplateInSchema)
+    @blp.response(201, TemplateSchema)
+    def post(self, data):
+        """Publish a new version of a template (admin). Filings keep the version they answered."""
+        template = templates.publish(session=db.session, published_by_id=current_account().id, **data)
+        db.session.commit()
+        return templates.view(template)
+
+
+@blp.route(f"/selfcheck/templates/<{ID}:template_id>")
+class TemplateById(MethodView):
+    @blp.response(200, TemplateSchema)
+    @blp.error(404, "Unknown template")
+    def get(self, template_id):
+        """One template version, current or not."""
+        return templates.view(templates.get(session=db.session, template_id=template_id))
+
+
+@blp.route("/selfchecks")
+class SelfChecks(MethodView):
+    @login_required("institution", *REGULATOR_ROLES)
+    @blp.arguments(SelfCheckListArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(SelfCheckSummarySchema))
+    def get(self, page, page_size, **filters):
+        """Filings: an institution's own; all for regulators, filtered by institution, period, status."""
+        statement = service.filing_query(account=current_account(), **filters)
+        result = paginate(db.session, statement, page=page, page_size=page_size)
+        result["items"] = [service.summary_view(f) for f in result["items"]]
+        return result
+
+    @login_required("institution")
+    @blp.arguments(SelfCheckInSchema)
+    @blp.response(201, SelfCheckSchema)
+    @blp.error(404, "Unknown template")
+    @blp.error(409, "This period has been filed already")
+    def post(self, data):
+        """File a self-inspection for a period: every item answered, non-compliant ones with a plan."""
+        filing = service.file(session=db.session, account=current_account(), **data)
+        db.session.commit()
+        return service.view(filing)
+
+
+@blp.route(f"/selfchecks/<{ID}:selfcheck_id>")
+class SelfCheckById(MethodView):
+    @login_required("institution", *REGULATOR_ROLES)
+    @blp.response(200, SelfCheckSchema)
+    @blp.error(404, "Unknown, or another institution's filing")
+    def get(self, selfcheck_id):
+        """One filing with its answers and rectifications."""
+        filing = service.get_visible(session=db.session, account=current_account(), selfcheck_id=selfcheck_id)
+        return service.view(filing, service.rectifications_of(session=db.session, filing=filing))
+
+
+@blp.route(f"/selfchecks/<{ID}:selfcheck_id>/rectifications")
+class Rectifications(MethodView):
+    @login_required("institution")
+    @blp.arguments(RectificationInSchema)
+    @blp.response(201, RectificationSchema)
+    @blp.error(404, "Unknown, or another institution's filing")
+    @blp.error(409, "This item's rectification is recorded already")
+    def post(self, data, selfcheck_id):
+        """Record that a non-compliant item has been put right (date and note)."""
+        account = current_account()
+        filing = service.get_visible(session=db.session, account=account, selfcheck_id=selfcheck_id)
+        rectification = service.record_rectification(session=db.session, filing=filing, account=account, **data)
+        db.session.commit()
+        return {"item_code": data["item_code"], "done_on": rectification.done_on, "note": rectification.note,
+                "recorded_at": rectification.recorded_at}
+
+
+@blp.route(f"/selfchecks/<{ID}:selfcheck_id>/review")
+class Review(MethodView):
+    @login_required(*REVIEWERS)
+    @blp.arguments(ReviewInSchema)
+    @blp.response(200, SelfCheckSchema)
+    @blp.error(404, "Unknown filing")
+    @blp.error(409, "INVALID_TRANSITION: reviewed already")
+    def post(self, data, selfcheck_id):
+        """Accept a filing, or return it with a note for a corrected revision (health officers)."""
+        account = _reviewer()
+        filing = service.get_visible(session=db.session, account=account, selfcheck_id=selfcheck_id)
+        service.review(session=db.session, filing=filing, account=account, **data)
+        db.session.commit()
+        return service.view(filing, service.rectifications_of(session=db.session, filing=filing))
+
+
+@blp.route("/commitments/template")
+class CommitmentText(MethodView):
+    @blp.response(200, CommitmentTextSchema)
+    def get(self):
+        """The current standard commitment text, its version and SHA-256."""
+        return commitments.current_text()
+
+
+@blp.route("/commitments")
+class Commitments(MethodView):
+    @login_required("institution", *REGULATOR_ROLES)
+    @blp.arguments(CommitmentListArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(CommitmentSchema))
+    def get(self, page, page_size, **filters):
+        """Commitments: an institution's own; all for regulators."""
+        result = paginate(db.session, commitments.query(account=current_account(), **filters),
+                          page=page, page_size=page_size)
+        result["items"] = [commitments.view(c, today_shanghai()) for c in result["items"]]
+        return result
+
+    @login_required("institution")
+    @blp.arguments(CommitmentInSchema)
+    @blp.response(201, CommitmentSchema)
+    @blp.error(409, "A commitment is in force and does not end within 30 days")
+    def post(self, data):
+        """Sign the current commitment text (the principal or legal representative); valid one year."""
+        commitment = commitments.sign(session=db.session, account=current_account(), **data)
+        db.session.commit()
+        return commitments.view(commitment, today_shanghai())
+
+
+@blp.route(f"/commitments/<{ID}:commitment_id>")
+class CommitmentById(MethodView):
+    @login_required("institution", *REGULATOR_ROLES)
+    @blp.response(200, CommitmentSchema)
+    @blp.error(404, "Unknown, or another institution's commitment")
+    def get(self, commitment_id):
+        """One commitment."""
+        account = current_account()
+        commitment = commitments.get(session=db.session, commitment_id=commitment_id)
+        if account.role == "institution" and account.institution_id != commitment.institution_id:
+            raise NotFound("未找到该信用承诺")
+        return commitments.view(commitment, today_shanghai())
+
+
+@blp.route(f"/commitments/<{ID}:commitment_id>/breach")
+class Breach(MethodView):
+    @login_required("officer", "supervisor", "admin")
+    @blp.arguments(BreachInSchema)
+    @blp.response(200, CommitmentSchema)
+    @blp.error(404, "Unknown commitment")
+    @blp.error(409, "INVALID_TRANSITION: not in force")
+    def post(self, data, commitment_id):
+        """Record a breach of the commitment: it ends at once (regulators)."""
+        commitment = commitments.get(session=db.session, commitment_id=commitment_id)
+        commitments.breach(session=db.session, commitment=commitment, account=current_account(), **data)
+        db.session.commit()
+        return commitments.view(commitment, today_shanghai())
+
+
+@blp.route(f"/commitments/<{ID}:commitment_id>/document")
+class CommitmentDocument(MethodView):
+    @login_required(optional=True)
+    @blp.doc(responses={"200": {"description": "Printable A4 HTML page with the institution's code",
+                                "content": {"text/html": {}}}})
+    @blp.error(404, "Unknown, or not in force and not yours")
+    def get(self, commitment_id):
+        """The commitment as a printable page for the clinic wall (public while in force)."""
+        today = today_shanghai()
+        commitment = commitments.get(session=db.session, commitment_id=commitment_id)
+        commitments.check_may_read(commitment, current_account(optional=True), today)
+        institution = commitment.institution
+        qr_svg = None
+        if institution.code is not None:
+            base_url = current_app.config["PUBLIC_BASE_URL"]
+            colour = codes.colour_of(institution=institution, today=today)
+            svg = codes.render(codes.urls(institution.code.token, base_url)["url"], colour, "svg", 4).decode()
+            qr_svg = svg[svg.index("<svg"):]
+        status_text = {"breached": "该机构已违背此承诺", "superseded": "此承诺已由新承诺替代"}.get(
+            commitment.status, "此承诺已过有效期")
+        html = render_template(
+            "selfcheck/commitment.html", commitment=commitment, institution=institution, qr_svg=qr_svg,
+            title=commitments.texts()[commitment.version]["title"] if commitment.version in commitments.texts()
+            else "信用承诺书",
+            in_force=commitments.in_force(commitment, today), status_text=status_text,
+            signed_at=commitment.signed_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M"),
+        )
+        return html, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"}
