@@ -26,9 +26,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from api import routes as core
     from codes import blp as codes_blp
     from codes import h5
-    from complaints import blp as complaints_blp
     from codes.cache import ProfileCache
     from codes.scans import ScanCounter
+    from complaints import blp as complaints_blp
     from registry import blp as registry_blp
     from selfcheck import blp as selfcheck_blp
     from supervision import blp as supervision_blp

@@ -57,4 +57,4 @@ class AuditListArgs(PageArgs):
     action = OneOf(["read_contact", "download_attachment"])
     object_type = Text(max_length=32)
     object_id = Text(max_length=64)
-    account_id = Id()
+    account_id = Id(strict=False)

@@ -73,3 +73,18 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+def lock_row(session, model, row_id: int) -> None:
+    """Serialise writers on one row until the transaction ends, on both databases.
+
+    PostgreSQL: SELECT … FOR UPDATE. SQLite ignores FOR UPDATE and reads outside the write transaction,
+    so there a no-op UPDATE takes the database's single write lock first, and what is read after it is
+    current. (Plain SQL, so no `onupdate` timestamp moves.)
+    """
+    from sqlalchemy import select, text
+
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(model.id).where(model.id == row_id).with_for_update())
+    else:
+        session.execute(text(f"UPDATE {model.__tablename__} SET id = id WHERE id = :id"), {"id": row_id})

@@ -19,7 +19,7 @@ from api.account_schemas import (
 from api.auth import current_account, login_required
 from api.database import db
 from api.extensions import Blueprint, limiter
-from api.schemas import paginate, page_schema
+from api.schemas import page_schema, paginate
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Accounts and auth")
 health = Blueprint("health", __name__, description="Liveness and readiness")

@@ -33,9 +33,10 @@ class Text(fields.String):
         return value.strip()
 
 
-def Id(**kwargs) -> fields.Integer:  # noqa: N802 - reads like a field class
-    """A database id: a strict integer in the range the database can hold."""
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+def Id(*, strict: bool = True, **kwargs) -> fields.Integer:  # noqa: N802 - reads like a field class
+    """A database id: an integer in the range the database can hold; strict (no "12" for 12) in JSON
+    bodies, where types are the client's to get right. Query strings are all text: `strict=False`."""
+    return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 def OneOf(choices, **kwargs) -> fields.String:  # noqa: N802

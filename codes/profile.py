@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased, lazyload
 
+from api.database import utcnow
 from api.errors import CodeRevoked, NotFound
 from codes import service as codes
 from codes.models import Code
@@ -12,6 +13,7 @@ from registry import licence
 from registry.models import CATEGORIES, STAFF_ROLES, Institution, Staff
 from selfcheck import commitments
 from selfcheck.models import Commitment
+from supervision import inspections
 from supervision import service as supervision
 
 STAFF_LIMIT = 200  # a large hospital lists its first 200 staff; `staff_count` says how many there are
@@ -21,8 +23,8 @@ ROLE_ORDER = case({role: rank for rank, role in enumerate(STAFF_ROLES)}, value=S
 def scan(*, session, token: str, today, base_url: str) -> dict:
     """Profile for a scanned token: 404 for an unknown token, 410 for a revoked one.
 
-    Two queries for an institution (the code with its subject; the staff with their codes), one for a
-    staff member, whatever the number of staff.
+    Three queries for an institution (the code with its subject and commitment; the staff with their
+    codes; public inspections and penalties), one for a staff member, whatever the number of staff.
     """
     if not codes.plausible(token):
         raise NotFound("未找到此码，请确认是否为本平台发放的二维码")
@@ -43,6 +45,7 @@ def scan(*, session, token: str, today, base_url: str) -> dict:
     code, institution, staff, institution_token, commitment = row
     if code.status != "active":
         raise CodeRevoked()
+    supervision.ensure_fresh(session=session, institution=institution)
     status = licence.of(institution, today)
     if staff is not None:
         return _staff_profile(code, staff, institution, institution_token, status, base_url, today)
@@ -51,6 +54,8 @@ def scan(*, session, token: str, today, base_url: str) -> dict:
 
 def _institution_profile(session, code, institution, status, base_url, today, commitment) -> dict:
     credit = supervision.institution_credit(institution, status, today)
+    shown_inspections, penalties = inspections.public_record(session=session, institution_id=institution.id,
+                                                             today=today, now=utcnow())
     rows = session.execute(
         select(Staff, Code.token, func.count().over().label("total"))
         .outerjoin(Code, and_(Code.staff_id == Staff.id, Code.status == "active"))
@@ -82,8 +87,8 @@ def _institution_profile(session, code, institution, status, base_url, today, co
             "address": institution.address,
             "credit": credit.public(),
             "commitment": commitments.public_view(commitment, today, base_url),
-            "inspections": [],  # inspection records arrive with the supervision issue
-            "penalties": [],
+            "inspections": shown_inspections,
+            "penalties": penalties,
             "staff": staff_list,
             "staff_count": rows[0].total if rows else 0,
         },

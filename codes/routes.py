@@ -15,7 +15,13 @@ from api.extensions import Blueprint
 from api.models import REGULATOR_ROLES
 from codes import profile, scans, service
 from codes.cache import CachedProfile, ProfileCache, cached_profile
-from codes.schemas import ImageArgs, ProfileSchema, RevokeSchema, ScanCountArgs, ScanCountsSchema
+from codes.schemas import (
+    ImageArgs,
+    ProfileSchema,
+    RevokeSchema,
+    ScanCountArgs,
+    ScanCountsSchema,
+)
 from registry.schemas import CodeSchema
 
 TOKEN = "string(maxlength=32)"  # longer strings are never tokens: a plain 404
@@ -37,6 +43,7 @@ def _scan(token: str) -> CachedProfile:
     entry = cache.get(key)
     if entry is None:
         result = profile.scan(session=db.session, token=token, **context)
+        db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
         code_id = result.pop("_code_id")
         entry = cached_profile(code_id, result, ProfileSchema().dump(result))
         cache.put(key, entry)

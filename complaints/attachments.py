@@ -16,6 +16,7 @@ import zlib
 
 from sqlalchemy import select
 
+from api.database import lock_row
 from api.errors import Conflict, DomainError, ValidationFailed
 from complaints.models import Attachment, Complaint
 
@@ -46,29 +47,50 @@ def sniff(data: bytes) -> str | None:
 
 
 def strip_jpeg(data: bytes) -> bytes:
-    """Copy the segments up to the image data, leaving out metadata; the scan data is kept as is."""
+    """Copy the segments and scans of the image, leaving out metadata segments, and stop at the end of
+    the image: whatever a phone appends after it (a second picture with its own EXIF, a motion-photo
+    video) is dropped too."""
     out, pos = [data[:2]], 2
     while True:
-        if pos + 4 > len(data) or data[pos] != 0xFF:
-            raise ValueError("JPEG segment expected")
+        if pos + 2 > len(data) or data[pos] != 0xFF:
+            raise ValueError("JPEG marker expected")
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
             continue
+        if marker == 0xD9:  # end of image
+            out.append(data[pos:pos + 2])
+            return b"".join(out)
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
             out.append(data[pos:pos + 2])
             pos += 2
             continue
+        if pos + 4 > len(data):
+            raise ValueError("JPEG segment runs past the end")
         (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
         if length < 2 or pos + 2 + length > len(data):
             raise ValueError("JPEG segment runs past the end")
-        segment = data[pos:pos + 2 + length]
-        if marker == 0xDA:  # start of scan: the rest is image data up to EOI
-            out.append(data[pos:])
-            return b"".join(out)
+        end = pos + 2 + length
         if not ((0xE1 <= marker <= 0xEF and marker not in _JPEG_KEEP_APP) or marker == 0xFE):
-            out.append(segment)
-        pos += 2 + length
+            out.append(data[pos:end])
+        pos = end
+        if marker == 0xDA:  # start of scan: entropy-coded data up to the next real marker
+            scan_end = _end_of_scan(data, pos)
+            out.append(data[pos:scan_end])
+            pos = scan_end
+
+
+def _end_of_scan(data: bytes, pos: int) -> int:
+    """Position of the first marker after entropy-coded data (0xFF00 is a stuffed byte, RSTn restarts)."""
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos < 0 or pos + 1 >= len(data):
+            raise ValueError("JPEG scan without an end")
+        following = data[pos + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+            pos += 1 if following == 0xFF else 2
+            continue
+        return pos
 
 
 def strip_png(data: bytes) -> bytes:
@@ -145,7 +167,7 @@ def attach(*, session, complaint: Complaint, data: bytes, filename: str | None, 
     content_type, cleaned = clean(data)
     digest = hashlib.sha256(cleaned).hexdigest()
     # Lock the case so two uploads at once cannot both be the sixth.
-    session.execute(select(Complaint.id).where(Complaint.id == complaint.id).with_for_update())
+    lock_row(session, Complaint, complaint.id)
     existing = session.scalars(select(Attachment).where(Attachment.complaint_id == complaint.id)).all()
     for attachment in existing:
         if attachment.sha256 == digest:

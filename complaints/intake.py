@@ -17,11 +17,16 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from api.database import SHANGHAI, utcnow
+from api.database import SHANGHAI, lock_row, utcnow
 from api.errors import Conflict, NotFound, ValidationFailed
 from codes.models import Code
 from complaints import deadlines
-from complaints.models import Complaint, ComplaintCategory, ComplaintEvent, TrackingCounter
+from complaints.models import (
+    Complaint,
+    ComplaintCategory,
+    ComplaintEvent,
+    TrackingCounter,
+)
 from registry.models import Institution, Staff
 from supervision import leads
 
@@ -203,8 +208,11 @@ def find_replay(*, session, idempotency_key: str, request_fingerprint: str, secr
 
 
 def receipt(complaint: Complaint, query_code: str) -> dict:
+    """The answer to the submission, as it was then, even if the case has moved on (a transfer changes
+    its department and acceptance deadline): a retry gets exactly the first answer."""
     return {"tracking_no": complaint.tracking_no, "query_code": query_code, "status": "submitted",
-            "department": complaint.department, "accept_due_at": complaint.accept_due_at}
+            "department": complaint.events[0].department if complaint.events else complaint.department,
+            "accept_due_at": deadlines.accept_due(complaint.submitted_at)}
 
 
 def submit(*, session, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
@@ -225,7 +233,7 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
             return replay
     if target.get("institution_id"):
         # Serialise complaints about one institution so the lead rule counts every one of them.
-        session.execute(select(Institution.id).where(Institution.id == target["institution_id"]).with_for_update())
+        lock_row(session, Institution, target["institution_id"])
     tracking_no = next_tracking_no(session=session, now=now)
     query_code = new_query_code(secret=secret, idempotency_key=idempotency_key, tracking_no=tracking_no)
     complaint = Complaint(

@@ -10,7 +10,7 @@ from api.auth import current_account, login_required
 from api.context import ID
 from api.database import db
 from api.extensions import Blueprint, limiter
-from api.schemas import PageArgs, paginate, page_schema
+from api.schemas import PageArgs, page_schema, paginate
 from complaints import attachments, intake, service
 from complaints.schemas import (
     ActionInSchema,
@@ -58,7 +58,8 @@ class Complaints(MethodView):
         account = current_account()
         statement = service.complaint_query(session=db.session, account=account, **filters)
         result = paginate(db.session, statement, page=page, page_size=page_size)
-        result["items"] = [service.summary_view(c) for c in result["items"]]
+        for_institution = account.role == "institution"
+        result["items"] = [service.summary_view(c, for_institution=for_institution) for c in result["items"]]
         return result
 
     @login_required(optional=True)

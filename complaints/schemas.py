@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates, validates_schema
-
 from flask_smorest.fields import Upload
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from api.database import SHANGHAI, utcnow
 from api.models import DEPARTMENTS
@@ -164,7 +171,7 @@ class ActionInSchema(StrictSchema):
 class ComplaintListArgs(PageArgs):
     status = OneOf(STATUSES)
     category = Text(max_length=32)
-    institution_id = Id()
+    institution_id = Id(strict=False)
     department = OneOf(DEPARTMENTS)
     overdue = fields.Boolean()
 

@@ -15,7 +15,13 @@ from sqlalchemy import and_, false, or_, select, true
 
 from api import audit
 from api.database import utcnow
-from api.errors import Forbidden, InvalidTransition, NotFound, NotVisible, ValidationFailed
+from api.errors import (
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    NotVisible,
+    ValidationFailed,
+)
 from api.models import DEPARTMENTS, Account
 from complaints import deadlines
 from complaints.intake import find_with_code
@@ -267,9 +273,10 @@ def _target(complaint: Complaint) -> dict:
     }
 
 
-def summary_view(complaint: Complaint, now: dt.datetime | None = None) -> dict:
-    """A list row: never the complainant's identity."""
-    return {
+def summary_view(complaint: Complaint, now: dt.datetime | None = None, *, for_institution: bool = False) -> dict:
+    """A list row: never the complainant's identity. An institution does not even learn whether the
+    complainant gave a name, nor who handled the case."""
+    view = {
         "tracking_no": complaint.tracking_no,
         "category": complaint.category,
         "status": complaint.status,
@@ -284,6 +291,9 @@ def summary_view(complaint: Complaint, now: dt.datetime | None = None) -> dict:
         "overdue": is_overdue(complaint, now),
         "finding": complaint.finding,
     }
+    if for_institution:
+        del view["anonymous"], view["handler_id"]
+    return view
 
 
 def case_view(*, session, complaint: Complaint, account: Account, attachments: list[Attachment],

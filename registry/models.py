@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.database import UTCDateTime, db, utcnow
@@ -54,6 +62,12 @@ class Institution(db.Model):
     credit_grade: Mapped[str] = mapped_column(String(1), default="B", index=True)
     credit_points: Mapped[int] = mapped_column(default=0)
     commitment_valid_to: Mapped[dt.date | None] = mapped_column(Date)  # the credit commitment in force, if any
+    credit_lists: Mapped[list[str]] = mapped_column(JSON, default=list)  # "red", "black"
+    credit_risk: Mapped[str] = mapped_column(String(8), default="low")
+    credit_band: Mapped[str | None] = mapped_column(String(32))  # consequence of 12+ points
+    # When a stored input changes by itself (a pending violation's objection window ends, the commitment
+    # lapses): the credit is recomputed on the next read after this moment.
+    credit_stale_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

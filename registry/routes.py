@@ -9,7 +9,7 @@ from api.context import ID, view_context
 from api.database import db
 from api.extensions import Blueprint
 from api.models import REGULATOR_ROLES
-from api.schemas import paginate, page_schema
+from api.schemas import page_schema, paginate
 from registry import service
 from registry.schemas import (
     InstitutionInSchema,

@@ -5,7 +5,12 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from api.schemas import OneOf, PageArgs, StrictSchema, Text
-from registry.models import CATEGORIES, INSTITUTION_STATUSES, STAFF_ROLES, STAFF_STATUSES
+from registry.models import (
+    CATEGORIES,
+    INSTITUTION_STATUSES,
+    STAFF_ROLES,
+    STAFF_STATUSES,
+)
 
 GRADES = ("A", "B", "C", "D")
 

@@ -15,13 +15,19 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from api.database import today_shanghai, utcnow
-from api.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from api.database import lock_row, today_shanghai, utcnow
+from api.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
 from api.models import Account
 from registry.models import Institution
 from selfcheck.models import Commitment
 from selfcheck.service import signer_role
-from supervision import leads
+from supervision import leads, violations
 from supervision import service as supervision
 
 TEXT_DIR = Path(__file__).parent / "commitments"
@@ -70,7 +76,7 @@ def sign(*, session, account: Account, version: int, signer_name: str, signer_ti
     institution = session.get(Institution, account.institution_id)
     signer_role(institution, signer_name)
     # Lock the institution: two signatures at once cannot both replace the same commitment.
-    session.execute(select(Institution.id).where(Institution.id == institution.id).with_for_update())
+    lock_row(session, Institution, institution.id)
     previous = active_for(session=session, institution_id=institution.id)
     if previous is not None:
         if in_force(previous, today) and previous.valid_to > today + dt.timedelta(days=RENEW_WITHIN_DAYS):
@@ -89,8 +95,8 @@ def sign(*, session, account: Account, version: int, signer_name: str, signer_ti
 
 
 def breach(*, session, commitment: Commitment, account: Account, reason: str) -> Commitment:
-    """A regulator records a breach: the commitment ends, the institution loses grade A for this year
-    and gets a lead reason. (Points for the breach come with violations.)"""
+    """A regulator records a breach: the commitment ends, the institution loses grade A for this year,
+    gets a lead reason, and the points of the breach rule (which also recomputes its credit)."""
     if not in_force(commitment, today_shanghai()):
         raise InvalidTransition("该承诺已失效，不能再记录违诺")
     now = utcnow()
@@ -99,7 +105,10 @@ def breach(*, session, commitment: Commitment, account: Account, reason: str) ->
     session.flush()
     leads.add_reasons(session=session, institution_id=commitment.institution_id, reasons=[
         leads.reason("commitment_breach", f"违背信用承诺：{reason}", now, ref=f"breach:{commitment.id}")])
-    supervision.refresh_institution_credit(session=session, institution=commitment.institution, today=today_shanghai())
+    # The points, per the rule table (pending like any violation: the institution may object).
+    violations.record(session=session, account=account, subject_type="institution",
+                      subject_id=commitment.institution_id, rule_code=violations.BREACH_RULE,
+                      occurred_on=today_shanghai(), note=reason, public=True, commitment_id=commitment.id)
     return commitment
 
 

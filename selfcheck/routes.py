@@ -11,7 +11,7 @@ from api.database import SHANGHAI, db, today_shanghai
 from api.errors import Forbidden, NotFound
 from api.extensions import Blueprint
 from api.models import REGULATOR_ROLES
-from api.schemas import paginate, page_schema
+from api.schemas import page_schema, paginate
 from codes import service as codes
 from selfcheck import commitments, service, templates
 from selfcheck.schemas import (

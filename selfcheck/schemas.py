@@ -107,7 +107,7 @@ class SelfCheckSchema(SelfCheckSummarySchema):
 
 
 class SelfCheckListArgs(PageArgs):
-    institution_id = Id()
+    institution_id = Id(strict=False)
     period = fields.String(validate=validate.Regexp(r"^\d{4}(-Q[1-4])?$"))
     status = OneOf(FILING_STATUSES)
     has_veto = fields.Boolean()
@@ -163,7 +163,7 @@ class CommitmentSchema(Schema):
 
 
 class CommitmentListArgs(PageArgs):
-    institution_id = Id()
+    institution_id = Id(strict=False)
     status = OneOf(COMMITMENT_STATUSES)
 
 

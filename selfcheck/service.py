@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, select
 
 from api.database import today_shanghai, utcnow
-from api.errors import Conflict, Forbidden, InvalidTransition, NotVisible, ValidationFailed
+from api.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotVisible,
+    ValidationFailed,
+)
 from api.models import Account
 from registry.models import Institution
 from selfcheck import periods, templates

@@ -1,22 +1,311 @@
-"""Supervision endpoints: inspection leads so far."""
+"""Supervision endpoints: violations and points, credit, lists, inspections, inspectors, draws, leads."""
 
 from __future__ import annotations
 
 from flask.views import MethodView
+from sqlalchemy import select
 
 from api.auth import current_account, login_required
 from api.context import ID
-from api.database import db
-from api.errors import NotFound
+from api.database import db, today_shanghai, utcnow
+from api.errors import InvalidTransition, NotFound, NotVisible, ValidationFailed
 from api.extensions import Blueprint
-from api.models import REGULATOR_ROLES
-from api.schemas import paginate, page_schema
-from supervision import leads
-from supervision.models import Lead
-from supervision.schemas import DismissSchema, LeadListArgs, LeadSchema, RefreshResultSchema
+from api.models import REGULATOR_ROLES, Account
+from api.schemas import PageArgs, page_schema, paginate
+from registry import licence
+from registry.models import Institution
+from supervision import draws, inspections, leads, service, violations
+from supervision.models import (
+    CreditRecord,
+    Inspection,
+    InspectionDraw,
+    Lead,
+    ListDecision,
+    ListEntry,
+)
+from supervision.schemas import (
+    BlackListInSchema,
+    ConflictInSchema,
+    ConflictSchema,
+    DecisionInSchema,
+    DismissSchema,
+    DrawInSchema,
+    DrawSchema,
+    InspectionInSchema,
+    InspectionListArgs,
+    InspectionRecordSchema,
+    InstitutionCreditSchema,
+    LeadListArgs,
+    LeadSchema,
+    LiftInSchema,
+    ListEntrySchema,
+    ObjectionInSchema,
+    RefreshResultSchema,
+    RuleSchema,
+    ViolationInSchema,
+    ViolationListArgs,
+    ViolationSchema,
+)
 
-blp = Blueprint("supervision", __name__, url_prefix="/api/v1", description="Supervision: leads, credit, inspections")
+blp = Blueprint("supervision", __name__, url_prefix="/api/v1",
+                description="Supervision: points, credit, lists, inspections, random draws, leads")
+WRITERS = ("officer", "supervisor", "admin")
 
+
+# ---- violations -----------------------------------------------------------------------------------
+
+@blp.route("/violations/rules")
+class Rules(MethodView):
+    @blp.response(200, RuleSchema(many=True))
+    def get(self):
+        """The scoring rule table: violation types, points (1, 2, 4, 6 or 10) and legal basis."""
+        return list(violations.rules().values())
+
+
+@blp.route("/violations")
+class Violations(MethodView):
+    @login_required("institution", *REGULATOR_ROLES)
+    @blp.arguments(ViolationListArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(ViolationSchema))
+    def get(self, page, page_size, **filters):
+        """Violations: an institution's own; all for regulators."""
+        result = paginate(db.session, violations.query(account=current_account(), **filters), page=page,
+                          page_size=page_size)
+        result["items"] = [violations.view(v) for v in result["items"]]
+        return result
+
+    @login_required(*WRITERS)
+    @blp.arguments(ViolationInSchema)
+    @blp.response(201, ViolationSchema)
+    def post(self, data):
+        """Record a violation: pending for 7 working days, during which the institution may object."""
+        violation = violations.record(session=db.session, account=current_account(), **data)
+        db.session.commit()
+        return violations.view(violation)
+
+
+@blp.route(f"/violations/<{ID}:violation_id>")
+class ViolationById(MethodView):
+    @login_required("institution", *REGULATOR_ROLES)
+    @blp.response(200, ViolationSchema)
+    @blp.error(404, "Unknown, or another institution's")
+    def get(self, violation_id):
+        """One violation."""
+        return violations.view(violations.get_visible(session=db.session, account=current_account(),
+                                                      violation_id=violation_id))
+
+
+@blp.route(f"/violations/<{ID}:violation_id>/objection")
+class Objection(MethodView):
+    @login_required("institution")
+    @blp.arguments(ObjectionInSchema)
+    @blp.response(200, ViolationSchema)
+    @blp.error(404, "Unknown, or another institution's")
+    @blp.error(409, "INVALID_TRANSITION: objected already, or the window has ended")
+    def post(self, data, violation_id):
+        """Object to a pending violation (the institution concerned; once, within 7 working days)."""
+        account = current_account()
+        violation = violations.get_visible(session=db.session, account=account, violation_id=violation_id)
+        violations.object_to(session=db.session, violation=violation, account=account, **data)
+        db.session.commit()
+        return violations.view(violation)
+
+
+@blp.route(f"/violations/<{ID}:violation_id>/decision")
+class Decision(MethodView):
+    @login_required("supervisor", "admin")
+    @blp.arguments(DecisionInSchema)
+    @blp.response(200, ViolationSchema)
+    @blp.error(404, "Unknown violation")
+    @blp.error(409, "INVALID_TRANSITION: not objected")
+    def post(self, data, violation_id):
+        """Uphold or cancel an objected violation (supervisors); credit follows at once."""
+        violation = violations.get(session=db.session, violation_id=violation_id)
+        violations.decide(session=db.session, violation=violation, account=current_account(), **data)
+        db.session.commit()
+        return violations.view(violation)
+
+
+# ---- credit and lists -----------------------------------------------------------------------------
+
+@blp.route(f"/institutions/<{ID}:institution_id>/credit")
+class InstitutionCredit(MethodView):
+    @login_required("institution", *REGULATOR_ROLES)
+    @blp.response(200, InstitutionCreditSchema)
+    @blp.error(404, "Unknown, or not this account's institution")
+    def get(self, institution_id):
+        """Credit: points this cycle, grade, colour, consequence band, mode, risk, lists and history."""
+        account = current_account()
+        institution = db.session.get(Institution, institution_id)
+        if institution is None or (account.role == "institution" and account.institution_id != institution_id):
+            raise NotVisible("未找到该机构")
+        service.ensure_fresh(session=db.session, institution=institution)
+        db.session.commit()
+        today = today_shanghai()
+        credit = service.institution_credit(institution, licence.of(institution, today), today)
+        history = db.session.scalars(select(CreditRecord).where(CreditRecord.institution_id == institution_id)
+                                     .order_by(CreditRecord.id.desc()).limit(50)).all()
+        return {"institution_id": institution_id, "grade": credit.grade, "points": credit.points,
+                "colour": credit.colour, "supervision_mode": credit.supervision_mode,
+                "risk_level": credit.risk_level, "band": credit.band, "lists": list(credit.lists),
+                "commitment_valid_to": institution.commitment_valid_to, "history": history}
+
+
+@blp.route("/lists/<any(red, black):name>")
+class Lists(MethodView):
+    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(ListEntrySchema))
+    def get(self, name, page, page_size):
+        """The red or black list (public): who, why, since when."""
+        result = paginate(db.session, inspections.list_query(name), page=page, page_size=page_size)
+        result["items"] = [inspections.list_view(entry) for entry in result["items"]]
+        return result
+
+
+@blp.route("/lists/black/decisions")
+class BlackListDecisions(MethodView):
+    @login_required("supervisor", "admin")
+    @blp.arguments(BlackListInSchema)
+    @blp.response(201, ListEntrySchema)
+    @blp.error(409, "Already on the black list by decision")
+    def post(self, data):
+        """Put an institution on the black list by decision, with a reason (supervisors)."""
+        institution = db.session.get(Institution, data["institution_id"])
+        if institution is None:
+            raise NotFound("未找到该机构")
+        if db.session.scalar(select(ListDecision.id).where(ListDecision.institution_id == institution.id,
+                                                           ListDecision.lifted_at.is_(None))):
+            raise InvalidTransition("该机构已因决定列入黑名单")
+        db.session.add(ListDecision(institution_id=institution.id, reason=data["reason"],
+                                    decided_by_id=current_account().id))
+        db.session.flush()
+        service.refresh_institution_credit(session=db.session, institution=institution, reason="black-list decision")
+        entry = db.session.scalars(inspections.list_query("black").where(
+            ListEntry.institution_id == institution.id)).first()
+        db.session.commit()
+        return inspections.list_view(entry)
+
+
+@blp.route(f"/lists/black/decisions/<{ID}:institution_id>/lift")
+class LiftBlackList(MethodView):
+    @login_required("supervisor", "admin")
+    @blp.arguments(LiftInSchema)
+    @blp.response(200, InstitutionCreditSchema)
+    @blp.error(404, "No black-list decision in force for this institution")
+    def post(self, data, institution_id):
+        """Lift a black-list decision, with a reason (supervisors). Points may keep it on the list."""
+        decision = db.session.scalar(select(ListDecision).where(ListDecision.institution_id == institution_id,
+                                                                ListDecision.lifted_at.is_(None)))
+        if decision is None:
+            raise NotFound("该机构没有生效的黑名单决定")
+        decision.lifted_at, decision.lift_reason = utcnow(), data["reason"]
+        institution = db.session.get(Institution, institution_id)
+        service.refresh_institution_credit(session=db.session, institution=institution, reason="black-list lifted")
+        db.session.commit()
+        today = today_shanghai()
+        credit = service.institution_credit(institution, licence.of(institution, today), today)
+        return {"institution_id": institution_id, "grade": credit.grade, "points": credit.points,
+                "colour": credit.colour, "supervision_mode": credit.supervision_mode,
+                "risk_level": credit.risk_level, "band": credit.band, "lists": list(credit.lists), "history": []}
+
+
+# ---- inspections, inspectors and draws ------------------------------------------------------------
+
+@blp.route("/inspections")
+class Inspections(MethodView):
+    @login_required("institution", *REGULATOR_ROLES)
+    @blp.arguments(InspectionListArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(InspectionRecordSchema))
+    def get(self, page, page_size, institution_id=None):
+        """Inspection records: an institution's own; all for regulators."""
+        account = current_account()
+        statement = select(Inspection).order_by(Inspection.inspected_on.desc(), Inspection.id.desc())
+        if account.role == "institution":
+            institution_id = account.institution_id
+        if institution_id:
+            statement = statement.where(Inspection.institution_id == institution_id)
+        result = paginate(db.session, statement, page=page, page_size=page_size)
+        result["items"] = [inspections.view(i) for i in result["items"]]
+        return result
+
+    @login_required(*WRITERS)
+    @blp.arguments(InspectionInSchema)
+    @blp.response(201, InspectionRecordSchema)
+    def post(self, data):
+        """Record an inspection; public ones show on the profile; it closes the institution's open lead."""
+        inspection = inspections.record(session=db.session, account=current_account(), **data)
+        db.session.commit()
+        return inspections.view(inspection)
+
+
+def _inspector(account_id: int) -> Account:
+    inspector = db.session.get(Account, account_id)
+    if inspector is None or inspector.role != "officer":
+        raise NotFound("未找到该执法人员")
+    return inspector
+
+
+@blp.route(f"/inspectors/<{ID}:account_id>/conflicts")
+class Conflicts(MethodView):
+    @login_required("officer", "supervisor", "admin")
+    @blp.response(200, ConflictSchema(many=True))
+    @blp.error(404, "Unknown inspector")
+    def get(self, account_id):
+        """An inspector's declared conflicts (the officer itself, its supervisor, admins)."""
+        inspector = _inspector(account_id)
+        inspections.check_may_declare(current_account(), inspector)
+        return inspections.conflicts_of(session=db.session, inspector=inspector)
+
+    @login_required("officer", "supervisor", "admin")
+    @blp.arguments(ConflictInSchema)
+    @blp.response(201, ConflictSchema)
+    @blp.error(404, "Unknown inspector")
+    @blp.error(409, "Declared already")
+    def post(self, data, account_id):
+        """Declare an institution or a street this inspector may not inspect (回避)."""
+        if (data.get("institution_id") is None) == (data.get("street") is None):
+            raise ValidationFailed(fields={"institution_id": ["请填写回避的机构或街道（二选一）"]})
+        conflict = inspections.declare_conflict(session=db.session, actor=current_account(),
+                                                inspector=_inspector(account_id), institution_id=data.get("institution_id"),
+                                                street=data.get("street"))
+        db.session.commit()
+        return conflict
+
+
+@blp.route("/inspection-draws")
+class Draws(MethodView):
+    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(DrawSchema))
+    def get(self, page, page_size):
+        """Published draws, newest first (public)."""
+        result = paginate(db.session, select(InspectionDraw).order_by(InspectionDraw.id.desc()), page=page,
+                          page_size=page_size)
+        result["items"] = [draws.view(d) for d in result["items"]]
+        return result
+
+    @login_required("supervisor", "admin")
+    @blp.arguments(DrawInSchema)
+    @blp.response(201, DrawSchema)
+    def post(self, data):
+        """Draw institutions and inspectors at random (双随机), with a stored, published seed."""
+        record = draws.draw(session=db.session, account=current_account(), **data)
+        db.session.commit()
+        return draws.view(record)
+
+
+@blp.route(f"/inspection-draws/<{ID}:draw_id>")
+class DrawById(MethodView):
+    @blp.response(200, DrawSchema)
+    @blp.error(404, "Unknown draw")
+    def get(self, draw_id):
+        """One draw with its seed and inputs, to re-run and verify (public; docs/draws.md)."""
+        record = db.session.get(InspectionDraw, draw_id)
+        if record is None:
+            raise NotFound("未找到该抽查批次")
+        return draws.view(record)
+
+
+# ---- leads ----------------------------------------------------------------------------------------
 
 @blp.route("/leads")
 class Leads(MethodView):
@@ -36,7 +325,9 @@ class RefreshLeads(MethodView):
     @blp.response(200, RefreshResultSchema)
     def post(self):
         """Turn passed self-inspection deadlines into leads now (the daily `flask refresh-leads` job)."""
-        from selfcheck import service as selfcheck  # selfcheck feeds supervision, not the other way round
+        from selfcheck import (
+            service as selfcheck,  # selfcheck feeds supervision, not the other way round
+        )
 
         changed = selfcheck.sweep_leads(session=db.session)
         db.session.commit()

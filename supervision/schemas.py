@@ -1,9 +1,10 @@
-"""Request and response shapes of supervision (API.md, Supervision; leads so far)."""
+"""Request and response shapes of supervision (API.md, Supervision)."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
+from api.models import DEPARTMENTS
 from api.schemas import Id, OneOf, PageArgs, StrictSchema, Text
 from supervision.models import LEAD_STATUSES
 
@@ -31,8 +32,8 @@ class LeadSchema(Schema):
 
 class LeadListArgs(PageArgs):
     status = OneOf(LEAD_STATUSES, load_default="open")
-    institution_id = Id()
-    min_score = fields.Integer(validate=lambda v: 0 <= v <= 100)
+    institution_id = Id(strict=False)
+    min_score = fields.Integer(validate=validate.Range(min=0, max=100))
 
 
 class DismissSchema(StrictSchema):
@@ -41,3 +42,168 @@ class DismissSchema(StrictSchema):
 
 class RefreshResultSchema(Schema):
     institutions = fields.Integer(required=True, metadata={"description": "institutions with new lead reasons"})
+
+
+class RuleSchema(Schema):
+    code = fields.String(required=True)
+    description = fields.String(required=True)
+    points = fields.Integer(required=True)
+    applies_to = fields.String(required=True, metadata={"enum": ["institution", "staff"]})
+    basis = fields.String()
+
+
+class ViolationInSchema(StrictSchema):
+    subject_type = OneOf(("institution", "staff"), required=True)
+    subject_id = Id(required=True)
+    rule_code = Text(required=True, max_length=16)
+    occurred_on = fields.Date(required=True)
+    note = Text(max_length=2000, allow_none=True, multiline=True)
+    decision_no = Text(max_length=64, allow_none=True, metadata={"description": "行政处罚决定书文号"})
+    public = fields.Boolean(required=True)
+
+
+class ViolationSchema(Schema):
+    id = fields.Integer(required=True)
+    subject_type = fields.String(required=True)
+    subject_id = fields.Integer(required=True)
+    institution_id = fields.Integer()
+    rule_code = fields.String(required=True)
+    description = fields.String()
+    points = fields.Integer(required=True)
+    occurred_on = fields.Date()
+    note = fields.String(allow_none=True)
+    decision_no = fields.String(allow_none=True)
+    public = fields.Boolean()
+    status = fields.String(required=True, metadata={"enum": ["pending", "objected", "final", "cancelled"]})
+    recorded_at = fields.AwareDateTime()
+    objection_due_at = fields.AwareDateTime(required=True)
+    objection_reason = fields.String(allow_none=True)
+    objected_at = fields.AwareDateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+    decided_at = fields.AwareDateTime(allow_none=True)
+
+
+class ViolationListArgs(PageArgs):
+    institution_id = Id(strict=False)
+    status = OneOf(("pending", "objected", "final", "cancelled"))
+    subject_type = OneOf(("institution", "staff"))
+
+
+class ObjectionInSchema(StrictSchema):
+    reason = Text(required=True, max_length=2000, multiline=True)
+
+
+class DecisionInSchema(StrictSchema):
+    decision = OneOf(("upheld", "cancelled"), required=True)
+    note = Text(required=True, max_length=2000, multiline=True)
+
+
+class CreditHistorySchema(Schema):
+    computed_at = fields.AwareDateTime()
+    cycle = fields.Integer()
+    points = fields.Integer()
+    grade = fields.String()
+    band = fields.String(allow_none=True)
+    risk = fields.String()
+    lists = fields.List(fields.String())
+    reason = fields.String()
+
+
+class InstitutionCreditSchema(Schema):
+    institution_id = fields.Integer()
+    grade = fields.String(required=True)
+    points = fields.Integer(required=True)
+    colour = fields.String(required=True)
+    supervision_mode = fields.String(required=True)
+    risk_level = fields.String(required=True, metadata={"enum": ["low", "medium", "high"]})
+    band = fields.String(allow_none=True, metadata={"enum": ["warning_talk", "key_supervision", "validation_deferred"]})
+    lists = fields.List(fields.String(), required=True)
+    commitment_valid_to = fields.Date(allow_none=True)
+    history = fields.List(fields.Nested(CreditHistorySchema))
+
+
+class InspectionInSchema(StrictSchema):
+    institution_id = Id(required=True)
+    inspected_on = fields.Date(required=True)
+    result = OneOf(("pass", "rectify", "penalty"), required=True)
+    summary = Text(required=True, max_length=2000, multiline=True)
+    public = fields.Boolean(required=True)
+    draw_id = Id(allow_none=True)
+
+
+class InspectionRecordSchema(Schema):
+    id = fields.Integer(required=True)
+    institution_id = fields.Integer(required=True)
+    inspected_on = fields.Date(required=True)
+    result = fields.String(required=True)
+    summary = fields.String()
+    public = fields.Boolean()
+    department = fields.String()
+    officer_id = fields.Integer(allow_none=True)
+    draw_id = fields.Integer(allow_none=True)
+    recorded_at = fields.AwareDateTime()
+
+
+class InspectionListArgs(PageArgs):
+    institution_id = Id(strict=False)
+
+
+class ConflictInSchema(StrictSchema):
+    institution_id = Id(allow_none=True)
+    street = Text(max_length=64, allow_none=True)
+
+
+class ConflictSchema(Schema):
+    id = fields.Integer()
+    account_id = fields.Integer()
+    institution_id = fields.Integer(allow_none=True)
+    street = fields.String(allow_none=True)
+    declared_at = fields.AwareDateTime()
+
+
+class RatiosSchema(StrictSchema):
+    A = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    B = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    C = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    D = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+
+
+class DrawInSchema(StrictSchema):
+    department = OneOf(DEPARTMENTS, required=True)
+    ratios = fields.Nested(RatiosSchema, required=True)
+    inspectors_per_target = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10))
+    seed = fields.String(validate=validate.Regexp(r"^[\x21-\x7e]{1,64}$", error="1–64 个可见 ASCII 字符"), allow_none=True)
+
+
+class DrawTargetSchema(Schema):
+    institution_id = fields.Integer(required=True)
+    inspector_ids = fields.List(fields.Integer(), required=True)
+    reason = fields.String(required=True)
+
+
+class DrawSchema(Schema):
+    id = fields.Integer(required=True)
+    department = fields.String()
+    algorithm = fields.String()
+    seed = fields.String(required=True)
+    drawn_at = fields.AwareDateTime()
+    targets = fields.List(fields.Nested(DrawTargetSchema), required=True)
+    inputs = fields.Dict(metadata={"description": "everything needed to re-run the draw (docs/draws.md)"})
+
+
+class ListEntrySchema(Schema):
+    institution_id = fields.Integer(required=True)
+    institution_name = fields.String(required=True)
+    address = fields.String()
+    list = fields.String()
+    reason = fields.String(required=True)
+    listed_at = fields.AwareDateTime(required=True)
+
+
+class BlackListInSchema(StrictSchema):
+    institution_id = Id(required=True)
+    reason = Text(required=True, max_length=1000, multiline=True)
+
+
+class LiftInSchema(StrictSchema):
+    reason = Text(required=True, max_length=1000, multiline=True)

@@ -1,17 +1,26 @@
-"""Credit, colour and supervision mode: derived in one place (DESIGN.md, "Points, grade, mode").
+"""Credit: points, grade, colour, consequence band, supervision mode, risk and lists, derived in one
+place (DESIGN.md, "Points, grade, mode").
 
-Today the inputs are the points total, black-list membership, whether a commitment is in force, and
-the licence status; violations, commitments and lists feed these same functions when they land.
+`compute()` is the one function that turns an institution's inputs into its credit. `recompute()`
+gathers those inputs for many institutions with a handful of set-based queries, stores the result on
+the institution rows (the snapshot the scan reads) and appends a history row where anything changed.
+What depends on today's date alone (the licence status, a commitment that lapsed overnight) is applied
+at read time by `institution_credit()`, so the stored snapshot never shows a stale colour.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 GREEN, YELLOW, RED = "green", "yellow", "red"
 COLOUR_HEX = {GREEN: "#1a7f37", YELLOW: "#9a6700", RED: "#cf222e"}
 RED_LICENCE_STATUSES = frozenset({"expired", "suspended", "revoked"})
 GRADED_CATEGORIES = frozenset({"cosmetic", "dental"})
+HIGH_PRIORITY_LEAD = 40  # supervision.leads.HIGH_PRIORITY; repeated to keep this module import-free
+BANDS = ((21, "validation_deferred"), (16, "key_supervision"), (12, "warning_talk"))  # 暂缓校验, 重点监管, 约谈
+BAND_NAMES = {"warning_talk": "约谈", "key_supervision": "重点监管", "validation_deferred": "暂缓校验"}
+PUBLIC_YEARS = 5  # penalties and bad-credit records are public for at most five years
 
 
 def grade_for(*, points: int, black_listed: bool = False, commitment_in_force: bool = False,
@@ -27,7 +36,11 @@ def grade_for(*, points: int, black_listed: bool = False, commitment_in_force: b
     return "B"
 
 
-def colour_for(*, grade: str, lists: tuple[str, ...] = (), licence_status: str = "valid") -> str:
+def band_for(points: int) -> str | None:
+    return next((name for floor, name in BANDS if points >= floor), None)
+
+
+def colour_for(*, grade: str, lists: tuple[str, ...] | list[str] = (), licence_status: str = "valid") -> str:
     """Green for A/B, yellow for C, red for D, the black list, or a licence that cannot be practised on."""
     if grade == "D" or "black" in lists or licence_status in RED_LICENCE_STATUSES:
         return RED
@@ -50,6 +63,64 @@ def supervision_mode(*, grade: str, category: str, remote_monitoring: bool, comm
     return "one_code"
 
 
+def risk_for(*, grade: str, lists, open_lead: bool, high_lead: bool, licence_status: str = "valid") -> str:
+    """high: D, black list, an open high-priority lead, or a licence that cannot be practised on;
+    medium: C, any open lead, or a licence about to expire; low otherwise."""
+    if grade == "D" or "black" in lists or high_lead or licence_status in RED_LICENCE_STATUSES:
+        return "high"
+    if grade == "C" or open_lead or licence_status == "expiring":
+        return "medium"
+    return "low"
+
+
+@dataclass(frozen=True)
+class CreditInputs:
+    points: int = 0  # final points in the current cycle
+    commitment_in_force: bool = False
+    breached: bool = False  # a commitment breached in the current cycle
+    black_decision: str | None = None  # a supervisor's black-list reason, if any
+    open_lead: bool = False
+    high_lead: bool = False
+    previous_grade: str | None = None  # the grade at the end of the previous cycle
+    substantiated_complaints: int = 0  # in this cycle and the previous one
+    category: str = "clinic"
+    remote_monitoring: bool = False
+
+
+@dataclass(frozen=True)
+class Computed:
+    points: int
+    grade: str
+    band: str | None
+    risk: str
+    lists: tuple[str, ...]
+    list_reasons: dict[str, str] = field(default_factory=dict)
+
+
+def compute(inputs: CreditInputs) -> Computed:
+    """The one function: grade, consequence band, risk and lists from an institution's inputs.
+
+    Red list: grade A now and at the end of the previous cycle, with no substantiated complaint in
+    either. Black list: grade D from points, or a supervisor's decision.
+    """
+    black_reasons = {}
+    if inputs.black_decision:
+        black_reasons["black"] = f"监管部门决定：{inputs.black_decision}"
+    elif inputs.points >= 12:
+        black_reasons["black"] = f"本周期不良执业记分 {inputs.points} 分，信用等级 D"
+    grade = grade_for(points=inputs.points, black_listed=bool(black_reasons),
+                      commitment_in_force=inputs.commitment_in_force, breached=inputs.breached)
+    reasons = dict(black_reasons)
+    if grade == "A" and inputs.previous_grade == "A" and inputs.substantiated_complaints == 0:
+        reasons["red"] = "连续两个记分周期信用等级为 A，且无查实的投诉举报"
+    lists = tuple(name for name in ("red", "black") if name in reasons)
+    risk = risk_for(grade=grade, lists=lists, open_lead=inputs.open_lead, high_lead=inputs.high_lead)
+    return Computed(points=inputs.points, grade=grade, band=band_for(inputs.points), risk=risk, lists=lists,
+                    list_reasons=reasons)
+
+
+# ---- read time ----------------------------------------------------------------------------------
+
 @dataclass(frozen=True)
 class Credit:
     grade: str
@@ -57,35 +128,12 @@ class Credit:
     colour: str
     supervision_mode: str | None
     lists: tuple[str, ...]
+    band: str | None = None
+    risk_level: str = "low"
 
     def public(self) -> dict:
         return {"grade": self.grade, "colour": self.colour, "supervision_mode": self.supervision_mode,
                 "lists": list(self.lists)}
-
-
-def refresh_institution_credit(*, session, institution, today) -> str:
-    """Recompute and store the institution's grade from its inputs; called whenever one changes
-    (a commitment signed or breached; violations and lists when they land)."""
-    import datetime as dt
-
-    from sqlalchemy import select
-
-    from api.database import SHANGHAI
-    from selfcheck.models import Commitment
-
-    cycle_start = dt.datetime(today.year, 1, 1, tzinfo=SHANGHAI)  # the scoring cycle is the calendar year
-    commitments = session.execute(
-        select(Commitment.status, Commitment.valid_from, Commitment.valid_to)
-        .where(Commitment.institution_id == institution.id,
-               (Commitment.status == "active") | (Commitment.breached_at >= cycle_start))
-    ).all()
-    active = [c for c in commitments if c.status == "active" and c.valid_from <= today <= c.valid_to]
-    breached = any(c.status == "breached" for c in commitments)
-    institution.commitment_valid_to = active[0].valid_to if active else None
-    institution.credit_grade = grade_for(points=institution.credit_points, commitment_in_force=bool(active),
-                                         breached=breached)
-    session.flush()
-    return institution.credit_grade
 
 
 def commitment_in_force(institution, today) -> bool:
@@ -93,14 +141,18 @@ def commitment_in_force(institution, today) -> bool:
 
 
 def institution_credit(institution, licence_status: str, today) -> Credit:
-    """The credit of an institution from its stored grade and points, its licence status and its
-    commitment today (a commitment that lapsed takes grade A away at once, without waiting for a
-    recomputation to store it)."""
-    lists: tuple[str, ...] = ()
+    """The stored snapshot, with what today's date alone changes applied: the licence status (colour,
+    risk) and a commitment that lapsed (grade A needs one in force)."""
     in_force = commitment_in_force(institution, today)
     grade = institution.credit_grade
     if grade == "A" and not in_force:
         grade = "B"
+    lists = tuple(institution.credit_lists or ())
+    if grade != "A":
+        lists = tuple(name for name in lists if name != "red")
+    stored_risk = institution.credit_risk or "low"
+    risk = risk_for(grade=grade, lists=lists, open_lead=stored_risk != "low", high_lead=stored_risk == "high",
+                    licence_status=licence_status)
     return Credit(
         grade=grade,
         points=institution.credit_points,
@@ -109,6 +161,8 @@ def institution_credit(institution, licence_status: str, today) -> Credit:
                                           remote_monitoring=institution.remote_monitoring,
                                           commitment_in_force=in_force),
         lists=lists,
+        band=institution.credit_band,
+        risk_level=risk,
     )
 
 
@@ -117,4 +171,31 @@ def staff_credit(staff, institution_licence_status: str) -> Credit:
     grade = staff.credit_grade
     return Credit(grade=grade, points=staff.credit_points,
                   colour=colour_for(grade=grade, licence_status=institution_licence_status),
-                  supervision_mode=None, lists=())
+                  supervision_mode=None, lists=(), band=band_for(staff.credit_points))
+
+
+# ---- recomputation ------------------------------------------------------------------------------
+
+def cycle_start(year: int) -> dt.datetime:
+    from api.database import SHANGHAI
+
+    return dt.datetime(year, 1, 1, tzinfo=SHANGHAI)
+
+
+def refresh_institution_credit(*, session, institution, today=None, reason: str = "recomputed") -> str:
+    """Recompute one institution now (after a violation, a breach, a commitment, a list decision)."""
+    from supervision import credit
+
+    credit.recompute(session=session, institution_ids=[institution.id], today=today, reason=reason)
+    session.refresh(institution)
+    return institution.credit_grade
+
+
+def ensure_fresh(*, session, institution, now=None) -> None:
+    """Recompute if a stored input has changed by itself since the snapshot (an objection window ended,
+    a commitment lapsed): reading never needs a job to have run."""
+    from api.database import utcnow
+
+    now = now or utcnow()
+    if institution.credit_stale_after is not None and now >= institution.credit_stale_after:
+        refresh_institution_credit(session=session, institution=institution, reason="input changed with time")

@@ -1,0 +1,153 @@
+"""Set-based credit recomputation: a fixed number of aggregate queries whatever the number of
+institutions, `service.compute()` per row in Python, then one bulk UPDATE and one bulk INSERT of
+history for the rows that changed. Used for one institution after an event and for all of them
+(`flask recompute-credit`, daily, and bench/credit.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import and_, func, insert, or_, select, update
+
+from api.database import SHANGHAI, today_shanghai, utcnow
+from complaints.models import Complaint
+from registry.models import Institution, Staff
+from selfcheck.models import Commitment
+from supervision import service
+from supervision.models import CreditRecord, Lead, ListDecision, ListEntry, Violation
+
+
+def final_clause(now: dt.datetime):
+    """A violation counts when upheld, or when still pending after its objection window ended."""
+    return or_(Violation.status == "upheld",
+               and_(Violation.status == "pending", Violation.objection_due_at < now))
+
+
+def _by_institution(session, statement, ids) -> dict:
+    if ids is not None:
+        statement = statement.where(statement.selected_columns[0].in_(ids))
+    return {row[0]: row[1] for row in session.execute(statement)}
+
+
+def recompute(*, session, institution_ids: list[int] | None = None, today: dt.date | None = None,
+              now: dt.datetime | None = None, reason: str = "recomputed") -> int:
+    """Recompute institutions' (and their staff's) credit; returns how many institutions changed."""
+    today = today or today_shanghai()
+    now = now or utcnow()
+    year = today.year
+    start = dt.date(year, 1, 1)
+    cycle_start = service.cycle_start(year)
+    previous_start = service.cycle_start(year - 1)
+    final = final_clause(now)
+
+    points = _by_institution(session, select(Violation.institution_id, func.sum(Violation.points))
+                             .where(Violation.subject_type == "institution", Violation.occurred_on >= start, final)
+                             .group_by(Violation.institution_id), institution_ids)
+    next_final = _by_institution(session, select(Violation.institution_id, func.min(Violation.objection_due_at))
+                                 .where(Violation.status == "pending", Violation.objection_due_at >= now)
+                                 .group_by(Violation.institution_id), institution_ids)
+    in_force = _by_institution(session, select(Commitment.institution_id, func.max(Commitment.valid_to))
+                               .where(Commitment.status == "active", Commitment.valid_from <= today,
+                                      Commitment.valid_to >= today)
+                               .group_by(Commitment.institution_id), institution_ids)
+    breached = _by_institution(session, select(Commitment.institution_id, func.count())
+                               .where(Commitment.breached_at >= cycle_start)
+                               .group_by(Commitment.institution_id), institution_ids)
+    black = _by_institution(session, select(ListDecision.institution_id, func.max(ListDecision.reason))
+                            .where(ListDecision.list == "black", ListDecision.lifted_at.is_(None))
+                            .group_by(ListDecision.institution_id), institution_ids)
+    leads = _by_institution(session, select(Lead.institution_id, func.max(Lead.score))
+                            .where(Lead.status == "open", Lead.institution_id.is_not(None))
+                            .group_by(Lead.institution_id), institution_ids)
+    substantiated = _by_institution(session, select(Complaint.institution_id, func.count())
+                                    .where(Complaint.finding.in_(("substantiated", "partly_substantiated")),
+                                           Complaint.submitted_at >= previous_start)
+                                    .group_by(Complaint.institution_id), institution_ids)
+    last_before_cycle = (select(CreditRecord.institution_id, func.max(CreditRecord.id).label("id"))
+                         .where(CreditRecord.computed_at < cycle_start).group_by(CreditRecord.institution_id))
+    if institution_ids is not None:
+        last_before_cycle = last_before_cycle.where(CreditRecord.institution_id.in_(institution_ids))
+    last_before_cycle = last_before_cycle.subquery()
+    previous_grade = dict(session.execute(
+        select(CreditRecord.institution_id, CreditRecord.grade).join(last_before_cycle,
+                                                                     CreditRecord.id == last_before_cycle.c.id)))
+    institutions = select(Institution.id, Institution.category, Institution.remote_monitoring,
+                          Institution.credit_points, Institution.credit_grade, Institution.credit_band,
+                          Institution.credit_risk, Institution.credit_lists, Institution.commitment_valid_to,
+                          Institution.credit_stale_after)
+    if institution_ids is not None:
+        institutions = institutions.where(Institution.id.in_(institution_ids))
+
+    updates, history, opened, closed = [], [], [], []
+    for row in session.execute(institutions):
+        valid_to = in_force.get(row.id)
+        result = service.compute(service.CreditInputs(
+            points=int(points.get(row.id) or 0), commitment_in_force=valid_to is not None,
+            breached=bool(breached.get(row.id)), black_decision=black.get(row.id),
+            open_lead=row.id in leads, high_lead=(leads.get(row.id) or 0) >= service.HIGH_PRIORITY_LEAD,
+            previous_grade=previous_grade.get(row.id), substantiated_complaints=int(substantiated.get(row.id) or 0),
+            category=row.category, remote_monitoring=row.remote_monitoring,
+        ))
+        stale_after = _stale_after(next_final.get(row.id), valid_to)
+        values = {"credit_points": result.points, "credit_grade": result.grade, "credit_band": result.band,
+                  "credit_risk": result.risk, "credit_lists": list(result.lists), "commitment_valid_to": valid_to,
+                  "credit_stale_after": stale_after}
+        stored = {"credit_points": row.credit_points, "credit_grade": row.credit_grade, "credit_band": row.credit_band,
+                  "credit_risk": row.credit_risk, "credit_lists": list(row.credit_lists or []),
+                  "commitment_valid_to": row.commitment_valid_to, "credit_stale_after": row.credit_stale_after}
+        if values == stored:
+            continue
+        updates.append({"id": row.id, **values})
+        if (result.grade, result.points, result.band, list(result.lists)) != (
+                row.credit_grade, row.credit_points, row.credit_band, list(row.credit_lists or [])) \
+                or result.risk != row.credit_risk:
+            history.append({"institution_id": row.id, "computed_at": now, "cycle": year, "points": result.points,
+                            "grade": result.grade, "band": result.band, "risk": result.risk,
+                            "lists": list(result.lists), "reason": reason[:100]})
+        before = set(row.credit_lists or [])
+        for name in set(result.lists) - before:
+            opened.append({"institution_id": row.id, "list": name, "reason": result.list_reasons[name][:300],
+                           "listed_at": now})
+        for name in before - set(result.lists):
+            closed.append((row.id, name))
+    if updates:
+        session.execute(update(Institution), updates)
+    if history:
+        session.execute(insert(CreditRecord), history)
+    for institution_id, name in closed:
+        session.execute(update(ListEntry).where(ListEntry.institution_id == institution_id, ListEntry.list == name,
+                                                ListEntry.removed_at.is_(None)).values(removed_at=now))
+    if opened:
+        session.execute(insert(ListEntry), opened)
+    _recompute_staff(session, institution_ids, start, final)
+    session.flush()
+    return len(updates)
+
+
+def _stale_after(next_final: dt.datetime | None, commitment_valid_to: dt.date | None) -> dt.datetime | None:
+    """The next moment the inputs change by themselves: a pending violation becoming final, or the
+    commitment in force ending (the day after its last day, Beijing time)."""
+    moments = [next_final] if next_final is not None else []
+    if commitment_valid_to is not None:
+        moments.append(dt.datetime.combine(commitment_valid_to + dt.timedelta(days=1), dt.time.min, tzinfo=SHANGHAI))
+    return min(moments) if moments else None
+
+
+def _recompute_staff(session, institution_ids, start: dt.date, final) -> None:
+    """Staff points and grade (the same bands; staff sign no commitment, so 0 points is B)."""
+    points = select(Violation.staff_id, func.sum(Violation.points).label("points")).where(
+        Violation.subject_type == "staff", Violation.occurred_on >= start, final).group_by(Violation.staff_id)
+    if institution_ids is not None:
+        points = points.where(Violation.institution_id.in_(institution_ids))
+    totals = dict(session.execute(points).all())
+    staff = select(Staff.id, Staff.credit_points)
+    if institution_ids is not None:
+        staff = staff.where(Staff.institution_id.in_(institution_ids))
+    changes = []
+    for staff_id, stored in session.execute(staff):
+        total = int(totals.get(staff_id) or 0)
+        if total != stored:
+            changes.append({"id": staff_id, "credit_points": total, "credit_grade": service.grade_for(points=total)})
+    if changes:
+        session.execute(update(Staff), changes)

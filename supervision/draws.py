@@ -1,0 +1,119 @@
+"""Random inspection draws (双随机): reproducible from a published seed and inputs.
+
+`run()` is a pure function of the inputs; `draw()` snapshots the inputs from the database, runs it,
+and stores both. Anyone can take a published draw's `inputs` and call `run(inputs)` (or follow
+docs/draws.md by hand) and get the same targets and inspectors. Algorithm "onecode-draw-v1":
+
+1. rng = random.Random(seed) — Python's Mersenne Twister, seeded with the seed string (version 2
+   seeding: SHA-512 of the string), never the global random state.
+2. For grades A, B, C, D in that order: the pool is the ids of institutions of that grade, ascending;
+   k = ceil(ratio × pool size); the drawn ids are rng.sample(pool, k), then sorted.
+3. Institutions with an open high-priority lead not drawn yet are added (reason "lead"), ascending.
+4. For each target in ascending id order: the eligible inspectors are the inspector ids, ascending,
+   minus those who declared that institution or its street; rng.sample(eligible, n) picks n of them
+   (sorted for display). Too few eligible inspectors for a target fails the draw, naming the target.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+
+from sqlalchemy import select
+
+from api.errors import ValidationFailed
+from api.models import Account
+from registry.models import Institution
+from supervision import inspections, leads
+from supervision.models import InspectionDraw, InspectorConflict, Lead
+
+ALGORITHM = "onecode-draw-v1"
+GRADES = ("A", "B", "C", "D")
+DEFAULT_RATIOS = {"A": 0.05, "B": 0.10, "C": 0.30, "D": 1.0}
+
+
+def run(inputs: dict) -> list[dict]:
+    """The draw itself: a pure function of `inputs` (see the module docstring)."""
+    rng = random.Random(inputs["seed"])
+    by_grade: dict[str, list[int]] = {grade: [] for grade in GRADES}
+    street_of: dict[int, str] = {}
+    for institution_id, grade, street in inputs["institutions"]:
+        by_grade[grade].append(institution_id)
+        street_of[institution_id] = street
+    targets: dict[int, str] = {}
+    for grade in GRADES:
+        pool = sorted(by_grade[grade])
+        k = min(len(pool), math.ceil(inputs["ratios"][grade] * len(pool) - 1e-9))
+        for institution_id in sorted(rng.sample(pool, k)):
+            targets[institution_id] = f"random:{grade}"
+    for institution_id in sorted(inputs["lead_institutions"]):
+        if institution_id in street_of and institution_id not in targets:
+            targets[institution_id] = "lead"
+    blocked_institutions: dict[int, set[int]] = {}
+    blocked_streets: dict[int, set[str]] = {}
+    for inspector_id, institution_id, street in inputs["conflicts"]:
+        if institution_id is not None:
+            blocked_institutions.setdefault(inspector_id, set()).add(institution_id)
+        if street is not None:
+            blocked_streets.setdefault(inspector_id, set()).add(street)
+    result = []
+    for institution_id in sorted(targets):
+        eligible = [i for i in sorted(inputs["inspectors"])
+                    if institution_id not in blocked_institutions.get(i, ())
+                    and street_of[institution_id] not in blocked_streets.get(i, ())]
+        if len(eligible) < inputs["inspectors_per_target"]:
+            raise ValidationFailed(f"机构 {institution_id} 可回避后的执法人员不足 {inputs['inspectors_per_target']} 名",
+                                   fields={"inspectors_per_target": [f"institution {institution_id}: "
+                                                                     f"{len(eligible)} eligible inspectors"]})
+        chosen = sorted(rng.sample(eligible, inputs["inspectors_per_target"]))
+        result.append({"institution_id": institution_id, "inspector_ids": chosen, "reason": targets[institution_id]})
+    return result
+
+
+def snapshot(*, session, department: str, ratios: dict, inspectors_per_target: int, seed: str) -> dict:
+    """The inputs of a draw, read from the directory now; stored with the draw and published."""
+    officers = inspections.inspectors(session=session, department=department)
+    if not officers:
+        raise ValidationFailed(fields={"department": ["该部门没有在岗执法人员，无法抽查"]})
+    if inspectors_per_target > len(officers):
+        raise ValidationFailed(fields={"inspectors_per_target": [f"该部门只有 {len(officers)} 名执法人员"]})
+    officer_ids = [officer.id for officer in officers]
+    institutions = session.execute(select(Institution.id, Institution.credit_grade, Institution.street)
+                                   .where(Institution.status == "active").order_by(Institution.id)).all()
+    lead_ids = session.scalars(select(Lead.institution_id).where(
+        Lead.status == "open", Lead.score >= leads.HIGH_PRIORITY, Lead.institution_id.is_not(None))
+        .order_by(Lead.institution_id)).all()
+    conflicts = session.execute(select(InspectorConflict.account_id, InspectorConflict.institution_id,
+                                       InspectorConflict.street)
+                                .where(InspectorConflict.account_id.in_(officer_ids))
+                                .order_by(InspectorConflict.id)).all()
+    return {
+        "algorithm": ALGORITHM, "seed": seed, "department": department,
+        "ratios": {grade: float(ratios.get(grade, DEFAULT_RATIOS[grade])) for grade in GRADES},
+        "inspectors_per_target": inspectors_per_target,
+        "institutions": [[i.id, i.credit_grade, i.street] for i in institutions],
+        "lead_institutions": list(lead_ids),
+        "inspectors": officer_ids,
+        "conflicts": [[c.account_id, c.institution_id, c.street] for c in conflicts],
+    }
+
+
+def draw(*, session, account: Account, department: str, ratios: dict, inspectors_per_target: int,
+         seed: str | None = None) -> InspectionDraw:
+    if account.role == "supervisor" and account.department != department:
+        raise ValidationFailed(fields={"department": ["只能为本部门抽查"]})
+    seed = seed or secrets.token_hex(16)
+    inputs = snapshot(session=session, department=department, ratios=ratios,
+                      inspectors_per_target=inspectors_per_target, seed=seed)
+    targets = run(inputs)
+    record = InspectionDraw(department=department, algorithm=ALGORITHM, seed=seed, inputs=inputs, targets=targets,
+                            drawn_by_id=account.id)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def view(record: InspectionDraw) -> dict:
+    return {"id": record.id, "department": record.department, "algorithm": record.algorithm, "seed": record.seed,
+            "drawn_at": record.drawn_at, "targets": record.targets, "inputs": record.inputs}

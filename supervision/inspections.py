@@ -1,0 +1,129 @@
+"""Inspection records, inspector conflicts, and the public penalties and lists.
+
+Recording an inspection closes the institution's open lead (the inspection addresses its reasons).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import literal, select, union_all
+
+from api.database import today_shanghai
+from api.errors import Conflict, Forbidden, ValidationFailed
+from api.models import Account
+from registry.models import Institution
+from supervision import leads, service
+from supervision.credit import final_clause
+from supervision.models import (
+    Inspection,
+    InspectionDraw,
+    InspectorConflict,
+    ListEntry,
+    Violation,
+)
+
+PROFILE_ITEMS = 5  # the profile shows the last five public inspections and penalties
+
+
+def record(*, session, account: Account, institution_id: int, inspected_on: dt.date, result: str, summary: str,
+           public: bool, draw_id: int | None = None, today: dt.date | None = None) -> Inspection:
+    today = today or today_shanghai()
+    if session.get(Institution, institution_id) is None:
+        raise ValidationFailed(fields={"institution_id": ["未找到该机构"]})
+    if inspected_on > today:
+        raise ValidationFailed(fields={"inspected_on": ["检查日期不能晚于今天"]})
+    if draw_id is not None and session.get(InspectionDraw, draw_id) is None:
+        raise ValidationFailed(fields={"draw_id": ["未找到该抽查批次"]})
+    inspection = Inspection(institution_id=institution_id, inspected_on=inspected_on, result=result, summary=summary,
+                            public=public, department=account.department or "health", officer_id=account.id,
+                            draw_id=draw_id)
+    session.add(inspection)
+    session.flush()
+    lead = leads.close_open_lead(session=session, institution_id=institution_id, status="inspected", by_id=account.id,
+                                 note=f"检查记录 {inspection.id}（{inspected_on}）")
+    if lead is not None:
+        service.refresh_institution_credit(session=session, institution=session.get(Institution, institution_id),
+                                           reason="lead closed by inspection")
+    return inspection
+
+
+def view(inspection: Inspection) -> dict:
+    return {"id": inspection.id, "institution_id": inspection.institution_id, "inspected_on": inspection.inspected_on,
+            "result": inspection.result, "summary": inspection.summary, "public": inspection.public,
+            "department": inspection.department, "officer_id": inspection.officer_id, "draw_id": inspection.draw_id,
+            "recorded_at": inspection.recorded_at}
+
+
+def public_record(*, session, institution_id: int, today: dt.date, now) -> tuple[list[dict], list[dict]]:
+    """The last public inspections and the public penalties (final, public violations) of the past five
+    years, in one query."""
+    since = today.replace(year=today.year - service.PUBLIC_YEARS)
+    inspections = (select(literal("inspection").label("kind"), Inspection.inspected_on.label("on"),
+                          Inspection.result.label("result"), Inspection.summary.label("text"),
+                          literal(None).label("decision_no"), Inspection.id.label("id"))
+                   .where(Inspection.institution_id == institution_id, Inspection.public.is_(True),
+                          Inspection.inspected_on >= since)
+                   .order_by(Inspection.inspected_on.desc(), Inspection.id.desc()).limit(PROFILE_ITEMS))
+    penalties = (select(literal("penalty").label("kind"), Violation.occurred_on.label("on"),
+                        literal(None).label("result"), Violation.rule_description.label("text"),
+                        Violation.decision_no.label("decision_no"), Violation.id.label("id"))
+                 .where(Violation.institution_id == institution_id, Violation.subject_type == "institution",
+                        Violation.public.is_(True), Violation.occurred_on >= since, final_clause(now))
+                 .order_by(Violation.occurred_on.desc(), Violation.id.desc()).limit(PROFILE_ITEMS))
+    rows = session.execute(union_all(inspections.subquery().select(), penalties.subquery().select())).all()
+    shown_inspections = [{"date": r.on, "result": r.result, "summary": r.text} for r in rows if r.kind == "inspection"]
+    shown_penalties = [{"date": r.on, "decision_no": r.decision_no, "summary": r.text} for r in rows if r.kind == "penalty"]
+    return shown_inspections, shown_penalties
+
+
+# ---- inspectors -----------------------------------------------------------------------------------
+
+def inspectors(*, session, department: str) -> list[Account]:
+    """A department's inspector list: its active officers."""
+    return list(session.scalars(select(Account).where(Account.role == "officer", Account.department == department,
+                                                      Account.active.is_(True)).order_by(Account.id)))
+
+
+def check_may_declare(actor: Account, inspector: Account) -> None:
+    """The officer itself, or a supervisor of its department (or an admin)."""
+    if actor.id == inspector.id or actor.role == "admin":
+        return
+    if actor.role == "supervisor" and actor.department == inspector.department:
+        return
+    raise Forbidden("只能由本人或其科室负责人申报回避")
+
+
+def declare_conflict(*, session, actor: Account, inspector: Account, institution_id: int | None,
+                     street: str | None) -> InspectorConflict:
+    check_may_declare(actor, inspector)
+    if inspector.role != "officer":
+        raise ValidationFailed(fields={"account_id": ["只有执法人员需要申报回避"]})
+    if institution_id is not None and session.get(Institution, institution_id) is None:
+        raise ValidationFailed(fields={"institution_id": ["未找到该机构"]})
+    existing = session.scalar(select(InspectorConflict).where(
+        InspectorConflict.account_id == inspector.id,
+        (InspectorConflict.institution_id == institution_id) if institution_id else (InspectorConflict.street == street)))
+    if existing is not None:
+        raise Conflict("已申报过该回避事项")
+    conflict = InspectorConflict(account_id=inspector.id, institution_id=institution_id, street=street,
+                                 declared_by_id=actor.id)
+    session.add(conflict)
+    session.flush()
+    return conflict
+
+
+def conflicts_of(*, session, inspector: Account) -> list[InspectorConflict]:
+    return list(session.scalars(select(InspectorConflict).where(InspectorConflict.account_id == inspector.id)
+                                .order_by(InspectorConflict.id)))
+
+
+def list_query(name: str):
+    return (select(ListEntry).where(ListEntry.list == name, ListEntry.removed_at.is_(None))
+            .order_by(ListEntry.listed_at.desc(), ListEntry.id.desc()))
+
+
+def list_view(entry: ListEntry) -> dict:
+    return {"institution_id": entry.institution_id, "institution_name": entry.institution.name,
+            "address": entry.institution.address, "list": entry.list, "reason": entry.reason,
+            "listed_at": entry.listed_at}

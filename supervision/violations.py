@@ -1,0 +1,171 @@
+"""Violations and points (不良记分): the rule table, recording, objection (异议) and decision.
+
+A violation is `pending` for 7 working days after it is recorded; the institution concerned may object
+once within that window; a supervisor of the recording department upholds or cancels an objected one.
+A pending violation whose window has ended is final without anyone acting: `effective_status()` and
+the credit queries derive it from `objection_due_at`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from pathlib import Path
+
+from sqlalchemy import select
+
+from api.database import today_shanghai, utcnow
+from api.errors import (
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    NotVisible,
+    ValidationFailed,
+)
+from api.models import Account
+from api.workdays import add_working_days, end_of, local_date
+from registry.models import Institution, Staff
+from supervision import service
+from supervision.models import Violation
+
+RULES_FILE = Path(__file__).parent / "rules" / "violations-v1.json"
+OBJECTION_WORKING_DAYS = 7
+BREACH_RULE = "INS-CRD-01"
+
+
+@functools.cache
+def rules() -> dict[str, dict]:
+    data = json.loads(RULES_FILE.read_text(encoding="utf-8"))
+    return {rule["code"]: rule for rule in data["rules"]}
+
+
+def rule(code: str, subject_type: str) -> dict:
+    found = rules().get(code)
+    if found is None:
+        raise ValidationFailed(fields={"rule_code": [f"未知的记分规则：{code}"]})
+    if found["applies_to"] != subject_type:
+        raise ValidationFailed(fields={"rule_code": [f"{code} 适用于{'机构' if found['applies_to'] == 'institution' else '人员'}"]})
+    return found
+
+
+def effective_status(violation: Violation, now: dt.datetime | None = None) -> str:
+    """pending | objected | final | cancelled."""
+    now = now or utcnow()
+    if violation.status == "upheld":
+        return "final"
+    if violation.status == "pending" and now > violation.objection_due_at:
+        return "final"
+    return violation.status
+
+
+def record(*, session, account: Account, subject_type: str, subject_id: int, rule_code: str, occurred_on: dt.date,
+           note: str | None = None, decision_no: str | None = None, public: bool = False,
+           commitment_id: int | None = None, today: dt.date | None = None) -> Violation:
+    today = today or today_shanghai()
+    found = rule(rule_code, subject_type)
+    if occurred_on > today:
+        raise ValidationFailed(fields={"occurred_on": ["违法行为发生日期不能晚于今天"]})
+    if occurred_on < today - dt.timedelta(days=365 * 2):
+        raise ValidationFailed(fields={"occurred_on": ["超过两年的违法行为不再记分"]})
+    if subject_type == "institution":
+        institution = session.get(Institution, subject_id)
+        if institution is None:
+            raise ValidationFailed(fields={"subject_id": ["未找到该机构"]})
+        staff_id = None
+    else:
+        staff = session.get(Staff, subject_id)
+        if staff is None:
+            raise ValidationFailed(fields={"subject_id": ["未找到该人员"]})
+        institution, staff_id = staff.institution, staff.id
+    now = utcnow()
+    violation = Violation(
+        subject_type=subject_type, institution_id=institution.id, staff_id=staff_id, rule_code=found["code"],
+        rule_description=found["description"], points=found["points"], occurred_on=occurred_on, note=note,
+        decision_no=decision_no, public=public, status="pending", recorded_by_id=account.id, recorded_at=now,
+        objection_due_at=end_of(add_working_days(local_date(now), OBJECTION_WORKING_DAYS)),
+        commitment_id=commitment_id,
+    )
+    session.add(violation)
+    session.flush()
+    service.refresh_institution_credit(session=session, institution=institution, reason=f"violation {found['code']} recorded")
+    return violation
+
+
+def get_visible(*, session, account: Account, violation_id: int) -> Violation:
+    violation = session.get(Violation, violation_id)
+    if violation is None or (account.role == "institution" and account.institution_id != violation.institution_id):
+        raise NotVisible("未找到该记分记录")
+    return violation
+
+
+def query(*, account: Account, institution_id: int | None = None, status: str | None = None,
+          subject_type: str | None = None):
+    statement = select(Violation).order_by(Violation.recorded_at.desc(), Violation.id.desc())
+    if account.role == "institution":
+        statement = statement.where(Violation.institution_id == account.institution_id)
+    elif institution_id:
+        statement = statement.where(Violation.institution_id == institution_id)
+    if subject_type:
+        statement = statement.where(Violation.subject_type == subject_type)
+    if status:
+        now = utcnow()
+        if status == "final":
+            from supervision.credit import final_clause
+
+            statement = statement.where(final_clause(now))
+        elif status == "pending":
+            statement = statement.where(Violation.status == "pending", Violation.objection_due_at >= now)
+        else:
+            statement = statement.where(Violation.status == status)
+    return statement
+
+
+def object_to(*, session, violation: Violation, account: Account, reason: str) -> Violation:
+    """The institution concerned objects, once, within the window."""
+    if account.role != "institution" or account.institution_id != violation.institution_id:
+        raise Forbidden("只有被记分的机构可以提出异议")
+    status = effective_status(violation)
+    if status == "objected" or violation.objected_at is not None:
+        raise InvalidTransition("已提出过异议")
+    if status != "pending":
+        raise InvalidTransition("异议期已过或记分已处理，不能再提出异议")
+    violation.status, violation.objection_reason = "objected", reason
+    violation.objected_at, violation.objected_by_id = utcnow(), account.id
+    session.flush()
+    return violation
+
+
+def decide(*, session, violation: Violation, account: Account, decision: str, note: str) -> Violation:
+    """A supervisor upholds or cancels an objected violation; credit follows at once."""
+    if account.role != "admin" and account.role != "supervisor":
+        raise Forbidden("只有科室负责人可以作出异议处理决定")
+    if violation.status != "objected":
+        raise InvalidTransition("只能对已提出异议的记分作出决定")
+    violation.status = "upheld" if decision == "upheld" else "cancelled"
+    violation.decision_note, violation.decided_at, violation.decided_by_id = note, utcnow(), account.id
+    session.flush()
+    service.refresh_institution_credit(session=session, institution=violation.institution,
+                                       reason=f"violation {violation.id} {violation.status}")
+    return violation
+
+
+def view(violation: Violation) -> dict:
+    return {
+        "id": violation.id, "subject_type": violation.subject_type,
+        "subject_id": violation.staff_id if violation.subject_type == "staff" else violation.institution_id,
+        "institution_id": violation.institution_id, "rule_code": violation.rule_code,
+        "description": violation.rule_description, "points": violation.points, "occurred_on": violation.occurred_on,
+        "note": violation.note, "decision_no": violation.decision_no, "public": violation.public,
+        "status": effective_status(violation), "recorded_at": violation.recorded_at,
+        "objection_due_at": violation.objection_due_at, "objection_reason": violation.objection_reason,
+        "objected_at": violation.objected_at, "decision_note": violation.decision_note,
+        "decided_at": violation.decided_at,
+    }
+
+
+def get(*, session, violation_id: int) -> Violation:
+    violation = session.get(Violation, violation_id)
+    if violation is None:
+        raise NotFound("未找到该记分记录")
+    return violation
