@@ -71,7 +71,7 @@ def recompute(*, session, institution_ids: list[int] | None = None, today: dt.da
     last_before_cycle = last_before_cycle.subquery()
     previous_grade = dict(session.execute(
         select(CreditRecord.institution_id, CreditRecord.grade).join(last_before_cycle,
-                                                                     CreditRecord.id == last_before_cycle.c.id)))
+                                                                     CreditRecord.id == last_before_cycle.c.id)).all())
     institutions = select(Institution.id, Institution.category, Institution.remote_monitoring,
                           Institution.credit_points, Institution.credit_grade, Institution.credit_band,
                           Institution.credit_risk, Institution.credit_lists, Institution.commitment_valid_to,
