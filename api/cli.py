@@ -135,6 +135,17 @@ def refresh_leads_command():
     click.echo(f"{changed} institution(s) with new lead reasons")
 
 
+@click.command("recompute-credit")
+def recompute_credit_command():
+    """Recompute every institution's credit (daily; events recompute their own institution at once)."""
+    from supervision import credit
+
+    changed = credit.recompute(session=db.session, reason="daily recomputation")
+    db.session.commit()
+    click.echo(f"{changed} institution(s) changed")
+
+
 def init_app(app) -> None:
-    for command in (create_account_command, seed_demo_command, load_templates_command, refresh_leads_command):
+    for command in (create_account_command, seed_demo_command, load_templates_command, refresh_leads_command,
+                    recompute_credit_command):
         app.cli.add_command(command)
