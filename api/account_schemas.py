@@ -15,6 +15,11 @@ class LoginSchema(StrictSchema):
     password = fields.String(required=True, validate=validate.Length(min=1, max=128))
 
 
+class WeChatLoginSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,128}$", error="微信登录凭证格式不正确"),
+                         metadata={"description": "the code from wx.login() in the mini-program"})
+
+
 class RefreshSchema(StrictSchema):
     refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=128))
 

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, object] = {
     "WECHAT_APPID": None,
     "WECHAT_SECRET": None,
     "WECHAT_API_BASE": "https://api.weixin.qq.com",
+    "WECHAT_PAGE": "pages/scan/index",  # the mini-program page a mini-program code opens, with scene = token
+    "WECHAT_ENV_VERSION": "release",  # release | trial | develop
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,

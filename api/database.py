@@ -75,7 +75,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.close()
 
 
-def lock_row(session, model, row_id: int) -> None:
+def lock_row(session, model, key, column: str = "id") -> None:
     """Serialise writers on one row until the transaction ends, on both databases.
 
     PostgreSQL: SELECT … FOR UPDATE. SQLite ignores FOR UPDATE and reads outside the write transaction,
@@ -84,7 +84,9 @@ def lock_row(session, model, row_id: int) -> None:
     """
     from sqlalchemy import select, text
 
+    attribute = getattr(model, column)
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(model.id).where(model.id == row_id).with_for_update())
+        session.execute(select(attribute).where(attribute == key).with_for_update())
     else:
-        session.execute(text(f"UPDATE {model.__tablename__} SET id = id WHERE id = :id"), {"id": row_id})
+        session.execute(text(f"UPDATE {model.__tablename__} SET {column} = {column} WHERE {column} = :key"),
+                        {"key": key})

@@ -44,6 +44,8 @@ class Account(db.Model):
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id", ondelete="RESTRICT"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)  # citizens from the mini-program
+    wechat_unionid: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class RefreshToken(db.Model):

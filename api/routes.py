@@ -6,7 +6,7 @@ from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import text
 
-from api import accounts, audit, auth
+from api import accounts, audit, auth, wechat
 from api.account_schemas import (
     AccountCreateSchema,
     AccountSchema,
@@ -15,6 +15,7 @@ from api.account_schemas import (
     LoginSchema,
     RefreshSchema,
     TokenPairSchema,
+    WeChatLoginSchema,
 )
 from api.auth import current_account, login_required
 from api.database import db
@@ -40,6 +41,24 @@ class Login(MethodView):
     def post(self, data):
         """Log in with username and password."""
         account = auth.authenticate(session=db.session, **data)
+        tokens = auth.issue_tokens(session=db.session, account=account)
+        db.session.commit()
+        return tokens
+
+
+@blp.route("/auth/wechat")
+class WeChatLogin(MethodView):
+    decorators = [limiter.limit(_login_limit, methods=["POST"])]
+
+    @blp.arguments(WeChatLoginSchema)
+    @blp.response(200, TokenPairSchema)
+    @blp.error(401, "INVALID_CREDENTIALS: invalid, used or expired code, or a blocked WeChat user")
+    @blp.error(429, "RATE_LIMITED (ours, or WeChat's 45011)")
+    @blp.error(503, "WECHAT_UNAVAILABLE (WeChat unreachable or failing) or WECHAT_NOT_CONFIGURED")
+    def post(self, data):
+        """Log in from the mini-program: the wx.login() code is exchanged with WeChat; role citizen."""
+        openid, unionid = wechat.code_to_session(data["code"])
+        account = wechat.find_or_create_citizen(session=db.session, openid=openid, unionid=unionid)
         tokens = auth.issue_tokens(session=db.session, account=account)
         db.session.commit()
         return tokens

@@ -80,6 +80,25 @@ class CodeImage(MethodView):
         return current_app.response_class(body, mimetype=mimetype, headers=headers)
 
 
+@blp.route(f"/codes/<{TOKEN}:token>/wxacode")
+class MiniProgramCodeImage(MethodView):
+    @blp.doc(responses={
+        "200": {"description": "The WeChat mini-program code (scene = the token)", "content": {"image/jpeg": {}, "image/png": {}}},
+        "304": {"description": "Not modified (If-None-Match)"},
+    })
+    @blp.error(404, "Unknown token")
+    @blp.error(410, "CODE_REVOKED")
+    @blp.error(503, "WECHAT_NOT_CONFIGURED (use the plain QR code) or WECHAT_UNAVAILABLE")
+    def get(self, token):
+        """The code as a WeChat mini-program code, made by WeChat once and stored (public)."""
+        stored = service.mini_program_code(session=db.session, token=token)
+        db.session.commit()
+        headers = {"ETag": f'"{stored.sha256[:32]}"', "Cache-Control": f"public, max-age={IMAGE_MAX_AGE}"}
+        if request.if_none_match.contains(stored.sha256[:32]):
+            return current_app.response_class(status=304, headers=headers)
+        return current_app.response_class(stored.image, mimetype=stored.content_type, headers=headers)
+
+
 @blp.route(f"/codes/<{TOKEN}:token>/revoke")
 class CodeRevoke(MethodView):
     @login_required(*REGULATOR_ROLES)

@@ -120,3 +120,24 @@ def active_for_image(*, session, token: str, today) -> tuple[Code, str]:
     if code.status != "active":
         raise CodeRevoked()
     return code, subject_colour(session=session, code=code, today=today)
+
+
+def mini_program_code(*, session, token: str):
+    """The mini-program code of an active code: stored after the first request, so WeChat is asked
+    once per code (a revoked code's new token gets its own)."""
+    import hashlib as _hashlib
+
+    from api import wechat
+    from codes.models import MiniProgramCode
+
+    code = find(session=session, token=token)
+    if code.status != "active":
+        raise CodeRevoked()
+    stored = session.get(MiniProgramCode, code.id)
+    if stored is None:
+        image, content_type = wechat.unlimited_code(session=session, scene=code.token)
+        stored = MiniProgramCode(code_id=code.id, image=image, content_type=content_type,
+                                 sha256=_hashlib.sha256(image).hexdigest())
+        session.add(stored)
+        session.flush()
+    return stored

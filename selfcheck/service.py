@@ -137,7 +137,7 @@ def get_visible(*, session, account: Account, selfcheck_id: int) -> SelfCheck:
     return filing
 
 
-def review(*, session, filing: SelfCheck, account: Account, decision: str, note: str | None) -> SelfCheck:
+def review(*, session, filing: SelfCheck, account: Account, decision: str, note: str | None = None) -> SelfCheck:
     """Accept, or return for correction (with a note saying what to correct)."""
     if filing.status != "submitted":
         raise InvalidTransition("只能审核待审核的自查")
