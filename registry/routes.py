@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
+from flask import current_app
 from flask.views import MethodView
 
+from api import spreadsheets
 from api.auth import current_account, login_required
 from api.context import ID, view_context
 from api.database import db
 from api.extensions import Blueprint
 from api.models import REGULATOR_ROLES
 from api.schemas import page_schema, paginate
-from registry import service
+from registry import imports, service
 from registry.schemas import (
+    ImportArgs,
+    ImportFileSchema,
+    ImportResultSchema,
     InstitutionInSchema,
     InstitutionListArgs,
     InstitutionPatchSchema,
@@ -31,6 +38,67 @@ def _institution(institution):
 
 def _staff(staff):
     return service.staff_view(staff, **view_context())
+
+
+def _import(kind: str, data: dict, upload) -> dict:
+    """Run an import; commit only what the answer says is written."""
+    answer = imports.run(session=db.session, data=upload.read(), kind=kind, **data)
+    answer["written"] = not data["dry_run"] and (data["partial"] or not answer["rejected"])
+    if answer["written"]:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return answer
+
+
+def _template(kind: str):
+    body = imports.template(kind)
+    name = "机构导入模板.xlsx" if kind == "institutions" else "人员导入模板.xlsx"
+    response = current_app.response_class(body, mimetype=spreadsheets.XLSX)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    return response
+
+
+@blp.route("/institutions/import")
+class InstitutionImport(MethodView):
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(ImportArgs, location="query")
+    @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
+    @blp.response(200, ImportResultSchema)
+    @blp.error(413, "PAYLOAD_TOO_LARGE")
+    def post(self, data, file):
+        """Import institutions from .xlsx or .csv (Chinese headers); matched by 统一社会信用代码."""
+        return _import("institutions", data, file)
+
+
+@blp.route("/staff/import")
+class StaffImport(MethodView):
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(ImportArgs, location="query")
+    @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
+    @blp.response(200, ImportResultSchema)
+    @blp.error(413, "PAYLOAD_TOO_LARGE")
+    def post(self, data, file):
+        """Import staff from .xlsx or .csv; matched by 身份证号 at the institution of 机构统一社会信用代码."""
+        return _import("staff", data, file)
+
+
+@blp.route("/institutions/import/template.xlsx")
+class InstitutionImportTemplate(MethodView):
+    @login_required(*REGULATOR_ROLES)
+    @blp.doc(responses={"200": {"description": "Excel template", "content": {spreadsheets.XLSX: {}}}})
+    def get(self):
+        """The institution import template: headers, an example row, a drop-down for the category."""
+        return _template("institutions")
+
+
+@blp.route("/staff/import/template.xlsx")
+class StaffImportTemplate(MethodView):
+    @login_required(*REGULATOR_ROLES)
+    @blp.doc(responses={"200": {"description": "Excel template", "content": {spreadsheets.XLSX: {}}}})
+    def get(self):
+        """The staff import template: headers, an example row, a drop-down for the category."""
+        return _template("staff")
 
 
 @blp.route("/institutions")

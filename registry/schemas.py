@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields, validate
 
 from api.schemas import OneOf, PageArgs, StrictSchema, Text
 from registry.models import (
@@ -127,3 +128,26 @@ class StaffSchema(StrictSchema):
 class StaffListArgs(PageArgs):
     status = OneOf(STAFF_STATUSES)
 
+
+
+class ImportArgs(StrictSchema):
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "validate everything, write nothing"})
+    partial = fields.Boolean(load_default=False, metadata={"description": "write the good rows even if some are rejected"})
+
+
+class ImportFileSchema(Schema):
+    file = Upload(required=True, metadata={"description": ".xlsx, or .csv in UTF-8 (BOM or not) or GB18030"})
+
+
+class RejectedRowSchema(Schema):
+    row = fields.Integer(required=True, metadata={"description": "the spreadsheet's own row number (header = 1)"})
+    fields_ = fields.Dict(data_key="fields", attribute="fields", keys=fields.String(),
+                          values=fields.List(fields.String()), required=True)
+
+
+class ImportResultSchema(Schema):
+    created = fields.Integer(required=True)
+    updated = fields.Integer(required=True)
+    rejected = fields.List(fields.Nested(RejectedRowSchema), required=True)
+    dry_run = fields.Boolean(required=True)
+    written = fields.Boolean(metadata={"description": "whether anything was stored"})

@@ -1,0 +1,256 @@
+"""Spreadsheets in and out: reading regulators' .xlsx and .csv files safely, writing exports in a
+stream.
+
+Reading decides the format by content, not by name: a ZIP container is .xlsx (checked against zip
+bombs before openpyxl opens it), anything else must be text: UTF-8 (with or without BOM) or GB18030.
+Formulas are never evaluated: a formula cell is reported, not read. Writing streams: CSV row by row;
+.xlsx through openpyxl's write-only mode into a temporary file that is then sent in chunks, so neither
+holds the whole export in memory. Text cells starting with = + - @ (or a tab/CR) are prefixed with an
+apostrophe against CSV/formula injection.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from api.database import SHANGHAI
+from api.errors import ValidationFailed
+
+MAX_UNCOMPRESSED = 200 * 1024 * 1024  # an .xlsx that inflates beyond this is refused
+MAX_RATIO = 200  # a member that inflates more than this many times is refused (zip bomb)
+MAX_ROWS = 50_000
+_INJECTION = ("=", "+", "-", "@", "\t", "\r")
+
+
+class NotASpreadsheet(ValidationFailed):
+    default_message = "文件不是可识别的表格（支持 .xlsx，或 UTF-8 / GB18030 编码的 .csv）"
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: Iterator[tuple[int, list]]  # (the spreadsheet's own row number, cell values)
+
+
+def _bad(message: str) -> NotASpreadsheet:
+    return NotASpreadsheet(fields={"file": [message]})
+
+
+def read(data: bytes) -> Table:
+    """The header row and an iterator over the data rows of an .xlsx or .csv file given as bytes."""
+    if not data:
+        raise _bad("文件为空")
+    if data.startswith(b"PK\x03\x04"):
+        return _read_xlsx(data)
+    return _read_csv(data)
+
+
+def _read_csv(data: bytes) -> Table:
+    if b"\x00" in data[:4096]:
+        raise _bad("不是文本或 .xlsx 文件")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise _bad("无法识别文件编码，请另存为 UTF-8 或 GB18030 编码的 CSV")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        headers = next(reader)
+    except (StopIteration, csv.Error):
+        raise _bad("文件没有表头行") from None
+
+    def rows():
+        try:
+            for number, row in enumerate(reader, start=2):
+                yield number, row
+        except csv.Error as error:
+            raise _bad(f"CSV 格式错误：{error}") from None
+
+    return Table([str(h).strip() for h in headers], rows())
+
+
+def _check_zip(data: bytes) -> None:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise _bad("不是有效的 .xlsx 文件") from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > 10_000:
+            raise _bad(".xlsx 文件结构异常（条目过多）")
+        total = 0
+        for info in infos:
+            total += info.file_size
+            if info.file_size > 10 * 1024 * 1024 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+                raise _bad(".xlsx 文件解压后异常巨大，已拒绝（疑似压缩炸弹）")
+        if total > MAX_UNCOMPRESSED:
+            raise _bad(".xlsx 文件解压后超过 200 MB，已拒绝")
+        if "[Content_Types].xml" not in archive.namelist():
+            raise _bad("不是有效的 .xlsx 文件")
+
+
+def _read_xlsx(data: bytes) -> Table:
+    import openpyxl
+
+    _check_zip(data)
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception:  # openpyxl raises many kinds on a damaged file  # noqa: BLE001
+        raise _bad("无法读取 .xlsx 文件，文件可能已损坏") from None
+    sheet = workbook.worksheets[0] if workbook.worksheets else None
+    if sheet is None:
+        workbook.close()
+        raise _bad(".xlsx 文件没有工作表")
+    iterator = sheet.iter_rows()
+    try:
+        header_cells = next(iterator)
+    except StopIteration:
+        workbook.close()
+        raise _bad("文件没有表头行") from None
+    headers = [str(c.value).strip() if c.value is not None else "" for c in header_cells]
+
+    def rows():
+        try:
+            for number, cells in enumerate(iterator, start=2):
+                yield number, [FormulaCell(c.value) if c.data_type == "f" else c.value for c in cells]
+        finally:
+            workbook.close()
+
+    return Table(headers, rows())
+
+
+class FormulaCell(str):
+    """A cell holding a formula: never evaluated, reported as an error of its field."""
+
+
+def is_blank(row: list) -> bool:
+    return all(value is None or (isinstance(value, str) and not value.strip()) for value in row)
+
+
+# ---- values -------------------------------------------------------------------------------------
+
+def as_text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    text = str(value).strip()
+    return text or None
+
+
+def as_date(value) -> str | None:
+    """Spreadsheets hold dates as dates, as 2026-01-31, 2026/1/31 or 2026年1月31日: all become ISO."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip().replace("年", "-").replace("月", "-").replace("日", "").replace("/", "-").replace(".", "-")
+    parts = text.split("-")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        try:
+            return dt.date(int(parts[0]), int(parts[1]), int(parts[2])).isoformat()
+        except ValueError:
+            return text
+    return text
+
+
+# ---- writing ------------------------------------------------------------------------------------
+
+def safe_cell(value):
+    """What goes into a cell: dates and times formatted, text protected against formula injection."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, list | tuple):
+        value = "、".join(str(v) for v in value)
+    text = str(value)
+    if text.startswith(_INJECTION):
+        return "'" + text
+    return text
+
+
+def csv_stream(headers: list[str], rows: Iterable[list]) -> Iterator[bytes]:
+    """UTF-8 with BOM (Excel opens it as Unicode), one encoded line at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    yield ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([safe_cell(v) for v in row])
+        yield buffer.getvalue().encode("utf-8")
+
+
+def xlsx_stream(title: str, headers: list[str], rows: Iterable[list], widths: list[int] | None = None,
+                chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """Write-only workbook into a temporary file, then that file in chunks; the file is removed after."""
+    import openpyxl
+    from openpyxl.styles import Font
+
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=title[:31])
+    for index, width in enumerate(widths or [max(10, min(40, len(h) * 2 + 4)) for h in headers]):
+        sheet.column_dimensions[openpyxl.utils.get_column_letter(index + 1)].width = width
+    sheet.freeze_panes = "A2"
+    from openpyxl.cell import WriteOnlyCell
+
+    header_cells = []
+    for h in headers:
+        cell = WriteOnlyCell(sheet, value=h)
+        cell.font = Font(bold=True)
+        header_cells.append(cell)
+    sheet.append(header_cells)
+    for row in rows:
+        sheet.append([safe_cell(v) for v in row])
+    handle, path = tempfile.mkstemp(prefix="onecode-export-", suffix=".xlsx")
+    os.close(handle)
+    try:
+        workbook.save(path)
+        with open(path, "rb") as file:
+            while block := file.read(chunk):
+                yield block
+    finally:
+        os.unlink(path)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download(name: str, fmt: str, title: str, headers: list[str], rows: Iterable[list], widths=None):
+    """A streamed Flask response for an export in `fmt` (xlsx or csv)."""
+    from urllib.parse import quote
+
+    from flask import Response, stream_with_context
+
+    stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d-%H%M")
+    filename = f"{name}-{stamp}.{fmt}"
+    if fmt == "csv":
+        body, mimetype = csv_stream(headers, rows), "text/csv; charset=utf-8"
+    else:
+        body, mimetype = xlsx_stream(title, headers, rows, widths), XLSX
+    response = Response(stream_with_context(body), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
