@@ -114,15 +114,29 @@ def recompute(*, session, institution_ids: list[int] | None = None, today: dt.da
     if updates:
         session.execute(update(Institution), updates)
     if history:
-        session.execute(insert(CreditRecord), history)
-    for institution_id, name in closed:
-        session.execute(update(ListEntry).where(ListEntry.institution_id == institution_id, ListEntry.list == name,
-                                                ListEntry.removed_at.is_(None)).values(removed_at=now))
+        # render_nulls: one executemany, not a new statement each time a row's NULL columns differ
+        session.execute(insert(CreditRecord).execution_options(render_nulls=True), history)
+    for name in ("red", "black"):  # one statement per list, however many leave it
+        leaving = [institution_id for institution_id, list_name in closed if list_name == name]
+        if leaving:
+            session.execute(update(ListEntry).where(ListEntry.institution_id.in_(leaving), ListEntry.list == name,
+                                                    ListEntry.removed_at.is_(None)).values(removed_at=now))
     if opened:
         session.execute(insert(ListEntry), opened)
     _recompute_staff(session, institution_ids, start, final)
     session.flush()
     return len(updates)
+
+
+def refresh_stale(*, session, now: dt.datetime | None = None) -> int:
+    """Recompute the institutions whose inputs changed with time since their snapshot (a pending
+    violation became final, a commitment lapsed): readers of many institutions at once (the public
+    lists, a draw, exports) call this first, so none of them needs the daily job to be right."""
+    now = now or utcnow()
+    stale = list(session.scalars(select(Institution.id).where(Institution.credit_stale_after <= now)))
+    if not stale:
+        return 0
+    return recompute(session=session, institution_ids=stale, now=now, reason="input changed with time")
 
 
 def _stale_after(next_final: dt.datetime | None, commitment_valid_to: dt.date | None) -> dt.datetime | None:

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from api.errors import ValidationFailed
 from api.models import Account
 from registry.models import Institution
-from supervision import inspections, leads
+from supervision import credit, inspections, leads
 from supervision.models import InspectionDraw, InspectorConflict, Lead
 
 ALGORITHM = "onecode-draw-v1"
@@ -79,6 +79,7 @@ def snapshot(*, session, department: str, ratios: dict, inspectors_per_target: i
     if inspectors_per_target > len(officers):
         raise ValidationFailed(fields={"inspectors_per_target": [f"该部门只有 {len(officers)} 名执法人员"]})
     officer_ids = [officer.id for officer in officers]
+    credit.refresh_stale(session=session)  # grades as of now, not as of the last event
     institutions = session.execute(select(Institution.id, Institution.credit_grade, Institution.street)
                                    .where(Institution.status == "active").order_by(Institution.id)).all()
     lead_ids = session.scalars(select(Lead.institution_id).where(

@@ -55,10 +55,18 @@ def view(inspection: Inspection) -> dict:
             "recorded_at": inspection.recorded_at}
 
 
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same date `years` earlier; 29 February becomes 28 February in a common year."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
 def public_record(*, session, institution_id: int, today: dt.date, now) -> tuple[list[dict], list[dict]]:
     """The last public inspections and the public penalties (final, public violations) of the past five
     years, in one query."""
-    since = today.replace(year=today.year - service.PUBLIC_YEARS)
+    since = years_before(today, service.PUBLIC_YEARS)
     inspections = (select(literal("inspection").label("kind"), Inspection.inspected_on.label("on"),
                           Inspection.result.label("result"), Inspection.summary.label("text"),
                           literal(None).label("decision_no"), Inspection.id.label("id"))

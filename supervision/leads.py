@@ -69,7 +69,16 @@ def add_reasons(*, session, reasons: list[dict], institution_id: int | None = No
     lead.reasons = lead.reasons + [r for r in reasons if not r.get("ref") or r["ref"] not in known]
     lead.score = score(lead.reasons)
     session.flush()
+    _refresh_risk(session, institution_id)
     return lead
+
+
+def _refresh_risk(session, institution_id: int | None) -> None:
+    """An institution's risk level follows its open lead at once."""
+    if institution_id is not None:
+        from supervision import credit
+
+        credit.recompute(session=session, institution_ids=[institution_id], reason="lead changed")
 
 
 def add_new_reasons(*, session, institution_id: int, reasons: list[dict]) -> Lead | None:
@@ -96,6 +105,7 @@ def dismiss(*, session, lead: Lead, by_id: int, note: str) -> Lead:
         raise InvalidTransition("该线索已关闭")
     _close(lead, status="dismissed", by_id=by_id, note=note)
     session.flush()
+    _refresh_risk(session, lead.institution_id)
     return lead
 
 

@@ -140,6 +140,9 @@ def decide(*, session, violation: Violation, account: Account, decision: str, no
     """A supervisor upholds or cancels an objected violation; credit follows at once."""
     if account.role != "admin" and account.role != "supervisor":
         raise Forbidden("只有科室负责人可以作出异议处理决定")
+    recorder = session.get(Account, violation.recorded_by_id) if violation.recorded_by_id else None
+    if account.role == "supervisor" and recorder is not None and recorder.department not in (None, account.department):
+        raise Forbidden("只能由记分部门的科室负责人处理异议")
     if violation.status != "objected":
         raise InvalidTransition("只能对已提出异议的记分作出决定")
     violation.status = "upheld" if decision == "upheld" else "cancelled"

@@ -1,0 +1,373 @@
+"""Random inspection draws (双随机): reproducible from the published seed and inputs, per-grade ratios,
+high-priority leads always drawn, inspectors drawn from the department's officers skipping declared
+conflicts; and the declaration of conflicts (回避)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from sqlalchemy import func, select
+
+from supervision import draws
+from supervision.models import InspectionDraw
+from tests.api.helpers import assert_error
+from tests.complaints.workflow_helpers import submit
+from tests.supervision.helpers import (  # noqa: F401 - fixtures
+    DRAWS,
+    black_decision,
+    new_institution,
+    supervisor,
+)
+
+ALL = {"A": 1.0, "B": 1.0, "C": 1.0, "D": 1.0}
+NONE = {"A": 0.0, "B": 0.0, "C": 0.0, "D": 0.0}
+SEEDS = ["s", "t", "u", "v", "w", "x", "y", "z"]
+
+
+def _draw(persona, ratios=None, inspectors_per_target=1, department="health", **extra):
+    body = {"department": department, "ratios": ratios or ALL, "inspectors_per_target": inspectors_per_target, **extra}
+    return persona.post(DRAWS, json=body)
+
+
+def _drawn(persona, ratios=None, inspectors_per_target=1, **extra) -> dict:
+    response = _draw(persona, ratios, inspectors_per_target, **extra)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def _published(client, draw_id) -> dict:
+    response = client.get(f"{DRAWS}/{draw_id}")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def _count(session) -> int:
+    return session.scalar(select(func.count()).select_from(InspectionDraw))
+
+
+def _conflict(persona, account_id, **body):
+    return persona.post(f"/api/v1/inspectors/{account_id}/conflicts", json=body)
+
+
+def _by_institution(draw) -> dict[int, dict]:
+    return {target["institution_id"]: target for target in draw["targets"]}
+
+
+@pytest.fixture
+def officers(login) -> list:
+    return [login("officer", department="health") for _ in range(3)]
+
+
+@pytest.fixture
+def directory(admin, clinic) -> list[dict]:
+    """Twelve institutions (grade B), on two streets."""
+    others = [new_institution(admin, serial, street="山大路街道" if serial % 2 else "洪家楼街道")
+              for serial in range(2, 13)]
+    return [clinic, *others]
+
+
+# ---- reproducibility ----------------------------------------------------------------------------
+
+def test_the_same_seed_over_the_same_directory_gives_the_same_targets(supervisor, officers, directory):
+    ratios = {"A": 0.05, "B": 0.5, "C": 0.3, "D": 1.0}
+
+    first = _drawn(supervisor, ratios, 2, seed="s")
+    second = _drawn(supervisor, ratios, 2, seed="s")
+
+    assert first["id"] != second["id"]
+    assert (first["seed"], second["seed"]) == ("s", "s")
+    assert len(first["targets"]) == 6  # half of 12, rounded up
+    assert first["targets"] == second["targets"]
+
+
+def test_another_seed_gives_another_draw(supervisor, officers, directory):
+    ratios = {"A": 0.05, "B": 0.5, "C": 0.3, "D": 1.0}
+    results = [_drawn(supervisor, ratios, 2, seed=seed)["targets"] for seed in SEEDS[:4]]
+
+    assert any(result != results[0] for result in results[1:])
+
+
+def test_the_published_draw_is_re_run_from_its_inputs_to_the_same_targets(client, supervisor, officers, directory):
+    drawn = _drawn(supervisor, {"A": 0.05, "B": 0.4, "C": 0.3, "D": 1.0}, 2, seed="s")
+
+    published = _published(client, drawn["id"])
+
+    assert (published["seed"], published["targets"], published["algorithm"]) == ("s", drawn["targets"],
+                                                                                 draws.ALGORITHM)
+    inputs = json.loads(json.dumps(published["inputs"]))
+    assert inputs["seed"] == "s"
+    assert sorted(i for i, _, _ in inputs["institutions"]) == sorted(i["id"] for i in directory)
+    assert sorted(inputs["inspectors"]) == sorted(o.account.id for o in officers)
+    assert draws.run(inputs) == drawn["targets"]
+
+
+def test_a_draw_without_a_seed_gets_one_and_publishes_it(client, supervisor, officers, directory):
+    drawn = _drawn(supervisor, {"A": 0.05, "B": 0.4, "C": 0.3, "D": 1.0})
+
+    assert drawn["seed"]
+    published = _published(client, drawn["id"])
+    assert published["inputs"]["seed"] == drawn["seed"]
+    assert draws.run(published["inputs"]) == drawn["targets"]
+
+
+def test_draws_never_touch_the_global_random_state(supervisor, officers, directory, client):
+    random.seed(1)
+    expected = [random.random() for _ in range(3)]
+
+    random.seed(1)
+    drawn = _drawn(supervisor, {"A": 0.05, "B": 0.5, "C": 0.3, "D": 1.0}, 2, seed="s")
+    after_draw = [random.random() for _ in range(3)]
+
+    random.seed(1)
+    draws.run(_published(client, drawn["id"])["inputs"])
+    after_run = [random.random() for _ in range(3)]
+
+    assert after_draw == expected
+    assert after_run == expected
+
+
+def test_the_global_random_state_does_not_change_a_draw(supervisor, officers, directory):
+    random.seed(1)
+    first = _drawn(supervisor, {"A": 0.05, "B": 0.5, "C": 0.3, "D": 1.0}, 2, seed="s")
+    random.seed(2)
+    second = _drawn(supervisor, {"A": 0.05, "B": 0.5, "C": 0.3, "D": 1.0}, 2, seed="s")
+
+    assert first["targets"] == second["targets"]
+
+
+# ---- what is drawn ------------------------------------------------------------------------------
+
+def test_a_ratio_of_one_for_d_takes_every_d_institution_and_nothing_else(supervisor, officers, directory):
+    grade_d = [directory[1]["id"], directory[4]["id"], directory[7]["id"]]
+    for institution_id in grade_d:
+        assert black_decision(supervisor, institution_id).status_code == 201
+
+    drawn = _drawn(supervisor, {"A": 0.0, "B": 0.0, "C": 0.0, "D": 1.0}, seed="s")
+
+    assert [(t["institution_id"], t["reason"]) for t in drawn["targets"]] == [(i, "random:D") for i in sorted(grade_d)]
+
+
+def test_a_ratio_is_taken_of_each_grade_rounding_up(supervisor, officers, directory):
+    grade_d = [directory[0]["id"], directory[1]["id"]]
+    for institution_id in grade_d:
+        assert black_decision(supervisor, institution_id).status_code == 201
+
+    drawn = _drawn(supervisor, {"A": 0.0, "B": 0.25, "C": 0.0, "D": 0.5}, seed="s")
+
+    reasons = [t["reason"] for t in drawn["targets"]]
+    assert sorted(reasons) == ["random:B"] * 3 + ["random:D"]  # ceil(0.25 × 10), ceil(0.5 × 2)
+    drawn_d = [t["institution_id"] for t in drawn["targets"] if t["reason"] == "random:D"]
+    assert set(drawn_d) <= set(grade_d)
+
+
+def test_ratios_of_zero_draw_nothing(supervisor, officers, directory):
+    assert _drawn(supervisor, NONE, seed="s")["targets"] == []
+
+
+def test_an_institution_with_an_open_high_priority_lead_is_always_drawn(client, supervisor, officers, directory):
+    flagged = directory[5]
+    submit(client, {"institution_id": flagged["id"]}, category="illegal_practice")  # a lead scored 40
+    for _ in range(3):  # a normal-priority lead (30) elsewhere
+        submit(client, {"institution_id": directory[6]["id"]})
+
+    for seed in SEEDS[:3]:
+        drawn = _drawn(supervisor, NONE, seed=seed)
+        assert [(t["institution_id"], t["reason"]) for t in drawn["targets"]] == [(flagged["id"], "lead")]
+
+    drawn = _drawn(supervisor, {"A": 0.0, "B": 0.1, "C": 0.0, "D": 0.0}, seed="s")
+    assert flagged["id"] in _by_institution(drawn)
+
+
+# ---- inspectors and conflicts -------------------------------------------------------------------
+
+def test_each_target_gets_the_asked_number_of_distinct_department_officers(supervisor, officers, directory,
+                                                                           market_officer):
+    drawn = _drawn(supervisor, ALL, 2, seed="s")
+
+    ids = {o.account.id for o in officers}
+    assert len(drawn["targets"]) == len(directory)
+    for target in drawn["targets"]:
+        assert len(set(target["inspector_ids"])) == 2
+        assert set(target["inspector_ids"]) <= ids
+        assert supervisor.account.id not in target["inspector_ids"]
+
+
+def test_an_inspector_who_declared_an_institution_is_never_drawn_for_it(supervisor, officers, directory, clinic):
+    conflicted = officers[0]
+    assert _conflict(conflicted, conflicted.account.id, institution_id=clinic["id"]).status_code == 201
+    others = sorted(o.account.id for o in officers[1:])
+
+    for seed in SEEDS:
+        drawn = _drawn(supervisor, ALL, 2, seed=seed)
+        assert _by_institution(drawn)[clinic["id"]]["inspector_ids"] == others
+
+
+def test_an_inspector_who_declared_a_street_is_never_drawn_for_an_institution_there(supervisor, officers,
+                                                                                    directory):
+    conflicted = officers[0]
+    assert _conflict(supervisor, conflicted.account.id, street="山大路街道").status_code == 201
+    streets = {i["id"]: i["street"] for i in directory}
+    assert set(streets.values()) == {"山大路街道", "洪家楼街道"}
+
+    assigned_elsewhere = 0
+    for seed in SEEDS:
+        drawn = _drawn(supervisor, ALL, 1, seed=seed)
+        for target in drawn["targets"]:
+            if conflicted.account.id in target["inspector_ids"]:
+                assert streets[target["institution_id"]] != "山大路街道", (seed, target)
+                assigned_elsewhere += 1
+    assert assigned_elsewhere > 0  # the inspector is still drawn for the other street
+
+
+def test_too_few_inspectors_for_the_asked_number_is_refused(supervisor, officers, directory, session):
+    response = _draw(supervisor, ALL, 4, seed="s")
+
+    assert "inspectors_per_target" in assert_error(response, 422, "VALIDATION_FAILED")["fields"]
+    assert _count(session) == 0
+
+
+def test_too_few_inspectors_left_after_conflicts_is_refused(supervisor, officers, directory, clinic, session):
+    for officer in officers[:2]:
+        assert _conflict(officer, officer.account.id, institution_id=clinic["id"]).status_code == 201
+
+    response = _draw(supervisor, ALL, 2, seed="s")
+
+    body = assert_error(response, 422, "VALIDATION_FAILED")
+    assert "inspectors_per_target" in body["fields"]
+    assert str(clinic["id"]) in " ".join(body["fields"]["inspectors_per_target"]) + body["message"]
+    assert _count(session) == 0
+    assert _draw(supervisor, ALL, 1, seed="s").status_code == 201  # one left is enough for one
+
+
+def test_a_department_without_officers_cannot_draw(login, officers, directory, session):
+    market_supervisor = login("supervisor", department="market")
+
+    response = _draw(market_supervisor, ALL, 1, department="market", seed="s")
+
+    assert "department" in assert_error(response, 422, "VALIDATION_FAILED")["fields"]
+    assert _count(session) == 0
+
+
+def test_inactive_officers_are_not_inspectors(supervisor, officers, directory, session):
+    from api.models import Account
+
+    for officer in officers[1:]:
+        session.get(Account, officer.account.id).active = False
+    session.commit()
+
+    drawn = _drawn(supervisor, ALL, 1, seed="s")
+
+    assert {i for t in drawn["targets"] for i in t["inspector_ids"]} == {officers[0].account.id}
+    assert_error(_draw(supervisor, ALL, 2, seed="s"), 422, "VALIDATION_FAILED")
+
+
+# ---- who draws, and what is accepted -------------------------------------------------------------
+
+@pytest.mark.parametrize("ratios", [
+    {"A": -0.1, "B": 0.1, "C": 0.3, "D": 1.0},
+    {"A": 0.05, "B": 1.5, "C": 0.3, "D": 1.0},
+    {"A": 0.05, "B": 0.1, "C": 0.3},
+    {"A": 0.05, "B": 0.1, "C": 0.3, "D": 1.0, "E": 0.5},
+])
+def test_ratios_outside_zero_to_one_or_not_per_grade_are_refused(supervisor, officers, directory, session, ratios):
+    assert_error(_draw(supervisor, ratios, seed="s"), 422, "VALIDATION_FAILED")
+    assert _count(session) == 0
+
+
+def test_an_officer_cannot_draw(officers, directory, session):
+    assert_error(_draw(officers[0], ALL, seed="s"), 403, "FORBIDDEN")
+    assert _count(session) == 0
+
+
+def test_a_supervisor_draws_only_for_their_own_department(login, officers, directory, session, market_officer):
+    market_supervisor = login("supervisor", department="market")
+
+    response = _draw(market_supervisor, ALL, 1, department="health", seed="s")
+
+    assert "department" in assert_error(response, 422, "VALIDATION_FAILED")["fields"]
+    assert _count(session) == 0
+
+
+def test_an_admin_draws_for_any_department(admin, officers, directory):
+    assert _drawn(admin, NONE, seed="s")["targets"] == []
+
+
+def test_a_published_draw_is_public(client, supervisor, officers, directory):
+    drawn = _drawn(supervisor, ALL, 1, seed="s")
+
+    published = _published(client, drawn["id"])
+
+    assert published["id"] == drawn["id"] and published["inputs"]
+    listed = client.get(DRAWS).get_json()
+    assert [item["id"] for item in listed["items"]] == [drawn["id"]]
+
+
+def test_an_unknown_draw_is_not_found(client):
+    assert_error(client.get(f"{DRAWS}/987654"), 404, "NOT_FOUND")
+
+
+def test_drawing_needs_a_login(client, officers, directory):
+    response = client.post(DRAWS, json={"department": "health", "ratios": ALL, "inspectors_per_target": 1})
+
+    assert_error(response, 401, "UNAUTHORIZED")
+
+
+# ---- declaring conflicts ------------------------------------------------------------------------
+
+def test_an_officer_declares_and_lists_its_own_conflicts(officers, clinic):
+    officer = officers[0]
+
+    by_institution = _conflict(officer, officer.account.id, institution_id=clinic["id"])
+    by_street = _conflict(officer, officer.account.id, street="洪家楼街道")
+
+    assert by_institution.status_code == 201, by_institution.get_json()
+    assert by_street.status_code == 201, by_street.get_json()
+    listed = officer.get(f"/api/v1/inspectors/{officer.account.id}/conflicts").get_json()
+    assert [(c["account_id"], c["institution_id"], c["street"]) for c in listed] == [
+        (officer.account.id, clinic["id"], None), (officer.account.id, None, "洪家楼街道")]
+
+
+def test_a_supervisor_of_the_officers_department_declares_for_it(supervisor, officers, clinic):
+    response = _conflict(supervisor, officers[0].account.id, institution_id=clinic["id"])
+
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["account_id"] == officers[0].account.id
+
+
+@pytest.mark.parametrize("who", ["another officer", "another department's supervisor", "institution"])
+def test_nobody_else_declares_or_reads_an_officers_conflicts(login, officers, clinic, who):
+    persona = {
+        "another officer": lambda: officers[1],
+        "another department's supervisor": lambda: login("supervisor", department="market"),
+        "institution": lambda: login("institution", institution_id=clinic["id"]),
+    }[who]()
+    path = f"/api/v1/inspectors/{officers[0].account.id}/conflicts"
+
+    assert_error(_conflict(persona, officers[0].account.id, institution_id=clinic["id"]), 403, "FORBIDDEN")
+    assert_error(persona.get(path), 403, "FORBIDDEN")
+    assert officers[0].get(path).get_json() == []
+
+
+@pytest.mark.parametrize("kind", ["neither", "both null", "both"])
+def test_a_conflict_names_either_an_institution_or_a_street(officers, clinic, kind):
+    body = {"neither": {}, "both null": {"institution_id": None, "street": None},
+            "both": {"institution_id": clinic["id"], "street": "洪家楼街道"}}[kind]
+
+    assert_error(_conflict(officers[0], officers[0].account.id, **body), 422, "VALIDATION_FAILED")
+    assert officers[0].get(f"/api/v1/inspectors/{officers[0].account.id}/conflicts").get_json() == []
+
+
+def test_a_conflict_declared_twice_is_a_conflict(officers, clinic):
+    assert _conflict(officers[0], officers[0].account.id, street="洪家楼街道").status_code == 201
+
+    assert_error(_conflict(officers[0], officers[0].account.id, street="洪家楼街道"), 409, "CONFLICT")
+
+
+def test_a_conflict_with_an_unknown_institution_is_refused(officers):
+    assert_error(_conflict(officers[0], officers[0].account.id, institution_id=987_654), 422, "VALIDATION_FAILED")
+
+
+def test_conflicts_of_someone_who_is_not_an_officer_are_not_found(supervisor, admin):
+    assert_error(_conflict(admin, supervisor.account.id, street="洪家楼街道"), 404, "NOT_FOUND")
