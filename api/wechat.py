@@ -17,12 +17,16 @@ import time
 import httpx
 from flask import current_app
 from sqlalchemy import String, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.database import UTCDateTime, db, lock_row, utcnow
 from api.errors import DomainError, InvalidCredentials
 
 log = logging.getLogger(__name__)
+# httpx logs every request URL at INFO, and WeChat's URLs carry the app secret and the access token.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 BUSY = -1
 INVALID_CODE, CODE_USED, RATE_LIMITED, BLOCKED = 40029, 40163, 45011, 40226
@@ -165,7 +169,12 @@ def access_token(*, session, force: bool = False) -> str:
     expires_at = now + dt.timedelta(seconds=int(data.get("expires_in", 7200)))
     if row is None:
         row = WeChatToken(appid=appid, access_token=data["access_token"], expires_at=expires_at, fetched_at=now)
-        session.add(row)
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:  # another worker stored the first token meanwhile: use theirs
+            session.commit()
+            return session.get(WeChatToken, appid, populate_existing=True).access_token
     else:
         row.access_token, row.expires_at, row.fetched_at = data["access_token"], expires_at, now
     session.flush()
@@ -182,14 +191,16 @@ def unlimited_code(*, session, scene: str) -> tuple[bytes, str]:
     _, _, base = _settings()
     body = {"scene": scene, "page": current_app.config["WECHAT_PAGE"], "check_path": False,
             "env_version": current_app.config["WECHAT_ENV_VERSION"], "width": 430}
+    force = False
     for attempt in range(2):
-        token = access_token(session=session, force=attempt > 0)
+        token = access_token(session=session, force=force)
         response = _request("POST", f"{base}/wxa/getwxacodeunlimit", params={"access_token": token}, json=body)
         content_type = response.headers.get("content-type", "").split(";")[0].strip()
         if content_type.startswith("image/"):
             return response.content, content_type
         data = _json(response)
         if data.get("errcode") in TOKEN_INVALID and attempt == 0:
+            force = True  # only a refused token is replaced: a new one retires the old for every worker
             continue
         if data.get("errcode") == BUSY and attempt == 0:
             continue

@@ -10,6 +10,7 @@ import secrets
 
 import segno
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from api.database import utcnow
 from api.errors import CodeRevoked, Conflict, NotFound
@@ -138,6 +139,9 @@ def mini_program_code(*, session, token: str):
         image, content_type = wechat.unlimited_code(session=session, scene=code.token)
         stored = MiniProgramCode(code_id=code.id, image=image, content_type=content_type,
                                  sha256=_hashlib.sha256(image).hexdigest())
-        session.add(stored)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(stored)
+        except IntegrityError:  # another request stored it first (the savepoint dropped ours): serve that one
+            stored = session.get(MiniProgramCode, code.id, populate_existing=True)
     return stored
