@@ -24,8 +24,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api = extensions.init_app(app)
     from api import routes as core
-    from codes import blp as codes_blp
-    from codes import h5
+    from codes.h5 import h5, h5_track
+    from codes.routes import blp as codes_blp
     from codes.cache import ProfileCache
     from codes.scans import ScanCounter
     from complaints import blp as complaints_blp
@@ -33,7 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from selfcheck import blp as selfcheck_blp
     from supervision import blp as supervision_blp
 
-    blueprints = (core.health, core.blp, registry_blp, codes_blp, h5, complaints_blp, selfcheck_blp, supervision_blp)
+    blueprints = (core.health, core.blp, registry_blp, codes_blp, h5, h5_track, complaints_blp, selfcheck_blp, supervision_blp)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     cli.init_app(app)

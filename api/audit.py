@@ -15,6 +15,7 @@ from api.database import UTCDateTime, db, utcnow
 ACTIONS = {
     "read_contact": "查看投诉人身份和联系方式",
     "download_attachment": "下载投诉附件",
+    "export_contacts": "导出含投诉人联系方式的投诉清单",
 }
 
 

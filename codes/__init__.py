@@ -1,5 +1,7 @@
-"""Codes (一码): issue, rotate and revoke; QR images; the public scan profile and its H5 page."""
+"""Codes (一码): issue, rotate and revoke; QR images; the public scan profile and its H5 pages.
 
-from codes.routes import blp, h5
-
-__all__ = ["blp", "h5"]
+The blueprints are `codes.routes.blp` (the API) and `codes.h5.h5` / `codes.h5.h5_track` (the pages),
+imported by the app factory from those modules: other packages import `codes.models` and
+`codes.service`, and the H5 complaint pages import the complaints package, so importing the routes
+here would make `import complaints` circular.
+"""

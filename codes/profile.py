@@ -92,7 +92,7 @@ def _institution_profile(session, code, institution, status, base_url, today, co
             "staff": staff_list,
             "staff_count": rows[0].total if rows else 0,
         },
-        "complaint_url": f"{base_url}/c/{code.token}/complaint",
+        "complaint_url": f"{base_url}/c/{code.token}/complain",
     }
 
 
@@ -120,7 +120,7 @@ def _staff_profile(code, staff, institution, institution_token, status, base_url
             },
             "credit": credit.public(),
         },
-        "complaint_url": f"{base_url}/c/{code.token}/complaint",
+        "complaint_url": f"{base_url}/c/{code.token}/complain",
     }
 
 

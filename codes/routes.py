@@ -1,22 +1,23 @@
-"""Code endpoints: QR images, revocation, scan counts, the public scan (JSON and the H5 page)."""
+"""Code endpoints: QR images, revocation, scan counts, the public scan (JSON; the H5 page is in h5.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 
-from flask import current_app, render_template, request
+from flask import current_app, request
 from flask.views import MethodView
 
 from api.auth import current_account, login_required
 from api.context import view_context
-from api.database import SHANGHAI, db
-from api.errors import CodeRevoked, NotFound
+from api.database import db
 from api.extensions import Blueprint
 from api.models import REGULATOR_ROLES
-from codes import profile, scans, service
+from codes import posters, profile, scans, service
 from codes.cache import CachedProfile, ProfileCache, cached_profile
 from codes.schemas import (
     ImageArgs,
+    PosterArgs,
     ProfileSchema,
     RevokeSchema,
     ScanCountArgs,
@@ -29,11 +30,9 @@ IMAGE_MAX_AGE = 300  # a colour change reaches cached images within five minutes
 PROFILE_MAX_AGE = 60
 
 blp = Blueprint("codes", __name__, url_prefix="/api/v1", description="Codes (一码) and the public scan")
-h5 = Blueprint("h5", __name__, url_prefix="/c", description="Mobile web pages opened by scanning a code",
-               template_folder="templates")
 
 
-def _scan(token: str) -> CachedProfile:
+def scan_answer(token: str) -> CachedProfile:
     """The scan answer for a token, from the per-process cache or freshly built; counts the scan.
     Unknown and revoked tokens raise (they are not cached: a revoked code must answer 410 at once
     once the cache entry of its active days has expired)."""
@@ -78,6 +77,22 @@ class CodeImage(MethodView):
         body = service.render(service.urls(code.token, context["base_url"])["url"], colour, format, scale)
         mimetype = "image/png" if format == "png" else "image/svg+xml"
         return current_app.response_class(body, mimetype=mimetype, headers=headers)
+
+
+@blp.route("/codes/posters")
+class StreetPosters(MethodView):
+    @blp.doc(responses={"200": {"description": "A ZIP of A4 SVG posters, one per institution",
+                                "content": {"application/zip": {}}}})
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(PosterArgs, location="query", as_kwargs=True)
+    @blp.error(404, "No active institution with an active code in this street")
+    def get(self, street):
+        """The printable posters of every active institution of a street, one SVG each, in one ZIP."""
+        file, _count = posters.street_zip(session=db.session, street=street, **view_context())
+        response = current_app.response_class(posters.chunks(file), mimetype="application/zip")
+        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(street + '-公示牌.zip')}"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
 
 
 @blp.route(f"/codes/<{TOKEN}:token>/wxacode")
@@ -139,31 +154,10 @@ class Scan(MethodView):
     @blp.error(410, "Revoked code (CODE_REVOKED)")
     def get(self, token):
         """The public profile behind a code: what anyone who scans it sees (no login)."""
-        entry = _scan(token)
+        entry = scan_answer(token)
         response = current_app.response_class(entry.body, mimetype="application/json")
         response.cache_control.public = True
         response.cache_control.max_age = PROFILE_MAX_AGE
         response.set_etag(entry.etag)
         return response.make_conditional(request)
 
-
-@h5.route(f"/<{TOKEN}:token>")
-@h5.doc(responses={"200": {"description": "HTML page", "content": {"text/html": {}}},
-                   "404": {"description": "HTML page: unknown code", "content": {"text/html": {}}},
-                   "410": {"description": "HTML page: revoked code", "content": {"text/html": {}}}})
-def scan_page(token):
-    """The public profile as a mobile web page (zh-CN), for codes scanned with any camera."""
-    try:
-        entry = _scan(token)
-    except CodeRevoked as error:
-        return render_template("codes/scan.html", revoked=True, message=error.message), 410
-    except NotFound as error:
-        return render_template("codes/scan.html", missing=True, message=error.message), 404
-    return render_template("codes/scan.html", p=entry.profile, labels=profile.LABELS, tz=SHANGHAI)
-
-
-@h5.route(f"/<{TOKEN}:token>/complaint")
-@h5.doc(responses={"200": {"description": "HTML page", "content": {"text/html": {}}}})
-def complaint_page(token):
-    """Where to file a complaint about what was scanned."""
-    return render_template("codes/complaint.html", token=token)

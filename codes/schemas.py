@@ -14,6 +14,10 @@ class ImageArgs(StrictSchema):
                            metadata={"description": "pixels per module (1-40)"})
 
 
+class PosterArgs(StrictSchema):
+    street = Text(required=True, max_length=64, metadata={"description": "街道, as registered on the institutions"})
+
+
 class RevokeSchema(StrictSchema):
     reason = Text(required=True, max_length=500, multiline=True)
 

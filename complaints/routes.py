@@ -6,12 +6,13 @@ from flask import current_app, send_file
 from flask.views import MethodView
 from sqlalchemy.exc import IntegrityError
 
+from api import spreadsheets
 from api.auth import current_account, login_required
 from api.context import ID
 from api.database import db
 from api.extensions import Blueprint, limiter
 from api.schemas import PageArgs, page_schema, paginate
-from complaints import attachments, intake, service
+from complaints import attachments, exports, intake, service
 from complaints.schemas import (
     ActionInSchema,
     AttachmentSchema,
@@ -31,6 +32,7 @@ from complaints.schemas import (
 
 blp = Blueprint("complaints", __name__, url_prefix="/api/v1", description="Complaints and reports (投诉举报)")
 TRACKING_NO = "string(length=16)"  # TS + date + six digits; anything else is a plain 404
+ComplaintExportArgs = spreadsheets.export_args(ComplaintListArgs)
 
 
 def _limit(name):
@@ -87,6 +89,24 @@ class Complaints(MethodView):
             if receipt is None:
                 raise
         return receipt
+
+
+@blp.route("/complaints/export")
+class ComplaintExport(MethodView):
+    @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
+    @login_required("officer", "supervisor", "admin")
+    @blp.arguments(ComplaintExportArgs, location="query", as_kwargs=True)
+    def get(self, format, **filters):
+        """Export complaints as .xlsx or .csv, with the list's visibility and filters. The complainant's
+        name and phone only for the exporting department's own cases; exporting them is audited."""
+        account = current_account()
+        statement = exports.statement_for(session=db.session, account=account, **filters)
+        contacts = exports.contact_rows(session=db.session, account=account, statement=statement)
+        if contacts:
+            exports.audit_contacts(session=db.session, account=account, count=contacts, filters=filters)
+            db.session.commit()  # written before the first row leaves
+        rows = exports.rows(session=db.session, account=account, statement=statement)
+        return spreadsheets.download("投诉举报", format, exports.TITLE, exports.headers, rows, exports.widths)
 
 
 @blp.route("/complaints/track")

@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass, field
 
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from api import spreadsheets
 from api.errors import DomainError, ValidationFailed
@@ -156,6 +156,24 @@ def _in_chinese(errors: dict) -> dict:
     return errors
 
 
+@dataclass
+class _Context:
+    """What every row of one import shares: the schemas (built once, not per row) and the institutions
+    known by 统一社会信用代码 (read once, kept up to date as rows create more)."""
+
+    session: object
+    schema: type
+    ids: dict[str, int | None] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.full, self.partial = self.schema(), self.schema(partial=True)
+
+    def institution_id(self, uscc: str) -> int | None:
+        if uscc not in self.ids:
+            self.ids[uscc] = self.session.scalar(select(Institution.id).where(Institution.uscc == uscc))
+        return self.ids[uscc]
+
+
 def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool) -> dict:
     """Import `data` (institutions or staff); the caller commits when the answer says so."""
     table = spreadsheets.read(data)
@@ -165,6 +183,12 @@ def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool) -> dic
     _required_columns(mapping, columns, schema)
     result = Result(dry_run=dry_run)
     seen: dict[str, int] = {}
+    context = _Context(session, schema)
+    if partial:
+        _open_transaction(session)
+    if kind == "institutions":  # one query for the whole directory instead of one per row
+        rows = session.execute(select(Institution.uscc, Institution.id))
+        context.ids.update((uscc, institution_id) for uscc, institution_id in rows)
     handle = _import_institution if kind == "institutions" else _import_staff
     count = 0
     for number, row in table.rows:
@@ -185,7 +209,7 @@ def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool) -> dic
         seen[key] = number
         savepoint = session.begin_nested() if partial else None
         try:
-            created = handle(session, schema, payload)
+            created = handle(context, payload)
         except (ValidationError, DomainError) as error:
             if savepoint is not None:
                 savepoint.rollback()
@@ -204,36 +228,52 @@ def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool) -> dic
     return result.answer()
 
 
-def _import_institution(session, schema, payload: dict) -> bool:
+def _open_transaction(session) -> None:
+    """Make the rows' savepoints nest inside the request's transaction on SQLite too.
+
+    pysqlite opens its transaction only at the first INSERT/UPDATE/DELETE, so a SAVEPOINT sent before
+    any of them is the outermost one, and releasing it commits: each good row of a partial import would
+    be committed at once, even in a dry run or when a later row turns out to be unreadable. A no-op
+    UPDATE first makes pysqlite send BEGIN (and takes the write lock an import needs anyway).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE institutions SET id = id WHERE 0 = 1"))
+
+
+def _import_institution(context: _Context, payload: dict) -> bool:
+    session = context.session
     if "uscc" in payload:  # normalise first, so a lower-case or spaced code still matches
         payload["uscc"] = service.normalise_uscc(payload["uscc"])
-    existing = session.scalar(select(Institution).where(Institution.uscc == payload.get("uscc"))) \
-        if payload.get("uscc") else None
-    if existing is None:
-        data = schema().load(payload)
-        service.create_institution(session=session, data=data)
+    existing_id = context.ids.get(payload["uscc"]) if payload.get("uscc") else None
+    if existing_id is None:
+        data = context.full.load(payload)
+        institution = service.create_institution(session=session, data=data)
+        context.ids[institution.uscc] = institution.id
         return True
-    data = schema(partial=True).load(payload)
-    service.update_institution(session=session, institution=existing, changes=data, account=_IMPORTER)
+    data = context.partial.load(payload)
+    service.update_institution(session=session, institution=session.get(Institution, existing_id), changes=data,
+                               account=_IMPORTER)
     return False
 
 
-def _import_staff(session, schema, payload: dict) -> bool:
+def _import_staff(context: _Context, payload: dict) -> bool:
+    session = context.session
     institution_uscc = payload.pop("institution_uscc", None)
     if not institution_uscc:
         raise ValidationFailed(fields={"institution_uscc": ["请填写机构统一社会信用代码"]})
-    institution = session.scalar(select(Institution).where(Institution.uscc == institution_uscc.upper()))
-    if institution is None:
+    institution_id = context.institution_id(institution_uscc.upper())
+    if institution_id is None:
         raise ValidationFailed(fields={"institution_uscc": ["未找到该统一社会信用代码的机构，请先导入机构"]})
+    institution = session.get(Institution, institution_id)
     if "id_number" in payload:
         payload["id_number"] = service.normalise_id_number(payload["id_number"])
     existing = session.scalar(select(Staff).where(Staff.institution_id == institution.id,
                                                   Staff.id_number == payload.get("id_number")))
     if existing is None:
-        data = schema().load(payload)
+        data = context.full.load(payload)
         service.create_staff(session=session, institution=institution, data=data)
         return True
-    data = schema(partial=True).load(payload)
+    data = context.partial.load(payload)
     service.update_staff(session=session, staff=existing, changes=data)
     return False
 

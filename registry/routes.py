@@ -14,7 +14,8 @@ from api.database import db
 from api.extensions import Blueprint
 from api.models import REGULATOR_ROLES
 from api.schemas import page_schema, paginate
-from registry import imports, service
+from codes import posters
+from registry import exports, imports, service
 from registry.schemas import (
     ImportArgs,
     ImportFileSchema,
@@ -28,8 +29,10 @@ from registry.schemas import (
     StaffPatchSchema,
     StaffSchema,
 )
+from supervision import credit
 
 blp = Blueprint("registry", __name__, url_prefix="/api/v1", description="Institutions and staff (一户一档)")
+InstitutionExportArgs = spreadsheets.export_args(InstitutionListArgs)
 
 
 def _institution(institution):
@@ -42,7 +45,11 @@ def _staff(staff):
 
 def _import(kind: str, data: dict, upload) -> dict:
     """Run an import; commit only what the answer says is written."""
-    answer = imports.run(session=db.session, data=upload.read(), kind=kind, **data)
+    try:
+        answer = imports.run(session=db.session, data=upload.read(), kind=kind, **data)
+    except Exception:  # an unreadable file found half-way: what the rows before it wrote goes too
+        db.session.rollback()
+        raise
     answer["written"] = not data["dry_run"] and (data["partial"] or not answer["rejected"])
     if answer["written"]:
         db.session.commit()
@@ -123,6 +130,20 @@ class Institutions(MethodView):
         return _institution(institution)
 
 
+@blp.route("/institutions/export")
+class InstitutionExport(MethodView):
+    @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(InstitutionExportArgs, location="query", as_kwargs=True)
+    def get(self, format, **filters):
+        """Export institutions as .xlsx or .csv (the list's filters), with licence status, credit and lists."""
+        if credit.refresh_stale(session=db.session):  # credit whose inputs changed with time, as the lists do
+            db.session.commit()
+        context = view_context()
+        rows = exports.rows(session=db.session, statement=service.institution_query(**filters), **context)
+        return spreadsheets.download("机构名录", format, exports.TITLE, exports.headers, rows, exports.widths)
+
+
 @blp.route(f"/institutions/<{ID}:institution_id>")
 class InstitutionById(MethodView):
     @login_required()
@@ -145,6 +166,25 @@ class InstitutionById(MethodView):
         service.update_institution(session=db.session, institution=institution, changes=changes, account=account)
         db.session.commit()
         return _institution(institution)
+
+
+@blp.route(f"/institutions/<{ID}:institution_id>/code/poster")
+class InstitutionPoster(MethodView):
+    @blp.doc(responses={"200": {"description": "An A4 poster (210 × 297 mm SVG) to print",
+                                "content": {"image/svg+xml": {}}}})
+    @login_required("institution", *REGULATOR_ROLES)
+    @blp.error(404, "Unknown, or not this account's institution")
+    @blp.error(410, "CODE_REVOKED: the institution has no active code")
+    def get(self, institution_id):
+        """A printable A4 poster of the institution's code: name, licence number, the QR code in its
+        credit colour and how to use it (regulators; an institution account its own)."""
+        institution = service.get_institution(session=db.session, institution_id=institution_id,
+                                              account=current_account())
+        body = posters.institution_poster(institution, **view_context())
+        response = current_app.response_class(body, mimetype="image/svg+xml")
+        response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(posters.filename(institution))}"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
 
 
 @blp.route(f"/institutions/<{ID}:institution_id>/staff")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, render_template
 from flask.views import MethodView
 
+from api import spreadsheets
 from api.auth import current_account, login_required
 from api.context import ID
 from api.database import SHANGHAI, db, today_shanghai
@@ -13,7 +14,7 @@ from api.extensions import Blueprint
 from api.models import REGULATOR_ROLES
 from api.schemas import page_schema, paginate
 from codes import service as codes
-from selfcheck import commitments, service, templates
+from selfcheck import commitments, exports, service, templates
 from selfcheck.schemas import (
     BreachInSchema,
     CommitmentInSchema,
@@ -35,6 +36,7 @@ from selfcheck.schemas import (
 blp = Blueprint("selfcheck", __name__, url_prefix="/api/v1", template_folder="pages",
                 description="Self-inspections (依法执业自查) and credit commitments (信用承诺)")
 REVIEWERS = ("officer", "supervisor", "admin")
+SelfCheckExportArgs = spreadsheets.export_args(SelfCheckListArgs)
 
 
 def _reviewer():
@@ -94,6 +96,19 @@ class SelfChecks(MethodView):
         filing = service.file(session=db.session, account=current_account(), **data)
         db.session.commit()
         return service.view(filing)
+
+
+@blp.route("/selfchecks/export")
+class SelfCheckExport(MethodView):
+    @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(SelfCheckExportArgs, location="query", as_kwargs=True)
+    def get(self, format, **filters):
+        """Export filings as .xlsx or .csv (the list's filters): one row per non-compliant item with its
+        rectification, one row for a filing without any."""
+        filings = service.filing_query(account=current_account(), **filters)
+        rows = exports.rows(session=db.session, filings=filings)
+        return spreadsheets.download("自查不符合项", format, exports.TITLE, exports.headers, rows, exports.widths)
 
 
 @blp.route(f"/selfchecks/<{ID}:selfcheck_id>")

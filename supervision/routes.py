@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from sqlalchemy import select
 
+from api import spreadsheets
 from api.auth import current_account, login_required
 from api.context import ID
 from api.database import db, today_shanghai, utcnow
@@ -14,7 +15,7 @@ from api.models import REGULATOR_ROLES, Account
 from api.schemas import PageArgs, page_schema, paginate
 from registry import licence
 from registry.models import Institution
-from supervision import draws, inspections, leads, service, violations
+from supervision import credit, draws, exports, inspections, leads, service, violations
 from supervision.models import (
     CreditRecord,
     Inspection,
@@ -50,6 +51,8 @@ from supervision.schemas import (
 blp = Blueprint("supervision", __name__, url_prefix="/api/v1",
                 description="Supervision: points, credit, lists, inspections, random draws, leads")
 WRITERS = ("officer", "supervisor", "admin")
+LeadExportArgs = spreadsheets.export_args(LeadListArgs)
+ListExportArgs = spreadsheets.export_args(PageArgs)
 
 
 # ---- violations -----------------------------------------------------------------------------------
@@ -157,9 +160,25 @@ class Lists(MethodView):
     @blp.response(200, page_schema(ListEntrySchema))
     def get(self, name, page, page_size):
         """The red or black list (public): who, why, since when."""
+        if credit.refresh_stale(session=db.session):
+            db.session.commit()
         result = paginate(db.session, inspections.list_query(name), page=page, page_size=page_size)
         result["items"] = [inspections.list_view(entry) for entry in result["items"]]
         return result
+
+
+@blp.route("/lists/<any(red, black):name>/export")
+class ListExport(MethodView):
+    @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(ListExportArgs, location="query", as_kwargs=True)
+    def get(self, name, format):
+        """Export the red or black list as .xlsx or .csv (regulators), with each institution's credit."""
+        if credit.refresh_stale(session=db.session):
+            db.session.commit()
+        title = exports.LIST_NAMES[name]
+        rows = exports.list_rows(session=db.session, statement=inspections.list_query(name))
+        return spreadsheets.download(title, format, title, exports.list_headers, rows, exports.list_widths)
 
 
 @blp.route("/lists/black/decisions")
@@ -317,6 +336,18 @@ class Leads(MethodView):
         result = paginate(db.session, leads.lead_query(**filters), page=page, page_size=page_size)
         result["items"] = [leads.lead_view(lead) for lead in result["items"]]
         return result
+
+
+@blp.route("/leads/export")
+class LeadExport(MethodView):
+    @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
+    @login_required(*REGULATOR_ROLES)
+    @blp.arguments(LeadExportArgs, location="query", as_kwargs=True)
+    def get(self, format, **filters):
+        """Export inspection leads as .xlsx or .csv (the list's filters; open ones unless `status` says)."""
+        rows = exports.lead_rows(session=db.session, statement=leads.lead_query(**filters))
+        return spreadsheets.download("监管线索", format, exports.LEAD_TITLE, exports.lead_headers, rows,
+                                     exports.lead_widths)
 
 
 @blp.route("/leads/refresh")
