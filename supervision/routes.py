@@ -144,14 +144,19 @@ class InstitutionCredit(MethodView):
             raise NotVisible("未找到该机构")
         service.ensure_fresh(session=db.session, institution=institution)
         db.session.commit()
-        today = today_shanghai()
-        credit = service.institution_credit(institution, licence.of(institution, today), today)
-        history = db.session.scalars(select(CreditRecord).where(CreditRecord.institution_id == institution_id)
-                                     .order_by(CreditRecord.id.desc()).limit(50)).all()
-        return {"institution_id": institution_id, "grade": credit.grade, "points": credit.points,
-                "colour": credit.colour, "supervision_mode": credit.supervision_mode,
-                "risk_level": credit.risk_level, "band": credit.band, "lists": list(credit.lists),
-                "commitment_valid_to": institution.commitment_valid_to, "history": history}
+        return _credit_answer(institution)
+
+
+def _credit_answer(institution: Institution) -> dict:
+    """The credit endpoint's answer: today's credit of the stored snapshot, and its recent history."""
+    today = today_shanghai()
+    credit = service.institution_credit(institution, licence.of(institution, today), today)
+    history = db.session.scalars(select(CreditRecord).where(CreditRecord.institution_id == institution.id)
+                                 .order_by(CreditRecord.id.desc()).limit(50)).all()
+    return {"institution_id": institution.id, "grade": credit.grade, "points": credit.points,
+            "colour": credit.colour, "supervision_mode": credit.supervision_mode, "risk_level": credit.risk_level,
+            "band": credit.band, "lists": list(credit.lists), "commitment_valid_to": institution.commitment_valid_to,
+            "history": history}
 
 
 @blp.route("/lists/<any(red, black):name>")
@@ -221,11 +226,7 @@ class LiftBlackList(MethodView):
         institution = db.session.get(Institution, institution_id)
         service.refresh_institution_credit(session=db.session, institution=institution, reason="black-list lifted")
         db.session.commit()
-        today = today_shanghai()
-        credit = service.institution_credit(institution, licence.of(institution, today), today)
-        return {"institution_id": institution_id, "grade": credit.grade, "points": credit.points,
-                "colour": credit.colour, "supervision_mode": credit.supervision_mode,
-                "risk_level": credit.risk_level, "band": credit.band, "lists": list(credit.lists), "history": []}
+        return _credit_answer(institution)
 
 
 # ---- inspections, inspectors and draws ------------------------------------------------------------
