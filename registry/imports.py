@@ -49,6 +49,10 @@ STAFF_COLUMNS = {
     "practice_scope": ("执业范围", ("practice_scope",)),
     "institution_uscc": ("机构统一社会信用代码", ("institution_uscc",)),
 }
+# Columns the directory export adds after the template's (registry/exports.py): accepted and ignored,
+# so a regulator can export, correct in Excel, and import the same file back.
+EXPORT_ONLY_HEADERS = {"机构编号", "执业状态", "许可证状态", "信用等级", "不良执业记分", "码色", "名单", "监管方式", "风险等级",
+                       "码链接", "登记时间"}
 DATE_FIELDS = {"licence_valid_from", "licence_valid_to"}
 _YES = {"是", "有", "yes", "true", "1", "y"}
 _NO = {"否", "无", "no", "false", "0", "n", ""}
@@ -76,7 +80,7 @@ def _column_map(headers: list[str], columns: dict) -> dict[int, str]:
             lookup[label.strip().lower()] = name
     mapping, unknown = {}, []
     for index, header in enumerate(headers):
-        if not header:
+        if not header or (columns is INSTITUTION_COLUMNS and header.strip() in EXPORT_ONLY_HEADERS):
             continue
         name = lookup.get(header.strip().lower())
         if name is None:

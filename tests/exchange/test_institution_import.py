@@ -250,3 +250,27 @@ def test_a_partial_dry_run_writes_nothing_either(admin):
     assert (answer["created"], answer["dry_run"], answer["written"]) == (2, True, False)
     assert [r["row"] for r in answer["rejected"]] == [3]
     assert (rows("institutions"), rows("codes")) == (0, 0)
+
+
+def test_a_directory_export_edited_and_imported_back_updates_the_institutions(admin, clinic, session):
+    """A regulator exports the directory, corrects a phone number in Excel, and imports the file back."""
+    import io as _io
+
+    import openpyxl
+
+    exported = admin.get("/api/v1/institutions/export?format=xlsx")
+    assert exported.status_code == 200
+    workbook = openpyxl.load_workbook(_io.BytesIO(exported.data))
+    sheet = workbook.active
+    headers = [cell.value for cell in sheet[1]]
+    sheet.cell(row=2, column=headers.index("电话") + 1, value="0531-12345678")
+    edited = _io.BytesIO()
+    workbook.save(edited)
+    workbook.close()
+
+    response = admin.post("/api/v1/institutions/import", data={"file": (_io.BytesIO(edited.getvalue()), "名录.xlsx")},
+                          content_type="multipart/form-data")
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["updated"] == 1 and response.get_json()["rejected"] == []
+    assert admin.get(f"/api/v1/institutions/{clinic['id']}").get_json()["phone"] == "0531-12345678"
