@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from api.database import utcnow
 from api.errors import InvalidTransition
@@ -50,18 +51,22 @@ def reason(kind: str, detail: str, at: dt.datetime, ref: str | None = None) -> d
 
 
 def open_lead_for(*, session, institution_id: int) -> Lead | None:
-    return session.scalar(select(Lead).where(Lead.institution_id == institution_id, Lead.status == "open"))
+    # Adding a reason needs the lead alone: not its institution (joined by default for the list views).
+    return session.scalar(select(Lead).where(Lead.institution_id == institution_id, Lead.status == "open")
+                          .options(lazyload(Lead.institution)))
 
 
 def add_reasons(*, session, reasons: list[dict], institution_id: int | None = None,
-                place_name: str | None = None, place_address: str | None = None) -> Lead:
+                place_name: str | None = None, place_address: str | None = None, lead: Lead | None = None) -> Lead:
     """Add reasons to the institution's open lead, opening one if there is none.
 
     An unlicensed place has no institution: each of its reports opens its own lead. Callers serialise
     per institution (see complaints.service: the institution row is locked first), and the partial
     unique index refuses a second open lead should they not.
     """
-    lead = open_lead_for(session=session, institution_id=institution_id) if institution_id else None
+    if lead is None and institution_id:
+        lead = open_lead_for(session=session, institution_id=institution_id)
+    before = (lead is not None, lead is not None and lead.score >= HIGH_PRIORITY)
     if lead is None:
         lead = Lead(institution_id=institution_id, place_name=place_name, place_address=place_address, reasons=[])
         session.add(lead)
@@ -69,7 +74,8 @@ def add_reasons(*, session, reasons: list[dict], institution_id: int | None = No
     lead.reasons = lead.reasons + [r for r in reasons if not r.get("ref") or r["ref"] not in known]
     lead.score = score(lead.reasons)
     session.flush()
-    _refresh_risk(session, institution_id)
+    if before != (True, lead.score >= HIGH_PRIORITY):  # risk reads only "a lead is open" and "it is high"
+        _refresh_risk(session, institution_id)
     return lead
 
 
