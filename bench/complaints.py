@@ -1,0 +1,519 @@
+"""Complaint intake under load: submissions per second on SQLite and PostgreSQL (issue 3).
+
+Run from the repo root:  .venv/bin/python bench/complaints.py [--database sqlite|postgresql|both]
+                         [--seconds 10] [--clients 16] [--workers 2] [--worker-class sync|gthread --threads N]
+
+For each database it builds a throwaway one (SQLite: a temporary file; PostgreSQL: a fresh schema in
+PG_URL, created and dropped here), runs the migrations with `flask --app wsgi db upgrade`, seeds
+--institutions institutions with --staff staff each through the service layer, and serves it with
+gunicorn on 127.0.0.1 (rate limits off). --clients threads then POST /api/v1/complaints for --seconds
+with prebuilt bodies: targets mixed (an institution's code token, institution_id, staff_id), categories
+mixed (serious and not, with the details their forms require), anonymous and named. Every receipt
+(201: tracking_no, query_code) is kept; afterwards each one is read back with
+GET /api/v1/complaints/track and must answer 200 with status "submitted", and the complaints table must
+hold exactly as many rows as were acknowledged.
+
+Targets: TARGETS submissions/s (acknowledged 201s per second over the timed phase), no errors, nothing
+lost, no duplicate tracking numbers, rows == acknowledged. Exit status 1 if missed (unless --report-only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# This file's folder comes first on sys.path when run as a script, and its name would hide the
+# application's `complaints` package: drop it. The checkout this file is in comes first instead, so the
+# seeding here runs the same code as the server (gunicorn and flask run in ROOT).
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+VENV_BIN = Path(sys.executable).parent  # flask and gunicorn from the same environment as this Python
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TARGETS = {"sqlite": 150.0, "postgresql": 300.0}  # acknowledged submissions per second
+TIMEOUT = 30.0  # per request: a write may wait for SQLite's lock (busy_timeout is 10 s)
+BODIES = 1024  # distinct prebuilt requests, cycled through by the clients
+
+CONTENTS = [
+    "就诊时医生未说明检查费用，收费明显高于公示价格。",
+    "候诊两个小时无人叫号，询问护士时态度恶劣，拒绝解释原因。",
+    "诊所在未取得相应资质的情况下开展输液治疗，存在安全隐患。",
+    "药房出售的药品包装破损，批号与发票上的批号不一致，怀疑来源不明。",
+    "门诊医生在诊室内推销保健品，并暗示购买后可以优先安排检查。",
+]
+# (category, details its form needs or allows, weight): mostly ordinary categories, some serious ones.
+CATEGORIES = [
+    ("medical_quality", {"clinic_department": "内科", "harm": False}, 4),
+    ("attitude_ethics", {"staff_name": "值班医生"}, 4),
+    ("prices_charges", {"amount": 268.5, "invoice_no": "FP2026001"}, 3),
+    ("drugs_devices", {"product_name": "某某胶囊", "batch_no": "B20260101"}, 2),
+    ("advertising", {"medium": "公众号"}, 1),
+    ("licences", {}, 1),
+    ("insurance_fraud", {"fraud_type": "drug_swap", "amount": 1200}, 1),  # serious: a lead at once
+    ("illegal_practice", {"practitioner": "自称退休医生的男子"}, 1),  # serious
+]
+NAMES = ["张三", "李四", "王五", "赵六", "刘女士", "陈先生"]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both",
+                        help="which database(s) to run against (default both)")
+    parser.add_argument("--pg-url", default=PG_URL, help=f"PostgreSQL server (default {PG_URL}); a schema is "
+                                                         "created in it for the run and dropped afterwards")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the timed phase (default 10)")
+    parser.add_argument("--clients", type=int, default=16, help="client threads (default 16)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync",
+                        help="gunicorn worker class (default sync)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread; default 1)")
+    parser.add_argument("--institutions", type=int, default=20, help="institutions complained about (default 20)")
+    parser.add_argument("--staff", type=int, default=5, help="staff per institution (default 5)")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--report-only", action="store_true", help="exit 0 even if a target is missed")
+    args = parser.parse_args()
+    if args.threads > 1 and args.worker_class == "sync":
+        args.worker_class = "gthread"  # as gunicorn itself does: --threads > 1 means gthread
+    return args
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- the database -----------------------------------------------------------------------------------
+
+class Database:
+    """A throwaway database: its URL for the app, and cleanup."""
+
+    def __init__(self, kind: str, tmp: str, pg_url: str):
+        import sqlalchemy as sa
+
+        self.kind = kind
+        self._admin = None
+        if kind == "sqlite":
+            self.url = f"sqlite:///{tmp}/onecode.db"
+            self.label = "SQLite (WAL, file in a temporary directory)"
+        else:
+            self._admin = sa.create_engine(pg_url)
+            self.schema = f"onecode_bench_{uuid.uuid4().hex[:10]}"
+            with self._admin.begin() as connection:
+                connection.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
+            separator = "&" if "?" in pg_url else "?"
+            self.url = (f"{pg_url}{separator}options=-csearch_path%3D{self.schema}"  # as tests/conftest.py
+                        f"&application_name={self.schema}")  # to find its backends for the CPU account
+            self.label = f"PostgreSQL, schema {self.schema}"
+
+    def count(self) -> tuple[int, int]:
+        """(rows in complaints, distinct tracking numbers among them)."""
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.url)
+        try:
+            with engine.connect() as connection:
+                return tuple(connection.execute(sa.text(
+                    "SELECT count(*), count(DISTINCT tracking_no) FROM complaints")).one())
+        finally:
+            engine.dispose()
+
+    def backend_pids(self) -> list[int]:
+        """PostgreSQL server processes serving this run's connections (none for SQLite)."""
+        import sqlalchemy as sa
+
+        if self._admin is None:
+            return []
+        with self._admin.connect() as connection:
+            return list(connection.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                                           {"name": self.schema}).scalars())
+
+    def drop(self) -> None:
+        import sqlalchemy as sa
+
+        if self._admin is not None:
+            with self._admin.begin() as connection:
+                connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+            self._admin.dispose()
+
+
+def seed(url: str, institutions: int, staff_each: int) -> dict:
+    """Institutions with staff, through the service layer; their ids and institution code tokens."""
+    from stdnum.cn import ric, uscc
+
+    from api import create_app
+    from api.database import db
+    from registry import service as registry
+
+    today = dt.date.today()
+    app = create_app({"DATABASE_URL": url, "RATELIMIT_ENABLED": False})
+    targets = {"institution_ids": [], "code_tokens": [], "staff_ids": []}
+    roles = ("physician", "nurse", "pharmacist", "technician")
+    with app.app_context():
+        for i in range(1, institutions + 1):
+            body = f"91370112MA3C{i:05d}"
+            institution = registry.create_institution(session=db.session, data={
+                "name": f"压测诊所{i}", "uscc": body + uscc.calc_check_digit(body),
+                "licence_no": f"PDY{i:05d}-137011217D2112", "category": "clinic", "scope": ["内科", "外科"],
+                "address": f"压测市历城区测试路 {i} 号", "street": "山大路街道", "legal_representative": "王某",
+                "principal": "王某", "licence_valid_from": today - dt.timedelta(days=365),
+                "licence_valid_to": today + dt.timedelta(days=1000), "phone": "0531-88000000",
+                "remote_monitoring": False})
+            for n in range(staff_each):
+                serial = (i * staff_each + n) % 1000
+                id_body = f"37010219900101{serial:03d}"
+                member = registry.create_staff(session=db.session, institution=institution, data={
+                    "name": f"医生{i}-{n}", "role": roles[n % len(roles)],
+                    "id_number": id_body + ric.calc_check_digit(id_body + "0"), "title": "主治医师",
+                    "qualification_no": f"Q{i:03d}{n:03d}", "practice_cert_no": f"P{i:04d}{n:05d}",
+                    "practice_category": "临床", "practice_scope": "内科专业"})
+                db.session.flush()
+                targets["staff_ids"].append(member.id)
+            targets["institution_ids"].append(institution.id)
+            targets["code_tokens"].append(institution.code.token)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return targets
+
+
+# ---- the requests -----------------------------------------------------------------------------------
+
+def build_requests(port: int, targets: dict, count: int) -> tuple[list[bytes], collections.Counter]:
+    """`count` distinct prebuilt POSTs (seeded, so every run sends the same mix) and what the mix is."""
+    rng = random.Random(3)
+    weights = [w for _, _, w in CATEGORIES]
+    mix: collections.Counter = collections.Counter()
+    requests = []
+    for n in range(count):
+        kind = ("code_token", "institution_id", "staff_id")[n % 3]
+        pool = {"code_token": targets["code_tokens"], "institution_id": targets["institution_ids"],
+                "staff_id": targets["staff_ids"]}[kind]
+        category, details, _ = rng.choices(CATEGORIES, weights)[0]
+        anonymous = n % 2 == 0
+        body = {"category": category, "content": rng.choice(CONTENTS), "target": {kind: rng.choice(pool)},
+                "details": details, "anonymous": anonymous,
+                "occurred_at": (dt.datetime.now(dt.UTC) - dt.timedelta(days=1 + n % 20)).isoformat()}
+        if not anonymous:
+            body["contact_name"] = rng.choice(NAMES)
+            body["contact_phone"] = f"1{rng.choice('3456789')}{rng.randrange(10 ** 9):09d}"
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        requests.append(
+            f"POST /api/v1/complaints HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode() + payload)
+        mix[kind] += 1
+        mix[category] += 1
+        mix["anonymous" if anonymous else "named"] += 1
+    return requests, mix
+
+
+def exchange(port: int, request: bytes) -> tuple[int, bytes]:
+    """One request on its own connection (sync workers close it after each answer): (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    answer = b"".join(chunks)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head[9:12]), body
+
+
+def run_clients(port: int, requests: list[bytes], seconds: float, clients: int):
+    """POST from `clients` threads for `seconds`: (elapsed, receipt bodies, error count, error samples)."""
+    results = []  # per thread (201 bodies, errors, samples); list.append is atomic
+    deadline = time.monotonic() + seconds
+
+    def client(offset: int):
+        ok, errors, samples = [], 0, []
+        n = offset
+        while time.monotonic() < deadline:
+            request = requests[n % len(requests)]
+            n += clients
+            try:
+                status, body = exchange(port, request)
+            except (OSError, ValueError) as error:
+                errors += 1
+                if len(samples) < 3:
+                    samples.append(f"{type(error).__name__}: {error}")
+                continue
+            if status == 201:
+                ok.append(body)  # parsed after the timed phase: the client stays cheap
+            else:
+                errors += 1
+                if len(samples) < 3:
+                    samples.append(f"{status}: {body[:300].decode(errors='replace')}")
+        results.append((ok, errors, samples))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + TIMEOUT + 10)
+    elapsed = time.monotonic() - started
+    bodies = [body for ok, _, _ in results for body in ok]
+    return elapsed, bodies, sum(r[1] for r in results), [s for r in results for s in r[2]]
+
+
+def read_back(port: int, receipts: list[dict], clients: int) -> tuple[int, list[str]]:
+    """Track every acknowledged case; (cases not readable with the right status, samples)."""
+    queue = list(receipts)
+    lock = threading.Lock()
+    lost, samples = [], []
+
+    def client():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                receipt = queue.pop()
+            query = urllib.parse.urlencode({"tracking_no": receipt["tracking_no"], "query_code": receipt["query_code"]})
+            request = (f"GET /api/v1/complaints/track?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                       f"Connection: close\r\n\r\n").encode()
+            try:
+                status, body = exchange(port, request)
+                case = json.loads(body) if status == 200 else {}
+            except (OSError, ValueError) as error:
+                status, case = f"{type(error).__name__}: {error}", {}
+            if case.get("tracking_no") != receipt["tracking_no"] or case.get("status") != "submitted":
+                with lock:
+                    lost.append(receipt["tracking_no"])
+                    if len(samples) < 3:
+                        samples.append(f"{receipt['tracking_no']}: {status} {str(case)[:200]}")
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(lost), samples
+
+
+# ---- CPU accounting: robust to a busy machine where wall-clock rates are not -------------------------
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pid: int) -> float | None:
+    """User + system CPU seconds of one process so far; None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def children(pid: int) -> list[int]:
+    """gunicorn's workers (the master's children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rpartition(")")[2].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / TICKS
+
+
+class CpuAccount:
+    """CPU spent during the timed phase by gunicorn (master and workers), this run's PostgreSQL backends,
+    this process (the clients) and the whole machine. Processes are polled every 0.5 s, so a backend
+    that comes and goes (a pool's overflow connection) counts up to its last poll."""
+
+    def __init__(self, server: subprocess.Popen, database: Database):
+        self.server, self.database = server, database
+        self.first: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+        self.stopping = threading.Event()
+
+    def poll(self) -> None:
+        groups = {"app": [self.server.pid, *children(self.server.pid)], "database": self.database.backend_pids()}
+        for group, pids in groups.items():
+            for pid in pids:
+                cpu = cpu_of(pid)
+                if cpu is not None:
+                    self.first.setdefault((group, pid), cpu if not self.started else 0.0)
+                    self.last[(group, pid)] = cpu
+
+    def __enter__(self):
+        self.started = False
+        self.poll()
+        self.started = True  # processes first seen from now on count from 0
+        self.client, self.machine = time.process_time(), machine_busy()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self.stopping.wait(0.5):
+            self.poll()
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join()
+        self.poll()
+        self.totals = {"app": 0.0, "database": 0.0, "client": time.process_time() - self.client,
+                       "machine": machine_busy() - self.machine}
+        for (group, pid), cpu in self.last.items():
+            self.totals[group] += cpu - self.first[(group, pid)]
+        return False
+
+
+# ---- the server ---------------------------------------------------------------------------------------
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_ready(port: int, server: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
+        try:
+            if get(f"http://127.0.0.1:{port}/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"/healthz did not answer 200 within {timeout:.0f} s")
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.terminate()  # gunicorn: graceful shutdown of its workers
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)  # its own process group (start_new_session)
+            server.wait(5)
+
+
+def gunicorn_command(args: argparse.Namespace, port: int) -> list:
+    command = [VENV_BIN / "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}"]
+    if args.worker_class == "gthread":
+        command += ["-k", "gthread", "--threads", str(args.threads)]
+    return command + ["wsgi:app"]
+
+
+def describe(args: argparse.Namespace) -> str:
+    described = f"gunicorn -w {args.workers}"
+    if args.worker_class == "gthread":
+        described += f" -k gthread --threads {args.threads}"
+    return described
+
+
+# ---- one database -----------------------------------------------------------------------------------
+
+def bench(kind: str, args: argparse.Namespace) -> dict:
+    port = args.port or free_port()
+    with tempfile.TemporaryDirectory(prefix="onecode-bench-") as tmp:
+        database = Database(kind, tmp, args.pg_url)
+        log_path = Path(tmp) / "gunicorn.log"
+        server = None
+        result = {"database": kind, "config": describe(args)}
+        try:
+            env = {**os.environ, "ONECODE_DATABASE_URL": database.url, "ONECODE_RATELIMIT_ENABLED": "false",
+                   "ONECODE_UPLOAD_DIR": f"{tmp}/uploads", "ONECODE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+            subprocess.run([VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                           capture_output=True, timeout=120)
+            targets = seed(database.url, args.institutions, args.staff)
+            requests, mix = build_requests(port, targets, BODIES)
+            with open(log_path, "wb") as log:
+                server = subprocess.Popen(gunicorn_command(args, port), cwd=ROOT, env=env, stdout=log,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
+            wait_ready(port, server)
+            print(f"\n== {database.label}\n{describe(args)} on 127.0.0.1:{port}; {args.clients} client threads, "
+                  f"{args.seconds:g} s; {args.institutions} institutions x {args.staff} staff; "
+                  f"{len(requests)} prebuilt bodies: " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items())))
+
+            # Warm-up, not timed: imports, first queries, connection pools. Its cases are checked too.
+            _, warm_bodies, warm_errors, warm_samples = run_clients(port, requests[::-1], 1.0, args.clients)
+            with CpuAccount(server, database) as account:
+                elapsed, bodies, errors, samples = run_clients(port, requests, args.seconds, args.clients)
+            cpu = {name: seconds * 1000 / max(len(bodies), 1) for name, seconds in account.totals.items()}
+            errors += warm_errors
+            samples = warm_samples + samples
+            receipts = [json.loads(body) for body in warm_bodies + bodies]
+            numbers = collections.Counter(r["tracking_no"] for r in receipts)
+            duplicates = sum(n - 1 for n in numbers.values() if n > 1)
+            lost, lost_samples = read_back(port, receipts, args.clients)
+            rows, distinct_rows = database.count()
+            result |= {"rate": len(bodies) / elapsed, "acknowledged": len(bodies), "elapsed": elapsed,
+                       "warmup": len(warm_bodies), "errors": errors, "lost": lost, "duplicates": duplicates,
+                       "rows": rows, "distinct_rows": distinct_rows, "total_ack": len(receipts), "cpu": cpu}
+            for sample in samples + lost_samples:
+                print(f"  sample problem: {sample}")
+        finally:
+            if server is not None:
+                stop(server)
+                if result.get("errors") or result.get("lost") or server.returncode not in (0, None):
+                    print("--- gunicorn log (tail) ---\n" + log_path.read_text(errors="replace")[-3000:])
+            database.drop()
+    target = TARGETS[kind]
+    result["target"] = target
+    result["passed"] = (result["rate"] >= target and result["errors"] == 0 and result["lost"] == 0
+                        and result["duplicates"] == 0 and result["rows"] == result["total_ack"]
+                        and result["distinct_rows"] == result["rows"])
+    print(f"{kind}: {result['rate']:.0f} submissions/s ({result['acknowledged']} acknowledged in "
+          f"{result['elapsed']:.1f} s, plus {result['warmup']} in warm-up; target >= {target:.0f}/s), "
+          f"errors {result['errors']}, lost {result['lost']}, duplicate tracking numbers {result['duplicates']}, "
+          f"rows {result['rows']} (acknowledged {result['total_ack']}): {'PASS' if result['passed'] else 'FAIL'}")
+    cpu = result["cpu"]
+    ours = cpu["app"] + cpu["database"] + cpu["client"]
+    print(f"  CPU per acknowledged submission: app (gunicorn) {cpu['app']:.2f} ms, database server {cpu['database']:.2f} ms, "
+          f"client {cpu['client']:.2f} ms; whole machine {cpu['machine']:.2f} ms, so {cpu['machine'] - ours:.2f} ms "
+          f"(~{max(cpu['machine'] - ours, 0) / cpu['machine'] * 100 if cpu['machine'] else 0:.0f}%) went to other processes; "
+          f"CPU-bound ceiling {os.cpu_count() * 1000 / ours if ours else 0:.0f}/s on {os.cpu_count()} cores")
+    return result
+
+
+def main() -> int:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the `finally` blocks on kill too
+    kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    results = [bench(kind, args) for kind in kinds]
+    print("\n| database | configuration | submissions/s | target | errors | lost | duplicates | rows = acknowledged "
+          "| CPU ms per submission (app + database + client) | other processes' share of the CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        cpu = r["cpu"]
+        ours = cpu["app"] + cpu["database"] + cpu["client"]
+        print(f"| {r['database']} | `{r['config']}` | {r['rate']:.0f} | {r['target']:.0f} | {r['errors']} | "
+              f"{r['lost']} | {r['duplicates']} | {r['rows']} = {r['total_ack']} "
+              f"{'yes' if r['rows'] == r['total_ack'] else 'NO'} | {cpu['app']:.1f} + {cpu['database']:.1f} + "
+              f"{cpu['client']:.1f} | {max(cpu['machine'] - ours, 0) / cpu['machine'] * 100 if cpu['machine'] else 0:.0f}% |")
+    passed = all(r["passed"] for r in results)
+    print("PASS" if passed else "FAIL")
+    return 0 if passed or args.report_only else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
