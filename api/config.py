@@ -98,7 +98,9 @@ def load(app, overrides: dict | None) -> None:
         app.config["UPLOAD_DIR"] = os.path.join(app.instance_path, "uploads")
     app.config["PUBLIC_BASE_URL"] = str(app.config["PUBLIC_BASE_URL"]).rstrip("/")
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # Closed connections are caught at checkout without a round trip (api.database); recycling after
+    # 30 minutes covers those dropped silently on the way (a firewall's idle timeout).
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_recycle": 1800})
     check(app.config)
 
 

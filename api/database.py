@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import select
 from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -73,6 +76,32 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+@event.listens_for(Pool, "checkout")
+def _discard_closed_connections(dbapi_connection, connection_record, connection_proxy):
+    """A pooled PostgreSQL connection that the server has closed (restart, failover, idle timeout,
+    pg_terminate_backend) has its goodbye, or end-of-file, waiting on an otherwise quiet socket. Look
+    at the socket instead of asking the server (pool_pre_ping would cost a round trip on every
+    checkout); the pool replaces a discarded connection with a new one (DisconnectionError)."""
+    fileno = getattr(dbapi_connection, "fileno", None)  # psycopg; SQLite has no socket
+    if fileno is None:
+        return
+    try:
+        readable, _, _ = select.select([fileno()], [], [], 0)
+    except Exception as error:  # closed already: no socket to look at
+        raise DisconnectionError("pooled connection is closed") from error
+    if readable:
+        raise DisconnectionError("the server closed or wrote to an idle pooled connection")
+
+
+def upsert_insert(dialect, table):
+    """INSERT for `table` with ON CONFLICT clauses (`on_conflict_do_update/do_nothing`) in `dialect`
+    (its name, or an engine or connection): PostgreSQL and SQLite spell them alike."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    name = dialect if isinstance(dialect, str) else dialect.dialect.name
+    return (postgresql if name == "postgresql" else sqlite).insert(table)
 
 
 def lock_row(session, model, key, column: str = "id") -> None:

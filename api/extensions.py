@@ -46,6 +46,11 @@ class JsonParser(FlaskParser):
 class Blueprint(_Blueprint):
     ARGUMENTS_PARSER = JsonParser()
 
+    def arguments(self, schema, **kwargs):
+        """As flask-smorest's, but a schema class is instantiated once here: webargs would build a new
+        instance (deep-copying every field) on every request. Schemas hold no per-request state."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+
     def error(self, status: int, description: str):
         """Document an error answer of this endpoint, with the contract's envelope as its body."""
         return self.alt_response(status, schema=errors.ErrorSchema, description=description)

@@ -18,7 +18,10 @@ from api.database import SHANGHAI
 log = logging.getLogger(__name__)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_working_day(day: dt.date) -> bool:
+    # Cached: chinese-calendar checks the date against its whole table on every call, and every
+    # submission counts five working days ahead.
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError:

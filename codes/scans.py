@@ -14,9 +14,8 @@ import time
 from collections import Counter
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from api.database import upsert_insert
 from codes.models import ScanCount
 
 log = logging.getLogger(__name__)
@@ -44,8 +43,7 @@ class ScanCounter:
         if not pending:
             return 0
         rows = [{"code_id": code_id, "day": day, "count": n} for (code_id, day), n in pending.items()]
-        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(ScanCount).values(rows)
+        statement = upsert_insert(engine, ScanCount).values(rows)
         statement = statement.on_conflict_do_update(
             index_elements=[ScanCount.code_id, ScanCount.day],
             set_={"count": ScanCount.count + statement.excluded["count"]},

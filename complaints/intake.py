@@ -7,17 +7,19 @@ the route commits only after submit() returns.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
 import re
 import secrets
+import time
+import weakref
+from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, func, insert, select
 
-from api.database import SHANGHAI, lock_row, utcnow
+from api.database import SHANGHAI, lock_row, upsert_insert, utcnow
 from api.errors import Conflict, NotFound, ValidationFailed
 from codes.models import Code
 from complaints import deadlines
@@ -39,18 +41,42 @@ _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 
 # ---- the category's own form (Open311-style attribute definitions) -------------------------------
 
-def get_category(*, session, code: str) -> ComplaintCategory:
-    category = session.get(ComplaintCategory, code)
-    if category is None:
+@dataclass(frozen=True)
+class Category:
+    """A category as intake needs it, kept per process (see get_category)."""
+
+    code: str
+    name: str
+    department: str
+    serious: bool
+    fields: tuple[dict, ...]
+
+
+CATEGORY_CACHE_SECONDS = 60.0
+_category_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> (loaded at, categories)
+
+
+def get_category(*, session, code: str) -> Category:
+    """The category table is reference data that only a migration changes, yet every submission needs
+    it: each process reads it at most once a minute per database, not once per complaint."""
+    key = session.get_bind()
+    loaded_at, categories = _category_cache.get(key, (float("-inf"), {}))
+    if time.monotonic() - loaded_at > CATEGORY_CACHE_SECONDS:
+        columns = (ComplaintCategory.code, ComplaintCategory.name, ComplaintCategory.department,
+                   ComplaintCategory.serious, ComplaintCategory.fields)
+        categories = {row.code: Category(row.code, row.name, row.department, row.serious, tuple(row.fields or ()))
+                      for row in session.execute(select(*columns))}
+        _category_cache[key] = (time.monotonic(), categories)
+    if code not in categories:
         raise ValidationFailed(fields={"category": ["未知的投诉类别"]})
-    return category
+    return categories[code]
 
 
 def list_categories(*, session) -> list[ComplaintCategory]:
     return list(session.scalars(select(ComplaintCategory).order_by(ComplaintCategory.position)))
 
 
-def validate_details(category: ComplaintCategory, details: dict) -> dict:
+def validate_details(category: Category | ComplaintCategory, details: dict) -> dict:
     """Check `details` against the category's field definitions; unknown names are refused."""
     definitions = {field["name"]: field for field in category.fields}
     errors: dict[str, list[str]] = {}
@@ -108,29 +134,53 @@ def _check_value(field: dict, value):
 
 # ---- who the complaint is about -------------------------------------------------------------------
 
-def resolve_target(*, session, target: dict) -> dict:
-    """The four target kinds of the contract, as the columns of the case; unknown targets are a 422."""
-    if "code_token" in target:
-        code = session.scalar(select(Code).where(Code.token == target["code_token"]))
-        if code is None:
-            raise ValidationFailed(fields={"target.code_token": ["未找到该二维码"]})
-        if code.staff_id:
-            return _staff_target(session, code.staff_id) | {"code_id": code.id}
-        return {"target_kind": "institution", "institution_id": code.institution_id, "code_id": code.id}
-    if "staff_id" in target:
-        return _staff_target(session, target["staff_id"])
-    if "institution_id" in target:
-        if session.scalar(select(Institution.id).where(Institution.id == target["institution_id"])) is None:
-            raise ValidationFailed(fields={"target.institution_id": ["未找到该机构"]})
-        return {"target_kind": "institution", "institution_id": target["institution_id"]}
-    return {"target_kind": "place", "place_name": target["name"], "place_address": target["address"]}
+# The statements every submission runs are built once, here: building a statement costs more CPU
+# than running it, and a prebuilt one is also found at once in SQLAlchemy's compiled cache.
+_codes, _staff, _institutions = Code.__table__, Staff.__table__, Institution.__table__
+_TARGET_LOOKUPS = {  # target key -> (error field, message, target kind, lookup by :key)
+    "code_token": ("target.code_token", "未找到该二维码", None, select(
+        _codes.c.id.label("code_id"), _codes.c.staff_id, _institutions.c.id.label("institution_id"))
+        .select_from(_codes.outerjoin(_staff, _staff.c.id == _codes.c.staff_id).join(
+            _institutions, _institutions.c.id == func.coalesce(_codes.c.institution_id, _staff.c.institution_id)))
+        .where(_codes.c.token == bindparam("key"))),
+    "staff_id": ("target.staff_id", "未找到该人员", "staff", select(
+        _staff.c.id.label("staff_id"), _staff.c.institution_id).where(_staff.c.id == bindparam("key"))),
+    "institution_id": ("target.institution_id", "未找到该机构", "institution", select(
+        _institutions.c.id.label("institution_id")).where(_institutions.c.id == bindparam("key"))),
+}
+# PostgreSQL: the same lookups taking the institution's row lock (a staff member's via a join).
+_LOCKING_LOOKUPS = {
+    "code_token": _TARGET_LOOKUPS["code_token"][3].with_for_update(of=_institutions),
+    "staff_id": select(_staff.c.id.label("staff_id"), _institutions.c.id.label("institution_id"))
+        .select_from(_staff.join(_institutions, _institutions.c.id == _staff.c.institution_id))
+        .where(_staff.c.id == bindparam("key")).with_for_update(of=_institutions),
+    "institution_id": _TARGET_LOOKUPS["institution_id"][3].with_for_update(),
+}
 
 
-def _staff_target(session, staff_id: int) -> dict:
-    staff = session.execute(select(Staff.id, Staff.institution_id).where(Staff.id == staff_id)).first()
-    if staff is None:
-        raise ValidationFailed(fields={"target.staff_id": ["未找到该人员"]})
-    return {"target_kind": "staff", "staff_id": staff.id, "institution_id": staff.institution_id}
+def resolve_target(*, session, target: dict, lock: bool = False) -> dict:
+    """The four target kinds of the contract, as the columns of the case; unknown targets are a 422.
+
+    A code names an institution or a staff member (and, through them, the institution). With `lock`,
+    the institution complained about stays locked until the transaction ends, so that complaints
+    about one institution are taken one after the other and the lead rule counts every one of them;
+    on PostgreSQL the lookup itself takes the lock (FOR UPDATE OF institutions).
+    """
+    key = next((key for key in _TARGET_LOOKUPS if key in target), None)
+    if key is None:
+        return {"target_kind": "place", "place_name": target["name"], "place_address": target["address"]}
+    field, message, kind, statement = _TARGET_LOOKUPS[key]
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if lock and postgresql:
+        statement = _LOCKING_LOOKUPS[key]
+    row = session.connection().execute(statement, {"key": target[key]}).first()
+    if row is None:
+        raise ValidationFailed(fields={field: [message]})
+    found = dict(row._mapping)
+    found["target_kind"] = kind or ("staff" if found["staff_id"] else "institution")
+    if lock and not postgresql:
+        lock_row(session, Institution, found["institution_id"])
+    return found
 
 
 def check_contact(data: dict) -> None:
@@ -153,24 +203,27 @@ def check_contact(data: dict) -> None:
 
 # ---- tracking number and query code ---------------------------------------------------------------
 
+@functools.cache
+def _counter_bump(dialect: str):
+    """Add one to the day's counter, creating it at 1: one atomic statement (per dialect, built once)."""
+    return (upsert_insert(dialect, TrackingCounter.__table__).values(day=bindparam("day"), last=1)
+            .on_conflict_do_update(index_elements=["day"], set_={"last": TrackingCounter.__table__.c.last + 1})
+            .returning(TrackingCounter.__table__.c.last))
+
+
 def next_tracking_no(*, session, now: dt.datetime) -> str:
     """TS + Beijing date + the day's sequence, from one atomic upsert: unique under any concurrency."""
     day = now.astimezone(SHANGHAI).date()
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(TrackingCounter).values(day=day, last=1)
-        .on_conflict_do_update(index_elements=[TrackingCounter.day], set_={"last": TrackingCounter.last + 1})
-        .returning(TrackingCounter.last)
-    )
     bind = session.get_bind()
+    statement = _counter_bump(bind.dialect.name)
     if bind.dialect.name == "postgresql":
         # The day's counter row is every submission's hot spot: bump it in its own short transaction
         # rather than hold its lock until the complaint commits. (A failed submission then leaves a gap;
         # numbers are unique, not gapless.) SQLite has one writer anyway, so there it joins the transaction.
         with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            number = connection.execute(statement).scalar_one()
+            number = connection.execute(statement, {"day": day}).scalar_one()
     else:
-        number = session.execute(statement).scalar_one()
+        number = session.connection().execute(statement, {"day": day}).scalar_one()
     return f"TS{day:%Y%m%d}{number:06d}"
 
 
@@ -218,70 +271,80 @@ def find_replay(*, session, idempotency_key: str, request_fingerprint: str, secr
 def receipt(complaint: Complaint, query_code: str) -> dict:
     """The answer to the submission, as it was then, even if the case has moved on (a transfer changes
     its department and acceptance deadline): a retry gets exactly the first answer."""
-    return {"tracking_no": complaint.tracking_no, "query_code": query_code, "status": "submitted",
-            "department": complaint.events[0].department if complaint.events else complaint.department,
-            "accept_due_at": deadlines.accept_due(complaint.submitted_at)}
+    return _receipt(complaint.tracking_no, query_code,
+                    complaint.events[0].department if complaint.events else complaint.department,
+                    deadlines.accept_due(complaint.submitted_at))
+
+
+def _receipt(tracking_no: str, query_code: str, department: str, accept_due_at: dt.datetime) -> dict:
+    return {"tracking_no": tracking_no, "query_code": query_code, "status": "submitted",
+            "department": department, "accept_due_at": accept_due_at}
+
+
+_INSERT_COMPLAINT = insert(Complaint.__table__).returning(Complaint.__table__.c.id)
+_INSERT_EVENT = insert(ComplaintEvent.__table__)
 
 
 def submit(*, session, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
            now: dt.datetime | None = None) -> dict:
     """Validate, number, store and route a complaint; feed the institution's lead. Returns the receipt
     (with the query code, shown this once). The caller commits; on IntegrityError for the key, it
-    rolls back and asks find_replay()."""
+    rolls back and asks find_replay().
+
+    Every submission takes this path, so it is written as a handful of plain statements (one lookup
+    that also locks, the number, two inserts, the lead) rather than through the ORM's unit of work.
+    """
     now = now or utcnow()
     category = get_category(session=session, code=data["category"])
     details = validate_details(category, data.get("details") or {})
     check_contact(data)
-    target = resolve_target(session=session, target=data["target"])
     request_fingerprint = fingerprint(data, account_id)
     if idempotency_key:
         replay = find_replay(session=session, idempotency_key=idempotency_key,
                              request_fingerprint=request_fingerprint, secret=secret)
         if replay:
             return replay
-    if target.get("institution_id"):
-        # Serialise complaints about one institution so the lead rule counts every one of them.
-        lock_row(session, Institution, target["institution_id"])
+    target = resolve_target(session=session, target=data["target"], lock=True)
     tracking_no = next_tracking_no(session=session, now=now)
     query_code = new_query_code(secret=secret, idempotency_key=idempotency_key, tracking_no=tracking_no)
-    complaint = Complaint(
+    accept_due_at = deadlines.accept_due(now)
+    connection = session.connection()
+    complaint_id = connection.execute(_INSERT_COMPLAINT, dict(
         tracking_no=tracking_no, query_code_hash=hash_query_code(tracking_no, query_code),
         category=category.code, department=category.department, status="submitted",
         content=data["content"], details=details, occurred_at=data.get("occurred_at"),
         anonymous=data["anonymous"], contact_name=data.get("contact_name"), contact_phone=data.get("contact_phone"),
         account_id=account_id, idempotency_key=idempotency_key,
         request_fingerprint=request_fingerprint if idempotency_key else None,
-        submitted_at=now, accept_due_at=deadlines.accept_due(now), **target,
-    )
-    complaint.events.append(ComplaintEvent(action="submit", status="submitted", department=category.department,
-                                           at=now, actor_id=account_id))
-    session.add(complaint)
-    session.flush()
-    feed_lead(session=session, complaint=complaint, category=category, now=now)
-    return receipt(complaint, query_code)
+        submitted_at=now, accept_due_at=accept_due_at, **target,
+    )).scalar_one()
+    connection.execute(_INSERT_EVENT, dict(
+        complaint_id=complaint_id, action="submit", status="submitted", department=category.department,
+        at=now, actor_id=account_id))
+    feed_lead(session=session, tracking_no=tracking_no, target=target, category=category, now=now)
+    return _receipt(tracking_no, query_code, category.department, accept_due_at)
 
 
-def feed_lead(*, session, complaint: Complaint, category: ComplaintCategory, now: dt.datetime) -> None:
+def feed_lead(*, session, tracking_no: str, target: dict, category: Category, now: dt.datetime) -> None:
     """Serious category: a lead at once. Otherwise the complaint joins an open lead, or opens one when
     it is the third in 30 days (counting only complaints since the institution's last lead ended)."""
-    detail = f"{complaint.tracking_no} {category.name}"
+    institution_id = target.get("institution_id")
+    detail = f"{tracking_no} {category.name}"
     if category.serious:
-        leads.add_reasons(session=session, institution_id=complaint.institution_id,
-                          place_name=complaint.place_name, place_address=complaint.place_address,
-                          reasons=[leads.reason("serious_complaint", detail, now, ref=complaint.tracking_no)])
+        leads.add_reasons(session=session, institution_id=institution_id,
+                          place_name=target.get("place_name"), place_address=target.get("place_address"),
+                          reasons=[leads.reason("serious_complaint", detail, now, ref=tracking_no)])
         return
-    if complaint.institution_id is None:
+    if institution_id is None:
         return
-    lead = leads.open_lead_for(session=session, institution_id=complaint.institution_id)
-    if lead is not None:
-        leads.add_reasons(session=session, institution_id=complaint.institution_id, lead=lead,
-                          reasons=[leads.reason("complaint", detail, now, ref=complaint.tracking_no)])
+    if leads.add_reasons(session=session, institution_id=institution_id, only_to_open_lead=True,
+                         reasons=[leads.reason("complaint", detail, now, ref=tracking_no)]) is not None:
         return
     since = now - LEAD_WINDOW
-    closed = leads.last_closed_at(session=session, institution_id=complaint.institution_id)
+    closed = leads.last_closed_at(session=session, institution_id=institution_id)
     if closed and closed > since:
         since = closed
-    window = (Complaint.institution_id == complaint.institution_id, Complaint.submitted_at > since)
+    window = (Complaint.institution_id == institution_id, Complaint.submitted_at > since)
     if session.scalar(select(func.count()).where(*window)) < LEAD_COMPLAINTS:
         return
     rows = session.execute(
@@ -289,6 +352,6 @@ def feed_lead(*, session, complaint: Complaint, category: ComplaintCategory, now
         .join(ComplaintCategory, Complaint.category == ComplaintCategory.code)
         .where(*window).order_by(Complaint.submitted_at)
     ).all()
-    leads.add_reasons(session=session, institution_id=complaint.institution_id, reasons=[
+    leads.add_reasons(session=session, institution_id=institution_id, reasons=[
         leads.reason("complaint", f"{number} {name}", at, ref=number) for number, at, name in rows
     ])

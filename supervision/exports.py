@@ -39,7 +39,7 @@ def lead_rows(*, session, statement):
 
 def lead_row(lead: Lead) -> list:
     institution = lead.institution
-    reasons = "；".join(f"{KIND_NAMES.get(r['kind'], r['kind'])}：{r['detail']}" for r in lead.reasons)
+    reasons = "；".join(f"{KIND_NAMES.get(r.kind, r.kind)}：{r.detail}" for r in lead.reasons)
     return [
         lead.id, lead.institution_id, institution.name if institution else lead.place_name,
         institution.address if institution else lead.place_address, institution is None, lead.score,

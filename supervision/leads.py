@@ -7,14 +7,15 @@ Every source (complaints now; self-checks, commitment breaches and expired licen
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import lazyload
 
-from api.database import utcnow
+from api.database import upsert_insert, utcnow
 from api.errors import InvalidTransition
 from registry.models import Institution
-from supervision.models import Lead
+from supervision.models import LEAD_REASON_KINDS, Lead, LeadReason
 
 # Points per reason of each kind; a lead's score is their sum, capped at 100.
 WEIGHTS = {
@@ -27,6 +28,7 @@ WEIGHTS = {
     "expired_licence_scanned": 30,
 }
 MAX_SCORE = 100
+assert set(WEIGHTS) == set(LEAD_REASON_KINDS) and min(WEIGHTS.values()) >= 0  # rescore() needs both
 HIGH_PRIORITY = 40  # at or above: drawn into every random inspection, listed first
 
 KIND_NAMES = {
@@ -44,10 +46,17 @@ def score(reasons: list[dict]) -> int:
     return min(MAX_SCORE, sum(WEIGHTS[reason["kind"]] for reason in reasons))
 
 
+def rescore(current: int, added_kinds: list[str]) -> int:
+    """score() after adding reasons of `added_kinds` to reasons that scored `current`: the same number,
+    since no weight is negative (min(C, a + b) = min(C, min(C, a) + b) for b >= 0), with no need to
+    read the reasons already there."""
+    return min(MAX_SCORE, current + sum(WEIGHTS[kind] for kind in added_kinds))
+
+
 def reason(kind: str, detail: str, at: dt.datetime, ref: str | None = None) -> dict:
     if kind not in WEIGHTS:
         raise ValueError(f"unknown lead reason {kind!r}")
-    return {"kind": kind, "detail": detail, "at": at.isoformat(), **({"ref": ref} if ref else {})}
+    return {"kind": kind, "detail": detail, "at": at, "ref": ref}
 
 
 def open_lead_for(*, session, institution_id: int) -> Lead | None:
@@ -56,27 +65,54 @@ def open_lead_for(*, session, institution_id: int) -> Lead | None:
                           .options(lazyload(Lead.institution)))
 
 
-def add_reasons(*, session, reasons: list[dict], institution_id: int | None = None,
-                place_name: str | None = None, place_address: str | None = None, lead: Lead | None = None) -> Lead:
-    """Add reasons to the institution's open lead, opening one if there is none.
+# add_reasons() runs on every complaint: its statements are built once (see complaints.intake).
+_leads, _lead_reasons = Lead.__table__, LeadReason.__table__
+_OPEN_LEAD = select(_leads.c.id, _leads.c.score).where(
+    _leads.c.institution_id == bindparam("institution_id"), _leads.c.status == "open")
+_OPEN_A_LEAD = insert(_leads).returning(_leads.c.id)
+_SET_SCORE = update(_leads).where(_leads.c.id == bindparam("lead_id")).values(score=bindparam("score"))
 
-    An unlicensed place has no institution: each of its reports opens its own lead. Callers serialise
-    per institution (see complaints.service: the institution row is locked first), and the partial
-    unique index refuses a second open lead should they not.
+
+@functools.cache
+def _insert_new_reasons(dialect: str):
+    """Insert reasons, skipping those whose ref the lead has; returns the kinds of those inserted."""
+    return upsert_insert(dialect, _lead_reasons).on_conflict_do_nothing().returning(_lead_reasons.c.kind)
+
+
+def add_reasons(*, session, reasons: list[dict], institution_id: int | None = None,
+                place_name: str | None = None, place_address: str | None = None,
+                only_to_open_lead: bool = False) -> int | None:
+    """Add reasons to the institution's open lead, opening one if there is none (unless
+    `only_to_open_lead`: then nothing happens without one). Returns the lead's id, or None.
+
+    A reason whose ref the lead already has is not added again. An unlicensed place has no
+    institution: each of its reports opens its own lead. Callers serialise per institution (the
+    complaint intake locks the institution row first), and the partial unique index refuses a second
+    open lead should they not. Complaint intake runs this on every submission, so it is a few
+    statements on columns, never a read of the lead's other reasons.
     """
-    if lead is None and institution_id:
-        lead = open_lead_for(session=session, institution_id=institution_id)
-    before = (lead is not None, lead is not None and lead.score >= HIGH_PRIORITY)
+    connection = session.connection()
+    lead = connection.execute(_OPEN_LEAD, {"institution_id": institution_id}).first() if institution_id else None
+    if lead is None and only_to_open_lead:
+        return None
     if lead is None:
-        lead = Lead(institution_id=institution_id, place_name=place_name, place_address=place_address, reasons=[])
-        session.add(lead)
-    known = {r.get("ref") for r in lead.reasons if r.get("ref")}
-    lead.reasons = lead.reasons + [r for r in reasons if not r.get("ref") or r["ref"] not in known]
-    lead.score = score(lead.reasons)
-    session.flush()
-    if before != (True, lead.score >= HIGH_PRIORITY):  # risk reads only "a lead is open" and "it is high"
+        lead_id, before = connection.execute(_OPEN_A_LEAD, {
+            "institution_id": institution_id, "place_name": place_name, "place_address": place_address,
+            "status": "open", "score": 0, "opened_at": utcnow()}).scalar_one(), None
+    else:
+        lead_id, before = lead
+    added = connection.execute(_insert_new_reasons(connection.dialect.name),
+                               [{"lead_id": lead_id, **reason} for reason in reasons]).scalars().all()
+    after = rescore(before or 0, added)
+    if after != before:
+        connection.execute(_SET_SCORE, {"lead_id": lead_id, "score": after})
+    if _priority(before) != _priority(after):  # risk reads only "a lead is open" and "it is high"
         _refresh_risk(session, institution_id)
-    return lead
+    return lead_id
+
+
+def _priority(lead_score: int | None) -> str | None:
+    return None if lead_score is None else "high" if lead_score >= HIGH_PRIORITY else "normal"
 
 
 def _refresh_risk(session, institution_id: int | None) -> None:
@@ -87,12 +123,12 @@ def _refresh_risk(session, institution_id: int | None) -> None:
         credit.recompute(session=session, institution_ids=[institution_id], reason="lead changed")
 
 
-def add_new_reasons(*, session, institution_id: int, reasons: list[dict]) -> Lead | None:
+def add_new_reasons(*, session, institution_id: int, reasons: list[dict]) -> int | None:
     """add_reasons() for a daily sweep: reasons whose ref any lead of the institution already carries
     (open, inspected or dismissed) are not added again; None if nothing was new."""
-    known = {r.get("ref") for lead_reasons in session.scalars(select(Lead.reasons).where(
-        Lead.institution_id == institution_id)) for r in lead_reasons}
-    fresh = [r for r in reasons if r.get("ref") not in known]
+    known = set(session.scalars(select(LeadReason.ref).join(Lead).where(
+        Lead.institution_id == institution_id, LeadReason.ref.in_([r["ref"] for r in reasons if r["ref"]]))))
+    fresh = [r for r in reasons if r["ref"] is None or r["ref"] not in known]
     if not fresh:
         return None
     return add_reasons(session=session, institution_id=institution_id, reasons=fresh)
@@ -149,7 +185,7 @@ def lead_view(lead: Lead) -> dict:
         "unlicensed": institution is None,
         "score": lead.score,
         "priority": "high" if lead.score >= HIGH_PRIORITY else "normal",
-        "reasons": [{"kind": r["kind"], "detail": r["detail"], "at": r["at"]} for r in lead.reasons],
+        "reasons": [{"kind": r.kind, "detail": r.detail, "at": r.at} for r in lead.reasons],
         "status": lead.status,
         "opened_at": lead.opened_at,
         "closed_at": lead.closed_at,

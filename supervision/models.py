@@ -21,6 +21,9 @@ from api.database import UTCDateTime, db, utcnow
 from api.models import _in
 
 LEAD_STATUSES = ("open", "inspected", "dismissed")
+# Why a lead exists; supervision.leads.WEIGHTS gives each its points.
+LEAD_REASON_KINDS = ("complaint", "serious_complaint", "veto_item", "rectification_overdue", "missed_selfcheck",
+                     "commitment_breach", "expired_licence_scanned")
 
 
 class Lead(db.Model):
@@ -28,6 +31,8 @@ class Lead(db.Model):
 
     One open lead per institution (a partial unique index): new reasons join the open lead. It ends
     when an inspection is recorded (`inspected`) or a regulator dismisses it with a note (`dismissed`).
+    `score` is kept with the lead (sorted and filtered on); its reasons are rows of their own, so a
+    lead that gathers thousands of complaints costs one small insert per complaint.
     """
 
     __tablename__ = "leads"
@@ -46,13 +51,35 @@ class Lead(db.Model):
     place_address: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="open")
     score: Mapped[int] = mapped_column(default=0)
-    reasons: Mapped[list[dict]] = mapped_column(JSON, default=list)
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     close_note: Mapped[str | None] = mapped_column(Text)
 
     institution = relationship("Institution", lazy="joined", viewonly=True)
+    reasons: Mapped[list[LeadReason]] = relationship(
+        back_populates="lead", lazy="selectin", order_by="(LeadReason.at, LeadReason.id)",
+        cascade="all, delete-orphan", passive_deletes=True)
+
+
+class LeadReason(db.Model):
+    """One reason of a lead. `ref` names its source (a tracking number, `veto:2026Q3:A01`...): a source
+    counts once per lead (unique with the lead; reasons without a ref are never merged)."""
+
+    __tablename__ = "lead_reasons"
+    __table_args__ = (
+        CheckConstraint(_in("kind", LEAD_REASON_KINDS), name="kind"),
+        UniqueConstraint("lead_id", "ref"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))  # indexed by the unique
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ref: Mapped[str | None] = mapped_column(String(64))
+
+    lead: Mapped[Lead] = relationship(back_populates="reasons")
 
 
 VIOLATION_STATUSES = ("pending", "objected", "upheld", "cancelled")

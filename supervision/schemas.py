@@ -12,7 +12,7 @@ from supervision.models import LEAD_STATUSES
 class LeadReasonSchema(Schema):
     kind = fields.String(required=True)
     detail = fields.String(required=True)
-    at = fields.String(required=True, metadata={"format": "date-time"})
+    at = fields.AwareDateTime(required=True)
 
 
 class LeadSchema(Schema):

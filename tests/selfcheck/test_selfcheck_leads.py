@@ -13,7 +13,7 @@ from registry.models import Institution
 from selfcheck import service
 from selfcheck.models import SelfCheck
 from supervision import leads
-from supervision.models import Lead
+from supervision.models import Lead, LeadReason
 from tests.api.helpers import assert_error
 from tests.conftest import institution_payload
 from tests.selfcheck.conftest import SELFCHECKS, filed, first_code, plan
@@ -27,7 +27,7 @@ def _leads(persona, **query) -> list[dict]:
     return response.get_json()["items"]
 
 
-def _reasons(session, institution_id) -> list[dict]:
+def _reasons(session, institution_id) -> list[LeadReason]:
     """Every reason of every lead of the institution, as stored (with their refs)."""
     session.expire_all()
     return [r for lead in session.scalars(select(Lead).where(Lead.institution_id == institution_id))
@@ -209,7 +209,7 @@ def test_a_full_year_filing_submitted_after_the_deadline_does_not_cover_the_quar
     session.commit()
 
     assert _sweep(session, dt.date(2026, 11, 6)) == 1
-    assert [r["kind"] for r in _reasons(session, clinic["id"])] == ["missed_selfcheck"]
+    assert [r.kind for r in _reasons(session, clinic["id"])] == ["missed_selfcheck"]
 
 
 def test_an_institution_registered_during_the_quarter_has_not_missed_it(session, clinic):
@@ -269,4 +269,4 @@ def test_the_refresh_leads_command_runs_the_sweep(app, session, health_officer, 
 
     assert result.exit_code == 0, result.output
     assert "1 institution(s)" in result.output
-    assert [r["kind"] for r in _reasons(session, long_registered["id"])] == ["missed_selfcheck"]
+    assert [r.kind for r in _reasons(session, long_registered["id"])] == ["missed_selfcheck"]
