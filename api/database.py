@@ -10,8 +10,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.pool import Pool
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

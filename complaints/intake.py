@@ -13,11 +13,12 @@ import hmac
 import json
 import re
 import secrets
+import threading
 import time
 import weakref
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, literal, select
 
 from api.database import SHANGHAI, lock_row, upsert_insert, utcnow
 from api.errors import Conflict, NotFound, ValidationFailed
@@ -203,27 +204,52 @@ def check_contact(data: dict) -> None:
 
 # ---- tracking number and query code ---------------------------------------------------------------
 
+TRACKING_BLOCK = 16  # PostgreSQL: numbers a process takes from the day's counter at a time
+
+
 @functools.cache
 def _counter_bump(dialect: str):
-    """Add one to the day's counter, creating it at 1: one atomic statement (per dialect, built once)."""
-    return (upsert_insert(dialect, TrackingCounter.__table__).values(day=bindparam("day"), last=1)
-            .on_conflict_do_update(index_elements=["day"], set_={"last": TrackingCounter.__table__.c.last + 1})
-            .returning(TrackingCounter.__table__.c.last))
+    """Take :step numbers from the day's counter, creating it: one atomic statement (built once)."""
+    counters = TrackingCounter.__table__
+    return (upsert_insert(dialect, counters).values(day=bindparam("day"), last=bindparam("step"))
+            .on_conflict_do_update(index_elements=["day"], set_={"last": counters.c.last + bindparam("step")})
+            .returning(counters.c.last))
+
+
+@dataclass
+class _Block:
+    day: dt.date
+    next: int
+    last: int
+
+
+_blocks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> this process's _Block
+_blocks_lock = threading.Lock()
 
 
 def next_tracking_no(*, session, now: dt.datetime) -> str:
-    """TS + Beijing date + the day's sequence, from one atomic upsert: unique under any concurrency."""
+    """TS + Beijing date + a number of the day from the day's counter: unique under any concurrency.
+
+    SQLite has one writer at a time, so there the counter is bumped by one inside the complaint's own
+    transaction and the numbers of a day run 1, 2, 3... On PostgreSQL the counter row would make every
+    submission wait for the one before it to commit; instead each process takes a block of
+    TRACKING_BLOCK numbers in a short transaction of its own (as a PostgreSQL sequence with CACHE
+    does) and hands them out. Numbers stay unique and readable; a process's numbers are consecutive,
+    those of two processes interleave, and the rest of a block is skipped when a process stops, the
+    day ends or a submission fails.
+    """
     day = now.astimezone(SHANGHAI).date()
     bind = session.get_bind()
-    statement = _counter_bump(bind.dialect.name)
-    if bind.dialect.name == "postgresql":
-        # The day's counter row is every submission's hot spot: bump it in its own short transaction
-        # rather than hold its lock until the complaint commits. (A failed submission then leaves a gap;
-        # numbers are unique, not gapless.) SQLite has one writer anyway, so there it joins the transaction.
-        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            number = connection.execute(statement, {"day": day}).scalar_one()
-    else:
-        number = session.connection().execute(statement, {"day": day}).scalar_one()
+    if bind.dialect.name != "postgresql":
+        number = session.connection().execute(_counter_bump(bind.dialect.name), {"day": day, "step": 1}).scalar_one()
+        return f"TS{day:%Y%m%d}{number:06d}"
+    with _blocks_lock:
+        block = _blocks.get(bind)
+        if block is None or block.day != day or block.next > block.last:
+            with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                last = connection.execute(_counter_bump("postgresql"), {"day": day, "step": TRACKING_BLOCK}).scalar_one()
+            block = _blocks[bind] = _Block(day, last - TRACKING_BLOCK + 1, last)
+        number, block.next = block.next, block.next + 1
     return f"TS{day:%Y%m%d}{number:06d}"
 
 
@@ -281,8 +307,37 @@ def _receipt(tracking_no: str, query_code: str, department: str, accept_due_at: 
             "department": department, "accept_due_at": accept_due_at}
 
 
-_INSERT_COMPLAINT = insert(Complaint.__table__).returning(Complaint.__table__.c.id)
-_INSERT_EVENT = insert(ComplaintEvent.__table__)
+_complaints, _events = Complaint.__table__, ComplaintEvent.__table__
+_CASE_COLUMNS = (  # what a new case is stored with
+    "tracking_no", "query_code_hash", "category", "department", "status", "content", "details", "target_kind",
+    "institution_id", "staff_id", "code_id", "place_name", "place_address", "occurred_at", "anonymous",
+    "contact_name", "contact_phone", "account_id", "idempotency_key", "request_fingerprint", "submitted_at",
+    "accept_due_at", "updated_at")
+_INSERT_CASE = insert(_complaints).returning(_complaints.c.id)
+_INSERT_EVENT = insert(_events)
+_new_case = (insert(_complaints)
+             .values({name: bindparam(name, type_=_complaints.c[name].type) for name in _CASE_COLUMNS})
+             .returning(_complaints.c.id, _complaints.c.department, _complaints.c.submitted_at,
+                        _complaints.c.account_id).cte("new_case"))
+_INSERT_CASE_AND_EVENT = insert(_events).from_select(
+    ["complaint_id", "action", "status", "department", "at", "actor_id"],
+    select(_new_case.c.id, literal("submit"), literal("submitted"), _new_case.c.department,
+           _new_case.c.submitted_at, _new_case.c.account_id),
+).returning(_events.c.complaint_id)
+
+
+def _store(connection, case: dict) -> int:
+    """Insert the case and the first entry of its timeline (`submit`); returns the case's id.
+
+    On PostgreSQL one statement does both: the entry's INSERT takes the id from the case's INSERT ...
+    RETURNING (a data-modifying CTE, which SQLite does not have; there they are two statements)."""
+    if connection.dialect.name == "postgresql":
+        return connection.execute(_INSERT_CASE_AND_EVENT, case).scalar_one()
+    complaint_id = connection.execute(_INSERT_CASE, case).scalar_one()
+    connection.execute(_INSERT_EVENT, {"complaint_id": complaint_id, "action": "submit", "status": "submitted",
+                                       "department": case["department"], "at": case["submitted_at"],
+                                       "actor_id": case["account_id"]})
+    return complaint_id
 
 
 def submit(*, session, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
@@ -291,8 +346,9 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
     (with the query code, shown this once). The caller commits; on IntegrityError for the key, it
     rolls back and asks find_replay().
 
-    Every submission takes this path, so it is written as a handful of plain statements (one lookup
-    that also locks, the number, two inserts, the lead) rather than through the ORM's unit of work.
+    Every submission takes this path, so it is a few prebuilt statements rather than the ORM's unit
+    of work: on PostgreSQL, one lookup that also locks, one insert of the case with its timeline, and
+    one statement for the lead (the tracking number takes a statement once per TRACKING_BLOCK).
     """
     now = now or utcnow()
     category = get_category(session=session, code=data["category"])
@@ -308,21 +364,32 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
     tracking_no = next_tracking_no(session=session, now=now)
     query_code = new_query_code(secret=secret, idempotency_key=idempotency_key, tracking_no=tracking_no)
     accept_due_at = deadlines.accept_due(now)
-    connection = session.connection()
-    complaint_id = connection.execute(_INSERT_COMPLAINT, dict(
-        tracking_no=tracking_no, query_code_hash=hash_query_code(tracking_no, query_code),
-        category=category.code, department=category.department, status="submitted",
-        content=data["content"], details=details, occurred_at=data.get("occurred_at"),
-        anonymous=data["anonymous"], contact_name=data.get("contact_name"), contact_phone=data.get("contact_phone"),
-        account_id=account_id, idempotency_key=idempotency_key,
-        request_fingerprint=request_fingerprint if idempotency_key else None,
-        submitted_at=now, accept_due_at=accept_due_at, **target,
-    )).scalar_one()
-    connection.execute(_INSERT_EVENT, dict(
-        complaint_id=complaint_id, action="submit", status="submitted", department=category.department,
-        at=now, actor_id=account_id))
+    _store(session.connection(), {
+        "tracking_no": tracking_no, "query_code_hash": hash_query_code(tracking_no, query_code),
+        "category": category.code, "department": category.department, "status": "submitted",
+        "content": data["content"], "details": details, "occurred_at": data.get("occurred_at"),
+        "anonymous": data["anonymous"], "contact_name": data.get("contact_name"),
+        "contact_phone": data.get("contact_phone"), "account_id": account_id, "idempotency_key": idempotency_key,
+        "request_fingerprint": request_fingerprint if idempotency_key else None,
+        "submitted_at": now, "accept_due_at": accept_due_at, "updated_at": now,
+        "institution_id": None, "staff_id": None, "code_id": None, "place_name": None, "place_address": None,
+        **target,
+    })
     feed_lead(session=session, tracking_no=tracking_no, target=target, category=category, now=now)
     return _receipt(tracking_no, query_code, category.department, accept_due_at)
+
+
+# Complaints about an institution in the lead window (since :since, and since its last lead ended):
+# counted with one aggregate query; listed only when they open a lead.
+_complaints, _categories = Complaint.__table__, ComplaintCategory.__table__
+_since = bindparam("since", type_=_complaints.c.submitted_at.type)
+_IN_WINDOW = (
+    _complaints.c.institution_id == bindparam("institution_id"), _complaints.c.submitted_at > _since,
+    _complaints.c.submitted_at > func.coalesce(leads.last_closed_at(bindparam("institution_id")), _since))
+_COUNT_IN_WINDOW = select(func.count()).select_from(_complaints).where(*_IN_WINDOW)
+_LIST_IN_WINDOW = (select(_complaints.c.tracking_no, _complaints.c.submitted_at, _categories.c.name)
+                   .join(_categories, _categories.c.code == _complaints.c.category)
+                   .where(*_IN_WINDOW).order_by(_complaints.c.submitted_at))
 
 
 def feed_lead(*, session, tracking_no: str, target: dict, category: Category, now: dt.datetime) -> None:
@@ -340,18 +407,11 @@ def feed_lead(*, session, tracking_no: str, target: dict, category: Category, no
     if leads.add_reasons(session=session, institution_id=institution_id, only_to_open_lead=True,
                          reasons=[leads.reason("complaint", detail, now, ref=tracking_no)]) is not None:
         return
-    since = now - LEAD_WINDOW
-    closed = leads.last_closed_at(session=session, institution_id=institution_id)
-    if closed and closed > since:
-        since = closed
-    window = (Complaint.institution_id == institution_id, Complaint.submitted_at > since)
-    if session.scalar(select(func.count()).where(*window)) < LEAD_COMPLAINTS:
+    window = {"institution_id": institution_id, "since": now - LEAD_WINDOW}
+    connection = session.connection()
+    if connection.execute(_COUNT_IN_WINDOW, window).scalar_one() < LEAD_COMPLAINTS:
         return
-    rows = session.execute(
-        select(Complaint.tracking_no, Complaint.submitted_at, ComplaintCategory.name)
-        .join(ComplaintCategory, Complaint.category == ComplaintCategory.code)
-        .where(*window).order_by(Complaint.submitted_at)
-    ).all()
     leads.add_reasons(session=session, institution_id=institution_id, reasons=[
-        leads.reason("complaint", f"{number} {name}", at, ref=number) for number, at, name in rows
+        leads.reason("complaint", f"{number} {name}", at, ref=number)
+        for number, at, name in connection.execute(_LIST_IN_WINDOW, window)
     ])

@@ -144,7 +144,8 @@ class Attachment(db.Model):
 
 
 class TrackingCounter(db.Model):
-    """Last tracking number handed out per Beijing day; bumped with one atomic upsert per complaint."""
+    """The last tracking number taken per Beijing day, by one atomic upsert: one number per complaint
+    on SQLite, a block of numbers per process on PostgreSQL (see complaints.intake.next_tracking_no)."""
 
     __tablename__ = "complaint_counters"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm import lazyload
 
 from api.database import upsert_insert, utcnow
@@ -28,8 +28,9 @@ WEIGHTS = {
     "expired_licence_scanned": 30,
 }
 MAX_SCORE = 100
-assert set(WEIGHTS) == set(LEAD_REASON_KINDS) and min(WEIGHTS.values()) >= 0  # rescore() needs both
 HIGH_PRIORITY = 40  # at or above: drawn into every random inspection, listed first
+assert set(WEIGHTS) == set(LEAD_REASON_KINDS) and min(WEIGHTS.values()) >= 0  # rescore() needs both
+assert max(WEIGHTS.values()) <= MAX_SCORE - HIGH_PRIORITY  # so _score_before() knows the priority
 
 KIND_NAMES = {
     "complaint": "投诉",
@@ -73,6 +74,42 @@ _OPEN_A_LEAD = insert(_leads).returning(_leads.c.id)
 _SET_SCORE = update(_leads).where(_leads.c.id == bindparam("lead_id")).values(score=bindparam("score"))
 
 
+_plus_points = case((_leads.c.score + bindparam("points") > MAX_SCORE, MAX_SCORE),
+                    else_=_leads.c.score + bindparam("points"))  # rescore() of one reason, in SQL
+_ADD_POINTS = update(_leads).where(_leads.c.id == bindparam("lead_id")).values(score=_plus_points) \
+    .returning(_leads.c.score)
+
+
+@functools.cache
+def _join_open_lead(dialect: str):
+    """One reason onto the institution's open lead, if it has one and not the reason's ref already;
+    returns the lead's id. (INSERT ... SELECT: finding the lead and adding to it are one statement.)"""
+    columns = _lead_reasons.c
+    lead = select(_leads.c.id, *(bindparam(name, type_=columns[name].type) for name in ("kind", "detail", "at", "ref")))
+    return (upsert_insert(dialect, _lead_reasons)
+            .from_select(["lead_id", "kind", "detail", "at", "ref"], lead.where(
+                _leads.c.institution_id == bindparam("for_institution"), _leads.c.status == "open"))
+            .on_conflict_do_nothing().returning(columns.lead_id))
+
+
+_joined = _join_open_lead("postgresql").cte("joined")
+_JOIN_AND_ADD_POINTS = update(_leads).where(_leads.c.id == _joined.c.lead_id).values(score=_plus_points) \
+    .returning(_leads.c.id, _leads.c.score)
+
+
+def _add_to_open_lead(connection, institution_id: int, reason: dict) -> tuple[int, int] | None:
+    """One reason onto the institution's open lead, if it has one and not the reason's ref already:
+    (the lead's id, its new score), else None. On PostgreSQL one statement (the score's UPDATE reads
+    the reason's INSERT ... RETURNING, a data-modifying CTE); on SQLite two."""
+    params = {"for_institution": institution_id, "points": WEIGHTS[reason["kind"]], **reason}
+    if connection.dialect.name == "postgresql":
+        return connection.execute(_JOIN_AND_ADD_POINTS, params).first()
+    lead_id = connection.execute(_join_open_lead(connection.dialect.name), params).scalar()
+    if lead_id is None:
+        return None
+    return lead_id, connection.execute(_ADD_POINTS, {"lead_id": lead_id, "points": params["points"]}).scalar_one()
+
+
 @functools.cache
 def _insert_new_reasons(dialect: str):
     """Insert reasons, skipping those whose ref the lead has; returns the kinds of those inserted."""
@@ -92,6 +129,13 @@ def add_reasons(*, session, reasons: list[dict], institution_id: int | None = No
     statements on columns, never a read of the lead's other reasons.
     """
     connection = session.connection()
+    if institution_id and len(reasons) == 1:  # every complaint about an institution with an open lead
+        joined = _add_to_open_lead(connection, institution_id, reasons[0])
+        if joined is not None:
+            lead_id, after = joined
+            if _priority(_score_before(after, WEIGHTS[reasons[0]["kind"]])) != _priority(after):
+                _refresh_risk(session, institution_id)
+            return lead_id
     lead = connection.execute(_OPEN_LEAD, {"institution_id": institution_id}).first() if institution_id else None
     if lead is None and only_to_open_lead:
         return None
@@ -109,6 +153,12 @@ def add_reasons(*, session, reasons: list[dict], institution_id: int | None = No
     if _priority(before) != _priority(after):  # risk reads only "a lead is open" and "it is high"
         _refresh_risk(session, institution_id)
     return lead_id
+
+
+def _score_before(after: int, points: int) -> int:
+    """The score a lead had before one reason of `points` made it `after`; at the cap, the lowest it
+    can have been, which is high priority whatever the reason (checked below WEIGHTS)."""
+    return after - points if after < MAX_SCORE else MAX_SCORE - points
 
 
 def _priority(lead_score: int | None) -> str | None:
@@ -155,12 +205,11 @@ def _close(lead: Lead, *, status: str, by_id: int | None, note: str | None) -> N
     lead.status, lead.closed_at, lead.closed_by_id, lead.close_note = status, utcnow(), by_id, note
 
 
-def last_closed_at(*, session, institution_id: int) -> dt.datetime | None:
-    """When the institution's last lead ended: complaints before it were dealt with by that lead."""
-    return session.scalar(
-        select(Lead.closed_at).where(Lead.institution_id == institution_id, Lead.status != "open")
-        .order_by(Lead.closed_at.desc()).limit(1)
-    )
+def last_closed_at(institution_id):
+    """When the institution's last lead ended (NULL if none has), as a scalar subquery: complaints
+    before it were dealt with by that lead. `institution_id` is a value or a column or bind."""
+    return (select(func.max(_leads.c.closed_at))
+            .where(_leads.c.institution_id == institution_id, _leads.c.status != "open").scalar_subquery())
 
 
 def lead_query(*, status: str | None = "open", institution_id: int | None = None, min_score: int | None = None):
