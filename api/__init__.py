@@ -6,6 +6,7 @@ import atexit
 import logging
 
 from flask import Flask
+from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import cli, config, extensions
@@ -15,6 +16,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the app; `test_config` overrides settings (tests), else ONECODE_* variables decide."""
     app = Flask(__name__, instance_relative_config=True)
     config.load(app, test_config)
+    app.session_interface = NoCookieSessions()
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -44,6 +46,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     atexit.register(_flush_on_exit, app, counter)
     _make_instance_folder(app)
     return app
+
+
+class NoCookieSessions(SessionInterface):
+    """Nothing here uses Flask's cookie session (the API takes bearer tokens, the H5 form a signed
+    nonce), so no request builds its signer or sets a cookie; writing to `session` raises."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        return None
 
 
 def _flush_on_exit(app: Flask, counter) -> None:

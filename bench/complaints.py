@@ -338,6 +338,19 @@ def machine_busy() -> float:
     return (sum(values[:8]) - idle) / TICKS
 
 
+def reference_loop() -> float:
+    """Milliseconds one core takes for a fixed piece of pure Python (best of three). The speed of the
+    shared virtual machine this runs on changes over the day, by up to 2x: this number says how fast
+    it was during a run, so runs can be compared (lower is faster)."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.process_time(), 0
+        for n in range(2_000_000):
+            total += n
+        best = min(best, time.process_time() - started)
+    return best * 1000
+
+
 class CpuAccount:
     """CPU spent during the timed phase by gunicorn (master and workers), this run's PostgreSQL backends,
     this process (the clients) and the whole machine. Processes are polled every 0.5 s, so a backend
@@ -456,8 +469,10 @@ def bench(kind: str, args: argparse.Namespace) -> dict:
 
             # Warm-up, not timed: imports, first queries, connection pools. Its cases are checked too.
             _, warm_bodies, warm_errors, warm_samples = run_clients(port, requests[::-1], 1.0, args.clients)
+            reference = reference_loop()
             with CpuAccount(server, database) as account:
                 elapsed, bodies, errors, samples = run_clients(port, requests, args.seconds, args.clients)
+            reference = (reference + reference_loop()) / 2
             cpu = {name: seconds * 1000 / max(len(bodies), 1) for name, seconds in account.totals.items()}
             errors += warm_errors
             samples = warm_samples + samples
@@ -468,7 +483,8 @@ def bench(kind: str, args: argparse.Namespace) -> dict:
             rows, distinct_rows = database.count()
             result |= {"rate": len(bodies) / elapsed, "acknowledged": len(bodies), "elapsed": elapsed,
                        "warmup": len(warm_bodies), "errors": errors, "lost": lost, "duplicates": duplicates,
-                       "rows": rows, "distinct_rows": distinct_rows, "total_ack": len(receipts), "cpu": cpu}
+                       "rows": rows, "distinct_rows": distinct_rows, "total_ack": len(receipts), "cpu": cpu,
+                       "reference": reference}
             for sample in samples + lost_samples:
                 print(f"  sample problem: {sample}")
         finally:
@@ -491,7 +507,8 @@ def bench(kind: str, args: argparse.Namespace) -> dict:
     print(f"  CPU per acknowledged submission: app (gunicorn) {cpu['app']:.2f} ms, database server {cpu['database']:.2f} ms, "
           f"client {cpu['client']:.2f} ms; whole machine {cpu['machine']:.2f} ms, so {cpu['machine'] - ours:.2f} ms "
           f"(~{max(cpu['machine'] - ours, 0) / cpu['machine'] * 100 if cpu['machine'] else 0:.0f}%) went to other processes; "
-          f"CPU-bound ceiling {os.cpu_count() * 1000 / ours if ours else 0:.0f}/s on {os.cpu_count()} cores")
+          f"CPU-bound ceiling {os.cpu_count() * 1000 / ours if ours else 0:.0f}/s on {os.cpu_count()} cores; "
+          f"reference loop {result['reference']:.0f} ms (the machine's speed: lower is faster)")
     return result
 
 
@@ -501,15 +518,16 @@ def main() -> int:
     kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
     results = [bench(kind, args) for kind in kinds]
     print("\n| database | configuration | submissions/s | target | errors | lost | duplicates | rows = acknowledged "
-          "| CPU ms per submission (app + database + client) | other processes' share of the CPU |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| CPU ms per submission (app + database + client) | other processes' share of the CPU | reference loop |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         cpu = r["cpu"]
         ours = cpu["app"] + cpu["database"] + cpu["client"]
         print(f"| {r['database']} | `{r['config']}` | {r['rate']:.0f} | {r['target']:.0f} | {r['errors']} | "
               f"{r['lost']} | {r['duplicates']} | {r['rows']} = {r['total_ack']} "
               f"{'yes' if r['rows'] == r['total_ack'] else 'NO'} | {cpu['app']:.1f} + {cpu['database']:.1f} + "
-              f"{cpu['client']:.1f} | {max(cpu['machine'] - ours, 0) / cpu['machine'] * 100 if cpu['machine'] else 0:.0f}% |")
+              f"{cpu['client']:.1f} | {max(cpu['machine'] - ours, 0) / cpu['machine'] * 100 if cpu['machine'] else 0:.0f}% "
+              f"| {r['reference']:.0f} ms |")
     passed = all(r["passed"] for r in results)
     print("PASS" if passed else "FAIL")
     return 0 if passed or args.report_only else 1

@@ -18,7 +18,7 @@ import time
 import weakref
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, literal, select
+from sqlalchemy import bindparam, func, insert, literal_column, select, true
 
 from api.database import SHANGHAI, lock_row, upsert_insert, utcnow
 from api.errors import Conflict, NotFound, ValidationFailed
@@ -34,6 +34,7 @@ from registry.models import Institution, Staff
 from supervision import leads
 
 QUERY_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed on phones
+assert len(QUERY_CODE_ALPHABET) == 32  # a byte modulo 32 picks a letter without bias
 QUERY_CODE_LENGTH = 8  # 40 bits; tracking is rate limited, and a wrong code answers like an unknown case
 LEAD_WINDOW = dt.timedelta(days=30)
 LEAD_COMPLAINTS = 3
@@ -171,10 +172,11 @@ def resolve_target(*, session, target: dict, lock: bool = False) -> dict:
     if key is None:
         return {"target_kind": "place", "place_name": target["name"], "place_address": target["address"]}
     field, message, kind, statement = _TARGET_LOOKUPS[key]
-    postgresql = session.get_bind().dialect.name == "postgresql"
+    connection = session.connection()
+    postgresql = connection.dialect.name == "postgresql"
     if lock and postgresql:
         statement = _LOCKING_LOOKUPS[key]
-    row = session.connection().execute(statement, {"key": target[key]}).first()
+    row = connection.execute(statement, {"key": target[key]}).first()
     if row is None:
         raise ValidationFailed(fields={field: [message]})
     found = dict(row._mapping)
@@ -239,10 +241,11 @@ def next_tracking_no(*, session, now: dt.datetime) -> str:
     day ends or a submission fails.
     """
     day = now.astimezone(SHANGHAI).date()
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
-        number = session.connection().execute(_counter_bump(bind.dialect.name), {"day": day, "step": 1}).scalar_one()
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        number = connection.execute(_counter_bump(connection.dialect.name), {"day": day, "step": 1}).scalar_one()
         return f"TS{day:%Y%m%d}{number:06d}"
+    bind = connection.engine
     with _blocks_lock:
         block = _blocks.get(bind)
         if block is None or block.day != day or block.next > block.last:
@@ -257,9 +260,11 @@ def new_query_code(*, secret: str, idempotency_key: str | None, tracking_no: str
     """Random; but for a keyed submission derived from the key, so a retry can get the first answer
     again without the code ever being stored in the clear."""
     if idempotency_key is None:
-        return "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(QUERY_CODE_LENGTH))
-    digest = hmac.new(secret.encode(), f"query-code\n{idempotency_key}\n{tracking_no}".encode(), "sha256").digest()
-    return "".join(QUERY_CODE_ALPHABET[byte % len(QUERY_CODE_ALPHABET)] for byte in digest[:QUERY_CODE_LENGTH])
+        randomness = secrets.token_bytes(QUERY_CODE_LENGTH)
+    else:
+        randomness = hmac.new(secret.encode(), f"query-code\n{idempotency_key}\n{tracking_no}".encode(),
+                              "sha256").digest()
+    return "".join(QUERY_CODE_ALPHABET[byte % 32] for byte in randomness[:QUERY_CODE_LENGTH])
 
 
 def hash_query_code(tracking_no: str, query_code: str) -> str:
@@ -316,28 +321,35 @@ _CASE_COLUMNS = (  # what a new case is stored with
 _INSERT_CASE = insert(_complaints).returning(_complaints.c.id)
 _INSERT_EVENT = insert(_events)
 _new_case = (insert(_complaints)
-             .values({name: bindparam(name, type_=_complaints.c[name].type) for name in _CASE_COLUMNS})
+             .values({name: bindparam(f"new_{name}", type_=_complaints.c[name].type) for name in _CASE_COLUMNS})
              .returning(_complaints.c.id, _complaints.c.department, _complaints.c.submitted_at,
                         _complaints.c.account_id).cte("new_case"))
-_INSERT_CASE_AND_EVENT = insert(_events).from_select(
+_first_event = insert(_events).from_select(
     ["complaint_id", "action", "status", "department", "at", "actor_id"],
-    select(_new_case.c.id, literal("submit"), literal("submitted"), _new_case.c.department,
+    select(_new_case.c.id, literal_column("'submit'"), literal_column("'submitted'"), _new_case.c.department,
            _new_case.c.submitted_at, _new_case.c.account_id),
-).returning(_events.c.complaint_id)
+).cte("first_event")
+_STORE_AND_JOIN_LEAD = (
+    select(_new_case.c.id, leads.JOIN_OPEN_LEAD.c.id.label("lead_id"), leads.JOIN_OPEN_LEAD.c.score)
+    .select_from(_new_case.outerjoin(leads.JOIN_OPEN_LEAD, true())).add_cte(_first_event))
 
 
-def _store(connection, case: dict) -> int:
-    """Insert the case and the first entry of its timeline (`submit`); returns the case's id.
+def _store(connection, case: dict, reason: dict) -> tuple[int, int] | None:
+    """Insert the case and the first entry of its timeline (`submit`).
 
-    On PostgreSQL one statement does both: the entry's INSERT takes the id from the case's INSERT ...
-    RETURNING (a data-modifying CTE, which SQLite does not have; there they are two statements)."""
+    On PostgreSQL one statement does it all with data-modifying CTEs (the entry's INSERT takes the
+    case's id from the case's INSERT ... RETURNING), and adds the complaint's lead `reason` to the
+    institution's open lead, if there is one: returns that lead's (id, new score), else None. SQLite
+    has no such CTEs: there the inserts are two statements and feed_lead() sees to the lead."""
     if connection.dialect.name == "postgresql":
-        return connection.execute(_INSERT_CASE_AND_EVENT, case).scalar_one()
+        params = {f"new_{name}": value for name, value in case.items()}  # not column names: see join_params
+        row = connection.execute(_STORE_AND_JOIN_LEAD, params | leads.join_params(case["institution_id"], reason)).one()
+        return None if row.lead_id is None else (row.lead_id, row.score)
     complaint_id = connection.execute(_INSERT_CASE, case).scalar_one()
     connection.execute(_INSERT_EVENT, {"complaint_id": complaint_id, "action": "submit", "status": "submitted",
                                        "department": case["department"], "at": case["submitted_at"],
                                        "actor_id": case["account_id"]})
-    return complaint_id
+    return None
 
 
 def submit(*, session, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
@@ -347,8 +359,9 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
     rolls back and asks find_replay().
 
     Every submission takes this path, so it is a few prebuilt statements rather than the ORM's unit
-    of work: on PostgreSQL, one lookup that also locks, one insert of the case with its timeline, and
-    one statement for the lead (the tracking number takes a statement once per TRACKING_BLOCK).
+    of work. On PostgreSQL, usually two: one lookup that also locks, and one that stores the case with
+    its timeline and adds it to the institution's open lead (the tracking number takes a statement once
+    per TRACKING_BLOCK; opening a lead takes a few more).
     """
     now = now or utcnow()
     category = get_category(session=session, code=data["category"])
@@ -364,7 +377,8 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
     tracking_no = next_tracking_no(session=session, now=now)
     query_code = new_query_code(secret=secret, idempotency_key=idempotency_key, tracking_no=tracking_no)
     accept_due_at = deadlines.accept_due(now)
-    _store(session.connection(), {
+    reason = lead_reason(category, tracking_no, now)
+    joined = _store(session.connection(), {
         "tracking_no": tracking_no, "query_code_hash": hash_query_code(tracking_no, query_code),
         "category": category.code, "department": category.department, "status": "submitted",
         "content": data["content"], "details": details, "occurred_at": data.get("occurred_at"),
@@ -374,8 +388,13 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
         "submitted_at": now, "accept_due_at": accept_due_at, "updated_at": now,
         "institution_id": None, "staff_id": None, "code_id": None, "place_name": None, "place_address": None,
         **target,
-    })
-    feed_lead(session=session, tracking_no=tracking_no, target=target, category=category, now=now)
+    }, reason)
+    if joined is not None:
+        leads.joined_open_lead(session=session, institution_id=target["institution_id"], kind=reason["kind"],
+                               lead_id=joined[0], score=joined[1])
+    else:
+        feed_lead(session=session, target=target, reason=reason, now=now,
+                  open_lead_tried=session.connection().dialect.name == "postgresql")
     return _receipt(tracking_no, query_code, category.department, accept_due_at)
 
 
@@ -392,20 +411,26 @@ _LIST_IN_WINDOW = (select(_complaints.c.tracking_no, _complaints.c.submitted_at,
                    .where(*_IN_WINDOW).order_by(_complaints.c.submitted_at))
 
 
-def feed_lead(*, session, tracking_no: str, target: dict, category: Category, now: dt.datetime) -> None:
+def lead_reason(category: Category, tracking_no: str, now: dt.datetime) -> dict:
+    """What a complaint adds to its institution's lead (or an unlicensed place's)."""
+    kind = "serious_complaint" if category.serious else "complaint"
+    return leads.reason(kind, f"{tracking_no} {category.name}", now, ref=tracking_no)
+
+
+def feed_lead(*, session, target: dict, reason: dict, now: dt.datetime, open_lead_tried: bool = False) -> None:
     """Serious category: a lead at once. Otherwise the complaint joins an open lead, or opens one when
-    it is the third in 30 days (counting only complaints since the institution's last lead ended)."""
+    it is the third in 30 days (counting only complaints since the institution's last lead ended).
+    `open_lead_tried`: the case's own statement found no open lead to join (see _store)."""
     institution_id = target.get("institution_id")
-    detail = f"{tracking_no} {category.name}"
-    if category.serious:
+    if reason["kind"] == "serious_complaint":
         leads.add_reasons(session=session, institution_id=institution_id,
                           place_name=target.get("place_name"), place_address=target.get("place_address"),
-                          reasons=[leads.reason("serious_complaint", detail, now, ref=tracking_no)])
+                          reasons=[reason])
         return
     if institution_id is None:
         return
-    if leads.add_reasons(session=session, institution_id=institution_id, only_to_open_lead=True,
-                         reasons=[leads.reason("complaint", detail, now, ref=tracking_no)]) is not None:
+    if not open_lead_tried and leads.add_reasons(session=session, institution_id=institution_id,
+                                                 only_to_open_lead=True, reasons=[reason]) is not None:
         return
     window = {"institution_id": institution_id, "since": now - LEAD_WINDOW}
     connection = session.connection()

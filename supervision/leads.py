@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, literal_column, select, update
 from sqlalchemy.orm import lazyload
 
 from api.database import upsert_insert, utcnow
@@ -74,8 +74,10 @@ _OPEN_A_LEAD = insert(_leads).returning(_leads.c.id)
 _SET_SCORE = update(_leads).where(_leads.c.id == bindparam("lead_id")).values(score=bindparam("score"))
 
 
-_plus_points = case((_leads.c.score + bindparam("points") > MAX_SCORE, MAX_SCORE),
-                    else_=_leads.c.score + bindparam("points"))  # rescore() of one reason, in SQL
+# rescore() of one reason, in SQL. (Constants are inlined: bound ones go missing from a statement
+# cached with this as a nested CTE, see complaints.intake.)
+_cap = literal_column(str(MAX_SCORE))
+_plus_points = case((_leads.c.score + bindparam("points") > _cap, _cap), else_=_leads.c.score + bindparam("points"))
 _ADD_POINTS = update(_leads).where(_leads.c.id == bindparam("lead_id")).values(score=_plus_points) \
     .returning(_leads.c.score)
 
@@ -85,29 +87,49 @@ def _join_open_lead(dialect: str):
     """One reason onto the institution's open lead, if it has one and not the reason's ref already;
     returns the lead's id. (INSERT ... SELECT: finding the lead and adding to it are one statement.)"""
     columns = _lead_reasons.c
-    lead = select(_leads.c.id, *(bindparam(name, type_=columns[name].type) for name in ("kind", "detail", "at", "ref")))
+    lead = select(_leads.c.id, *(bindparam(f"reason_{name}", type_=columns[name].type)
+                                 for name in ("kind", "detail", "at", "ref")))
     return (upsert_insert(dialect, _lead_reasons)
             .from_select(["lead_id", "kind", "detail", "at", "ref"], lead.where(
-                _leads.c.institution_id == bindparam("for_institution"), _leads.c.status == "open"))
+                _leads.c.institution_id == bindparam("for_institution"), _leads.c.status == literal_column("'open'")))
             .on_conflict_do_nothing().returning(columns.lead_id))
 
 
 _joined = _join_open_lead("postgresql").cte("joined")
-_JOIN_AND_ADD_POINTS = update(_leads).where(_leads.c.id == _joined.c.lead_id).values(score=_plus_points) \
-    .returning(_leads.c.id, _leads.c.score)
+# PostgreSQL: the score's UPDATE reads the reason's INSERT ... RETURNING (a data-modifying CTE), so a
+# reason joins the open lead in one statement. As a CTE it can ride along in another statement too
+# (complaints.intake stores a case with it): (id, score) of the lead, no row if none was open.
+JOIN_OPEN_LEAD = update(_leads).where(_leads.c.id == _joined.c.lead_id).values(score=_plus_points) \
+    .returning(_leads.c.id, _leads.c.score).cte("joined_lead")
+_JOIN_AND_ADD_POINTS = select(JOIN_OPEN_LEAD.c.id, JOIN_OPEN_LEAD.c.score)
+
+
+def join_params(institution_id: int | None, reason: dict) -> dict:
+    """The parameters of JOIN_OPEN_LEAD (and of the SQLite statements doing the same). None is named
+    after a column: SQLAlchemy would take such a parameter as that column's value in a CTE's INSERT
+    or UPDATE."""
+    return {"for_institution": institution_id, "points": WEIGHTS[reason["kind"]],
+            **{f"reason_{name}": value for name, value in reason.items()}}
 
 
 def _add_to_open_lead(connection, institution_id: int, reason: dict) -> tuple[int, int] | None:
     """One reason onto the institution's open lead, if it has one and not the reason's ref already:
-    (the lead's id, its new score), else None. On PostgreSQL one statement (the score's UPDATE reads
-    the reason's INSERT ... RETURNING, a data-modifying CTE); on SQLite two."""
-    params = {"for_institution": institution_id, "points": WEIGHTS[reason["kind"]], **reason}
+    (the lead's id, its new score), else None. One statement on PostgreSQL, two on SQLite."""
+    params = join_params(institution_id, reason)
     if connection.dialect.name == "postgresql":
         return connection.execute(_JOIN_AND_ADD_POINTS, params).first()
     lead_id = connection.execute(_join_open_lead(connection.dialect.name), params).scalar()
     if lead_id is None:
         return None
     return lead_id, connection.execute(_ADD_POINTS, {"lead_id": lead_id, "points": params["points"]}).scalar_one()
+
+
+def joined_open_lead(*, session, institution_id: int, kind: str, lead_id: int, score: int) -> int:
+    """After a reason of `kind` joined the institution's open lead, which now scores `score`: the
+    institution's risk follows if the lead just became high priority. Returns the lead's id."""
+    if _priority(_score_before(score, WEIGHTS[kind])) != _priority(score):
+        _refresh_risk(session, institution_id)
+    return lead_id
 
 
 @functools.cache
@@ -132,10 +154,8 @@ def add_reasons(*, session, reasons: list[dict], institution_id: int | None = No
     if institution_id and len(reasons) == 1:  # every complaint about an institution with an open lead
         joined = _add_to_open_lead(connection, institution_id, reasons[0])
         if joined is not None:
-            lead_id, after = joined
-            if _priority(_score_before(after, WEIGHTS[reasons[0]["kind"]])) != _priority(after):
-                _refresh_risk(session, institution_id)
-            return lead_id
+            return joined_open_lead(session=session, institution_id=institution_id, kind=reasons[0]["kind"],
+                                    lead_id=joined[0], score=joined[1])
     lead = connection.execute(_OPEN_LEAD, {"institution_id": institution_id}).first() if institution_id else None
     if lead is None and only_to_open_lead:
         return None

@@ -81,6 +81,21 @@ def test_a_fourth_complaint_joins_the_open_lead(client, clinic, health_officer):
     assert _numbers(lead) == numbers
 
 
+def test_joining_the_open_lead_changes_only_its_score_and_reasons(client, clinic, health_officer, session):
+    _complain(client, clinic, 3)
+    columns = (Lead.id, Lead.institution_id, Lead.status, Lead.place_name, Lead.place_address, Lead.opened_at,
+               Lead.closed_at, Lead.closed_by_id, Lead.close_note)
+    before = session.execute(select(*columns)).one()
+
+    _complain(client, clinic, 2)
+
+    session.expire_all()
+    assert session.execute(select(*columns)).one() == before
+    lead = session.get(Lead, before.id)
+    assert lead.score == 50
+    assert [r.kind for r in lead.reasons] == ["complaint"] * 5
+
+
 def test_complaints_about_different_institutions_do_not_add_up(client, clinic, second_clinic, health_officer):
     _complain(client, clinic, 2)
     _complain(client, second_clinic, 2)
