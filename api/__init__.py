@@ -26,9 +26,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api = extensions.init_app(app)
     from api import routes as core
+    from codes.cache import ProfileCache
     from codes.h5 import h5, h5_track
     from codes.routes import blp as codes_blp
-    from codes.cache import ProfileCache
     from codes.scans import ScanCounter
     from complaints import blp as complaints_blp
     from registry import blp as registry_blp
