@@ -1,7 +1,7 @@
 """Complaint intake under load: submissions per second on SQLite and PostgreSQL (issue 3).
 
 Run from the repo root:  .venv/bin/python bench/complaints.py [--database sqlite|postgresql|both]
-                         [--seconds 10] [--clients 16] [--workers 2] [--worker-class sync|gthread --threads N]
+                         [--seconds 10] [--clients 16] [--workers 4] [--worker-class sync|gthread --threads N]
 
 For each database it builds a throwaway one (SQLite: a temporary file; PostgreSQL: a fresh schema in
 PG_URL, created and dropped here), runs the migrations with `flask --app wsgi db upgrade`, seeds
@@ -77,7 +77,8 @@ def parse_args() -> argparse.Namespace:
                                                          "created in it for the run and dropped afterwards")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the timed phase (default 10)")
     parser.add_argument("--clients", type=int, default=16, help="client threads (default 16)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1),
+                        help="gunicorn workers (default two per core, as the README's production command)")
     parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync",
                         help="gunicorn worker class (default sync)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread; default 1)")

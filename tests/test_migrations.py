@@ -1,9 +1,11 @@
 """The migrations are the schema: they match the models and run down and up again cleanly."""
 
+import datetime as dt
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import JSON, column, inspect, select, table, text
 
 from api.database import db
 
@@ -20,3 +22,32 @@ def test_the_migrations_go_down_to_nothing_and_up_again(app):
     assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
     upgrade()
     assert {"institutions", "staff", "codes", "accounts"} <= set(inspect(db.engine).get_table_names())
+
+
+def test_lead_reasons_move_from_the_json_column_to_rows_and_back(app, clinic):
+    """42ba2e995d27 copies each lead's JSON reasons into lead_reasons (a repeated ref once) and back."""
+    downgrade(revision="e51e71ec0e15")
+    reasons = [
+        {"kind": "complaint", "detail": "TS20261101000001 收费", "at": "2026-11-01T02:00:00+00:00",
+         "ref": "TS20261101000001"},
+        {"kind": "commitment_breach", "detail": "违背承诺", "at": "2026-11-02T03:00:00+00:00"},
+        {"kind": "complaint", "detail": "again", "at": "2026-11-03T04:00:00+00:00", "ref": "TS20261101000001"},
+    ]
+    leads = table("leads", column("id"), column("institution_id"), column("status"), column("score"),
+                  column("reasons", JSON), column("opened_at"))
+    with db.engine.begin() as connection:
+        connection.execute(leads.insert().values(institution_id=clinic["id"], status="open", score=20,
+                                                 reasons=reasons, opened_at=dt.datetime.now(dt.UTC)))
+
+    upgrade()
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT kind, detail, ref FROM lead_reasons ORDER BY at")).all()
+    assert [tuple(row) for row in rows] == [("complaint", "TS20261101000001 收费", "TS20261101000001"),
+                                            ("commitment_breach", "违背承诺", None)]
+
+    downgrade(revision="e51e71ec0e15")
+    with db.engine.connect() as connection:
+        kept = connection.execute(select(leads.c.reasons)).scalar_one()
+    assert [(r["kind"], r.get("ref")) for r in kept] == [("complaint", "TS20261101000001"), ("commitment_breach", None)]
+    assert dt.datetime.fromisoformat(kept[0]["at"]) == dt.datetime(2026, 11, 1, 2, tzinfo=dt.UTC)
+    upgrade()
