@@ -11,6 +11,7 @@ from sqlalchemy import select
 from complaints import intake
 from complaints.models import Complaint
 from tests.complaints.helpers import complaint_body, rows, submitted
+from tests.conftest import PG_URL
 
 THREADS = 8
 PER_THREAD = 5
@@ -106,3 +107,20 @@ def test_concurrent_complaints_about_one_institution_are_all_numbered_and_stored
     assert len(numbers) == THREADS * PER_THREAD
     assert rows("complaints") == THREADS * PER_THREAD
     assert rows("complaint_events") == THREADS * PER_THREAD
+
+
+def test_two_server_processes_hand_out_distinct_numbers(make_app):
+    """Two apps on one database stand for two gunicorn workers (each has its own engine)."""
+    first, second = make_app().test_client(), make_app().test_client()
+
+    in_turn = []
+    for _ in range(3):
+        in_turn += [submitted(first)["tracking_no"], submitted(second)["tracking_no"]]
+
+    assert len(set(in_turn)) == 6
+    serials = [int(number[10:]) for number in in_turn]
+    if PG_URL:  # each process takes a block of numbers: its own follow one another, after the other's block
+        assert serials[0::2] == [serials[0], serials[0] + 1, serials[0] + 2]
+        assert serials[1::2] == [serials[0] + intake.TRACKING_BLOCK + n for n in range(3)]
+    else:  # SQLite: one counter bumped in each complaint's own transaction, in the order they came
+        assert serials == list(range(serials[0], serials[0] + 6))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import datetime as dt
 
 import pytest
@@ -405,3 +406,13 @@ def test_a_lead_with_many_complaints_shows_a_score_of_100(client, clinic, health
 def test_an_unknown_reason_kind_is_refused():
     with pytest.raises(ValueError):
         leads.reason("rumour", "听说", utcnow())
+
+
+def test_rescoring_from_the_old_score_equals_scoring_all_the_reasons():
+    now = utcnow()
+    kinds = list(leads.WEIGHTS)
+    for before in itertools.product(kinds, repeat=2):
+        for added in itertools.combinations_with_replacement(kinds, 2):
+            old = [leads.reason(kind, "x", now) for kind in before]
+            new = [leads.reason(kind, "x", now) for kind in added]
+            assert leads.rescore(leads.score(old), list(added)) == leads.score(old + new)
