@@ -88,10 +88,12 @@ def _discard_closed_connections(dbapi_connection, connection_record, connection_
     if fileno is None:
         return
     try:
-        readable, _, _ = select.select([fileno()], [], [], 0)
+        poller = select.poll()  # not select.select(): that fails on descriptors above 1023
+        poller.register(fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        waiting = poller.poll(0)
     except Exception as error:  # closed already: no socket to look at
         raise DisconnectionError("pooled connection is closed") from error
-    if readable:
+    if waiting:
         raise DisconnectionError("the server closed or wrote to an idle pooled connection")
 
 
