@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import select
+from select import POLLERR, POLLHUP, POLLIN, poll
 from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy import SQLAlchemy
@@ -88,8 +88,8 @@ def _discard_closed_connections(dbapi_connection, connection_record, connection_
     if fileno is None:
         return
     try:
-        poller = select.poll()  # not select.select(): that fails on descriptors above 1023
-        poller.register(fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        poller = poll()  # not select(): that fails on descriptors above 1023
+        poller.register(fileno(), POLLIN | POLLERR | POLLHUP)
         waiting = poller.poll(0)
     except Exception as error:  # closed already: no socket to look at
         raise DisconnectionError("pooled connection is closed") from error

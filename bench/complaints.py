@@ -507,10 +507,16 @@ def bench(kind: str, args: argparse.Namespace) -> dict:
     ours = cpu["app"] + cpu["database"] + cpu["client"]
     print(f"  CPU per acknowledged submission: app (gunicorn) {cpu['app']:.2f} ms, database server {cpu['database']:.2f} ms, "
           f"client {cpu['client']:.2f} ms; whole machine {cpu['machine']:.2f} ms, so {cpu['machine'] - ours:.2f} ms "
-          f"(~{max(cpu['machine'] - ours, 0) / cpu['machine'] * 100 if cpu['machine'] else 0:.0f}%) went to other processes; "
+          f"(~{other_share(cpu):.0f}%) went to other processes; "
           f"CPU-bound ceiling {os.cpu_count() * 1000 / ours if ours else 0:.0f}/s on {os.cpu_count()} cores; "
           f"reference loop {result['reference']:.0f} ms (the machine's speed: lower is faster)")
     return result
+
+
+def other_share(cpu: dict) -> float:
+    """Per cent of the machine's CPU during the timed phase that went to processes other than ours."""
+    ours = cpu["app"] + cpu["database"] + cpu["client"]
+    return max(cpu["machine"] - ours, 0) / cpu["machine"] * 100 if cpu["machine"] else 0.0
 
 
 def main() -> int:
@@ -523,11 +529,10 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         cpu = r["cpu"]
-        ours = cpu["app"] + cpu["database"] + cpu["client"]
         print(f"| {r['database']} | `{r['config']}` | {r['rate']:.0f} | {r['target']:.0f} | {r['errors']} | "
               f"{r['lost']} | {r['duplicates']} | {r['rows']} = {r['total_ack']} "
               f"{'yes' if r['rows'] == r['total_ack'] else 'NO'} | {cpu['app']:.1f} + {cpu['database']:.1f} + "
-              f"{cpu['client']:.1f} | {max(cpu['machine'] - ours, 0) / cpu['machine'] * 100 if cpu['machine'] else 0:.0f}% "
+              f"{cpu['client']:.1f} | {other_share(cpu):.0f}% "
               f"| {r['reference']:.0f} ms |")
     passed = all(r["passed"] for r in results)
     print("PASS" if passed else "FAIL")
