@@ -18,7 +18,7 @@ import time
 import weakref
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, literal_column, select, true
+from sqlalchemy import Integer, bindparam, case, cast, func, insert, literal_column, null, select, true
 
 from api.database import SHANGHAI, lock_row, upsert_insert, utcnow
 from api.errors import Conflict, NotFound, ValidationFailed
@@ -139,51 +139,60 @@ def _check_value(field: dict, value):
 # The statements every submission runs are built once, here: building a statement costs more CPU
 # than running it, and a prebuilt one is also found at once in SQLAlchemy's compiled cache.
 _codes, _staff, _institutions = Code.__table__, Staff.__table__, Institution.__table__
-_TARGET_LOOKUPS = {  # target key -> (error field, message, target kind, lookup by :key)
-    "code_token": ("target.code_token", "未找到该二维码", None, select(
-        _codes.c.id.label("code_id"), _codes.c.staff_id, _institutions.c.id.label("institution_id"))
+_TARGET_COLUMNS = ("institution_id", "staff_id", "code_id", "target_kind")  # of the case, from a lookup
+_no_id = cast(null(), Integer)  # typed: PostgreSQL takes an untyped NULL in a CTE for text
+
+
+def _kind(name: str):
+    return literal_column(f"'{name}'")  # inlined, as CTE constants must be (see supervision.leads)
+
+
+_TARGETS = {  # target key -> (error field, message, the _TARGET_COLUMNS of what :target_key names)
+    "code_token": ("target.code_token", "未找到该二维码", select(
+        _institutions.c.id.label("institution_id"), _codes.c.staff_id, _codes.c.id.label("code_id"),
+        case((_codes.c.staff_id.is_(None), _kind("institution")), else_=_kind("staff")).label("target_kind"))
         .select_from(_codes.outerjoin(_staff, _staff.c.id == _codes.c.staff_id).join(
             _institutions, _institutions.c.id == func.coalesce(_codes.c.institution_id, _staff.c.institution_id)))
-        .where(_codes.c.token == bindparam("key"))),
-    "staff_id": ("target.staff_id", "未找到该人员", "staff", select(
-        _staff.c.id.label("staff_id"), _staff.c.institution_id).where(_staff.c.id == bindparam("key"))),
-    "institution_id": ("target.institution_id", "未找到该机构", "institution", select(
-        _institutions.c.id.label("institution_id")).where(_institutions.c.id == bindparam("key"))),
-}
-# PostgreSQL: the same lookups taking the institution's row lock (a staff member's via a join).
-_LOCKING_LOOKUPS = {
-    "code_token": _TARGET_LOOKUPS["code_token"][3].with_for_update(of=_institutions),
-    "staff_id": select(_staff.c.id.label("staff_id"), _institutions.c.id.label("institution_id"))
+        .where(_codes.c.token == bindparam("target_key"))),
+    "staff_id": ("target.staff_id", "未找到该人员", select(
+        _institutions.c.id.label("institution_id"), _staff.c.id.label("staff_id"), _no_id.label("code_id"),
+        _kind("staff").label("target_kind"))
         .select_from(_staff.join(_institutions, _institutions.c.id == _staff.c.institution_id))
-        .where(_staff.c.id == bindparam("key")).with_for_update(of=_institutions),
-    "institution_id": _TARGET_LOOKUPS["institution_id"][3].with_for_update(),
+        .where(_staff.c.id == bindparam("target_key"))),
+    "institution_id": ("target.institution_id", "未找到该机构", select(
+        _institutions.c.id.label("institution_id"), _no_id.label("staff_id"), _no_id.label("code_id"),
+        _kind("institution").label("target_kind")).where(_institutions.c.id == bindparam("target_key"))),
 }
+_PLACE = select(_no_id.label("institution_id"), _no_id.label("staff_id"), _no_id.label("code_id"),
+                _kind("place").label("target_kind"))
 
 
-def resolve_target(*, session, target: dict, lock: bool = False) -> dict:
+def target_key(target: dict) -> str | None:
+    """Which of the contract's four target kinds `target` is: a key of _TARGETS, or None for a place."""
+    return next((key for key in _TARGETS if key in target), None)
+
+
+def resolve_target(*, session, target: dict) -> dict:
     """The four target kinds of the contract, as the columns of the case; unknown targets are a 422.
 
-    A code names an institution or a staff member (and, through them, the institution). With `lock`,
-    the institution complained about stays locked until the transaction ends, so that complaints
-    about one institution are taken one after the other and the lead rule counts every one of them;
-    on PostgreSQL the lookup itself takes the lock (FOR UPDATE OF institutions).
+    A code names an institution or a staff member (and, through them, the institution). The
+    institution complained about stays locked until the transaction ends, so that complaints about
+    one institution are taken one after the other and the lead rule counts every one of them.
+    (PostgreSQL looks up and locks within the statement that stores the case: see _store.)
     """
-    key = next((key for key in _TARGET_LOOKUPS if key in target), None)
+    key = target_key(target)
     if key is None:
-        return {"target_kind": "place", "place_name": target["name"], "place_address": target["address"]}
-    field, message, kind, statement = _TARGET_LOOKUPS[key]
-    connection = session.connection()
-    postgresql = connection.dialect.name == "postgresql"
-    if lock and postgresql:
-        statement = _LOCKING_LOOKUPS[key]
-    row = connection.execute(statement, {"key": target[key]}).first()
+        return dict.fromkeys(_TARGET_COLUMNS) | {"target_kind": "place"}
+    row = session.execute(_TARGETS[key][2], {"target_key": target[key]}).first()
     if row is None:
-        raise ValidationFailed(fields={field: [message]})
-    found = dict(row._mapping)
-    found["target_kind"] = kind or ("staff" if found["staff_id"] else "institution")
-    if lock and not postgresql:
-        lock_row(session, Institution, found["institution_id"])
-    return found
+        raise _unknown_target(key)
+    lock_row(session, Institution, row.institution_id)
+    return dict(row._mapping)
+
+
+def _unknown_target(key: str) -> ValidationFailed:
+    field, message, _ = _TARGETS[key]
+    return ValidationFailed(fields={field: [message]})
 
 
 def check_contact(data: dict) -> None:
@@ -313,43 +322,68 @@ def _receipt(tracking_no: str, query_code: str, department: str, accept_due_at: 
 
 
 _complaints, _events = Complaint.__table__, ComplaintEvent.__table__
-_CASE_COLUMNS = (  # what a new case is stored with
-    "tracking_no", "query_code_hash", "category", "department", "status", "content", "details", "target_kind",
-    "institution_id", "staff_id", "code_id", "place_name", "place_address", "occurred_at", "anonymous",
-    "contact_name", "contact_phone", "account_id", "idempotency_key", "request_fingerprint", "submitted_at",
-    "accept_due_at", "updated_at")
+_CASE_COLUMNS = (  # what a new case is stored with, besides its _TARGET_COLUMNS
+    "tracking_no", "query_code_hash", "category", "department", "status", "content", "details", "place_name",
+    "place_address", "occurred_at", "anonymous", "contact_name", "contact_phone", "account_id", "idempotency_key",
+    "request_fingerprint", "submitted_at", "accept_due_at", "updated_at")
 _INSERT_CASE = insert(_complaints).returning(_complaints.c.id)
 _INSERT_EVENT = insert(_events)
-_new_case = (insert(_complaints)
-             .values({name: bindparam(f"new_{name}", type_=_complaints.c[name].type) for name in _CASE_COLUMNS})
-             .returning(_complaints.c.id, _complaints.c.department, _complaints.c.submitted_at,
-                        _complaints.c.account_id).cte("new_case"))
-_first_event = insert(_events).from_select(
-    ["complaint_id", "action", "status", "department", "at", "actor_id"],
-    select(_new_case.c.id, literal_column("'submit'"), literal_column("'submitted'"), _new_case.c.department,
-           _new_case.c.submitted_at, _new_case.c.account_id),
-).cte("first_event")
-_STORE_AND_JOIN_LEAD = (
-    select(_new_case.c.id, leads.JOIN_OPEN_LEAD.c.id.label("lead_id"), leads.JOIN_OPEN_LEAD.c.score)
-    .select_from(_new_case.outerjoin(leads.JOIN_OPEN_LEAD, true())).add_cte(_first_event))
 
 
-def _store(connection, case: dict, reason: dict) -> tuple[int, int] | None:
-    """Insert the case and the first entry of its timeline (`submit`).
+def _store_and_join_lead(lookup):
+    """PostgreSQL: store a case about what `lookup` finds (its _TARGET_COLUMNS, by :target_key) in one
+    statement of CTEs. The lookup locks the institution; the case's INSERT ... SELECT takes its columns
+    from the lookup (so nothing is stored if it finds nothing); the `submit` entry of the timeline
+    takes the case's id from the case's RETURNING; the case's lead reason joins the institution's open
+    lead, if it has one. Returns the case's id and target, with (lead_id, score) of the lead joined
+    (NULL if none); no row if the target does not exist."""
+    target = lookup.cte("target")
+    new_case = (
+        insert(_complaints).from_select([*_CASE_COLUMNS, *_TARGET_COLUMNS], select(
+            *(bindparam(f"new_{name}", type_=_complaints.c[name].type) for name in _CASE_COLUMNS),  # see join_params
+            *(target.c[name] for name in _TARGET_COLUMNS)))
+        .returning(_complaints.c.id, _complaints.c.department, _complaints.c.submitted_at, _complaints.c.account_id,
+                   *(_complaints.c[name] for name in _TARGET_COLUMNS))
+        .cte("new_case"))
+    first_event = insert(_events).from_select(
+        ["complaint_id", "action", "status", "department", "at", "actor_id"],
+        select(new_case.c.id, literal_column("'submit'"), literal_column("'submitted'"), new_case.c.department,
+               new_case.c.submitted_at, new_case.c.account_id),
+    ).cte("first_event")
+    joined = leads.join_open_lead_cte(new_case.c.institution_id)
+    return (select(new_case.c.id, *(new_case.c[name] for name in _TARGET_COLUMNS),
+                   joined.c.id.label("lead_id"), joined.c.score)
+            .select_from(new_case.outerjoin(joined, true())).add_cte(first_event))
 
-    On PostgreSQL one statement does it all with data-modifying CTEs (the entry's INSERT takes the
-    case's id from the case's INSERT ... RETURNING), and adds the complaint's lead `reason` to the
-    institution's open lead, if there is one: returns that lead's (id, new score), else None. SQLite
-    has no such CTEs: there the inserts are two statements and feed_lead() sees to the lead."""
-    if connection.dialect.name == "postgresql":
-        params = {f"new_{name}": value for name, value in case.items()}  # not column names: see join_params
-        row = connection.execute(_STORE_AND_JOIN_LEAD, params | leads.join_params(case["institution_id"], reason)).one()
-        return None if row.lead_id is None else (row.lead_id, row.score)
-    complaint_id = connection.execute(_INSERT_CASE, case).scalar_one()
-    connection.execute(_INSERT_EVENT, {"complaint_id": complaint_id, "action": "submit", "status": "submitted",
-                                       "department": case["department"], "at": case["submitted_at"],
-                                       "actor_id": case["account_id"]})
-    return None
+
+_STORE_AND_JOIN_LEAD = {key: _store_and_join_lead(lookup.with_for_update(of=_institutions))
+                        for key, (_, _, lookup) in _TARGETS.items()} | {None: _store_and_join_lead(_PLACE)}
+
+
+def _store(session, case: dict, target: dict, reason: dict) -> tuple[dict, tuple[int, int] | None]:
+    """Insert the case about `target` (as the request names it) and the first entry of its timeline
+    (`submit`). Returns the case's _TARGET_COLUMNS and the (id, new score) of the open lead its lead
+    `reason` joined, or None.
+
+    On PostgreSQL that is one statement (see _store_and_join_lead): with BEGIN and COMMIT, three
+    round trips for a complaint about an institution with an open lead. SQLite has no data-modifying
+    CTEs: there the lookup (locking), the inserts and feed_lead() are statements of their own.
+    """
+    connection = session.connection()
+    key = target_key(target)
+    if connection.dialect.name != "postgresql":
+        found = resolve_target(session=session, target=target)
+        complaint_id = connection.execute(_INSERT_CASE, case | found).scalar_one()
+        connection.execute(_INSERT_EVENT, {"complaint_id": complaint_id, "action": "submit", "status": "submitted",
+                                           "department": case["department"], "at": case["submitted_at"],
+                                           "actor_id": case["account_id"]})
+        return found, None
+    params = {f"new_{name}": value for name, value in case.items()} | leads.reason_params(reason)
+    row = connection.execute(_STORE_AND_JOIN_LEAD[key], params | {"target_key": target.get(key)}).first()
+    if row is None:
+        raise _unknown_target(key)
+    return ({name: getattr(row, name) for name in _TARGET_COLUMNS},
+            None if row.lead_id is None else (row.lead_id, row.score))
 
 
 def submit(*, session, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
@@ -359,9 +393,9 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
     rolls back and asks find_replay().
 
     Every submission takes this path, so it is a few prebuilt statements rather than the ORM's unit
-    of work. On PostgreSQL, usually two: one lookup that also locks, and one that stores the case with
-    its timeline and adds it to the institution's open lead (the tracking number takes a statement once
-    per TRACKING_BLOCK; opening a lead takes a few more).
+    of work: on PostgreSQL usually one (see _store; the tracking number takes a statement once per
+    TRACKING_BLOCK, a complaint about an institution without an open lead one more, opening a lead a
+    few more).
     """
     now = now or utcnow()
     category = get_category(session=session, code=data["category"])
@@ -373,28 +407,25 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
                              request_fingerprint=request_fingerprint, secret=secret)
         if replay:
             return replay
-    target = resolve_target(session=session, target=data["target"], lock=True)
     tracking_no = next_tracking_no(session=session, now=now)
     query_code = new_query_code(secret=secret, idempotency_key=idempotency_key, tracking_no=tracking_no)
     accept_due_at = deadlines.accept_due(now)
     reason = lead_reason(category, tracking_no, now)
-    joined = _store(session.connection(), {
+    place = {"place_name": data["target"].get("name"), "place_address": data["target"].get("address")}
+    target, joined = _store(session, {
         "tracking_no": tracking_no, "query_code_hash": hash_query_code(tracking_no, query_code),
         "category": category.code, "department": category.department, "status": "submitted",
         "content": data["content"], "details": details, "occurred_at": data.get("occurred_at"),
         "anonymous": data["anonymous"], "contact_name": data.get("contact_name"),
         "contact_phone": data.get("contact_phone"), "account_id": account_id, "idempotency_key": idempotency_key,
         "request_fingerprint": request_fingerprint if idempotency_key else None,
-        "submitted_at": now, "accept_due_at": accept_due_at, "updated_at": now,
-        "institution_id": None, "staff_id": None, "code_id": None, "place_name": None, "place_address": None,
-        **target,
-    }, reason)
+        "submitted_at": now, "accept_due_at": accept_due_at, "updated_at": now, **place,
+    }, data["target"], reason)
     if joined is not None:
         leads.joined_open_lead(session=session, institution_id=target["institution_id"], kind=reason["kind"],
                                lead_id=joined[0], score=joined[1])
     else:
-        feed_lead(session=session, target=target, reason=reason, now=now,
-                  open_lead_tried=session.connection().dialect.name == "postgresql")
+        feed_lead(session=session, target=target | place, reason=reason, now=now)
     return _receipt(tracking_no, query_code, category.department, accept_due_at)
 
 
@@ -403,12 +434,17 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
 _complaints, _categories = Complaint.__table__, ComplaintCategory.__table__
 _since = bindparam("since", type_=_complaints.c.submitted_at.type)
 _IN_WINDOW = (
-    _complaints.c.institution_id == bindparam("institution_id"), _complaints.c.submitted_at > _since,
-    _complaints.c.submitted_at > func.coalesce(leads.last_closed_at(bindparam("institution_id")), _since))
-_COUNT_IN_WINDOW = select(func.count()).select_from(_complaints).where(*_IN_WINDOW)
+    _complaints.c.institution_id == bindparam("for_institution"), _complaints.c.submitted_at > _since,
+    _complaints.c.submitted_at > func.coalesce(leads.last_closed_at(bindparam("for_institution")), _since))
+_COUNT_IN_WINDOW = select(func.count().label("in_window")).select_from(_complaints).where(*_IN_WINDOW)
 _LIST_IN_WINDOW = (select(_complaints.c.tracking_no, _complaints.c.submitted_at, _categories.c.name)
                    .join(_categories, _categories.c.code == _complaints.c.category)
                    .where(*_IN_WINDOW).order_by(_complaints.c.submitted_at))
+# PostgreSQL: join the open lead (one may have opened since the case's own statement began) and
+# count, in one statement.
+_rejoined, _counted = leads.join_open_lead_cte(bindparam("for_institution")), _COUNT_IN_WINDOW.subquery("counted")
+_JOIN_OR_COUNT = (select(_rejoined.c.id, _rejoined.c.score, _counted.c.in_window)
+                  .select_from(_counted.outerjoin(_rejoined, true())))
 
 
 def lead_reason(category: Category, tracking_no: str, now: dt.datetime) -> dict:
@@ -417,24 +453,34 @@ def lead_reason(category: Category, tracking_no: str, now: dt.datetime) -> dict:
     return leads.reason(kind, f"{tracking_no} {category.name}", now, ref=tracking_no)
 
 
-def feed_lead(*, session, target: dict, reason: dict, now: dt.datetime, open_lead_tried: bool = False) -> None:
+def feed_lead(*, session, target: dict, reason: dict, now: dt.datetime) -> None:
     """Serious category: a lead at once. Otherwise the complaint joins an open lead, or opens one when
     it is the third in 30 days (counting only complaints since the institution's last lead ended).
-    `open_lead_tried`: the case's own statement found no open lead to join (see _store)."""
-    institution_id = target.get("institution_id")
+
+    Runs with the institution locked, after the case's own statement: on PostgreSQL that statement
+    saw the database as it was before it waited for the lock, so the open lead is looked for again.
+    """
+    institution_id = target["institution_id"]
     if reason["kind"] == "serious_complaint":
         leads.add_reasons(session=session, institution_id=institution_id,
-                          place_name=target.get("place_name"), place_address=target.get("place_address"),
-                          reasons=[reason])
+                          place_name=target["place_name"], place_address=target["place_address"], reasons=[reason])
         return
     if institution_id is None:
         return
-    if not open_lead_tried and leads.add_reasons(session=session, institution_id=institution_id,
-                                                 only_to_open_lead=True, reasons=[reason]) is not None:
-        return
-    window = {"institution_id": institution_id, "since": now - LEAD_WINDOW}
+    window = {"for_institution": institution_id, "since": now - LEAD_WINDOW}
     connection = session.connection()
-    if connection.execute(_COUNT_IN_WINDOW, window).scalar_one() < LEAD_COMPLAINTS:
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(_JOIN_OR_COUNT, window | leads.reason_params(reason)).one()
+        if row.id is not None:
+            leads.joined_open_lead(session=session, institution_id=institution_id, kind=reason["kind"],
+                                   lead_id=row.id, score=row.score)
+            return
+        in_window = row.in_window
+    else:
+        if leads.join_open_lead(session=session, institution_id=institution_id, reason=reason) is not None:
+            return
+        in_window = connection.execute(_COUNT_IN_WINDOW, window).scalar_one()
+    if in_window < LEAD_COMPLAINTS:
         return
     leads.add_reasons(session=session, institution_id=institution_id, reasons=[
         leads.reason("complaint", f"{number} {name}", at, ref=number)

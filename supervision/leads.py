@@ -82,46 +82,65 @@ _ADD_POINTS = update(_leads).where(_leads.c.id == bindparam("lead_id")).values(s
     .returning(_leads.c.score)
 
 
-@functools.cache
-def _join_open_lead(dialect: str):
-    """One reason onto the institution's open lead, if it has one and not the reason's ref already;
-    returns the lead's id. (INSERT ... SELECT: finding the lead and adding to it are one statement.)"""
+def _reason_onto_open_lead(dialect: str, institution_id):
+    """One reason onto the open lead of `institution_id` (a value, bind or column), if it has one and
+    not the reason's ref already; returns the lead's id. (INSERT ... SELECT: finding the lead and adding
+    to it are one statement.)"""
     columns = _lead_reasons.c
     lead = select(_leads.c.id, *(bindparam(f"reason_{name}", type_=columns[name].type)
                                  for name in ("kind", "detail", "at", "ref")))
     return (upsert_insert(dialect, _lead_reasons)
             .from_select(["lead_id", "kind", "detail", "at", "ref"], lead.where(
-                _leads.c.institution_id == bindparam("for_institution"), _leads.c.status == literal_column("'open'")))
+                _leads.c.institution_id == institution_id, _leads.c.status == literal_column("'open'")))
             .on_conflict_do_nothing().returning(columns.lead_id))
 
 
-_joined = _join_open_lead("postgresql").cte("joined")
-# PostgreSQL: the score's UPDATE reads the reason's INSERT ... RETURNING (a data-modifying CTE), so a
-# reason joins the open lead in one statement. As a CTE it can ride along in another statement too
-# (complaints.intake stores a case with it): (id, score) of the lead, no row if none was open.
-JOIN_OPEN_LEAD = update(_leads).where(_leads.c.id == _joined.c.lead_id).values(score=_plus_points) \
-    .returning(_leads.c.id, _leads.c.score).cte("joined_lead")
-_JOIN_AND_ADD_POINTS = select(JOIN_OPEN_LEAD.c.id, JOIN_OPEN_LEAD.c.score)
+@functools.cache
+def _join_open_lead(dialect: str):
+    return _reason_onto_open_lead(dialect, bindparam("for_institution"))
 
 
-def join_params(institution_id: int | None, reason: dict) -> dict:
-    """The parameters of JOIN_OPEN_LEAD (and of the SQLite statements doing the same). None is named
-    after a column: SQLAlchemy would take such a parameter as that column's value in a CTE's INSERT
-    or UPDATE."""
-    return {"for_institution": institution_id, "points": WEIGHTS[reason["kind"]],
-            **{f"reason_{name}": value for name, value in reason.items()}}
+def join_open_lead_cte(institution_id):
+    """PostgreSQL: the score's UPDATE reads the reason's INSERT ... RETURNING (a data-modifying CTE), so
+    a reason joins the open lead in one statement, and rides along in another statement as a CTE
+    (complaints.intake stores a case with it): (id, score) of the lead, no row if none was open.
+    `institution_id` is a value, a bind or a column of another CTE of that statement. Its parameters:
+    reason_params()."""
+    joined = _reason_onto_open_lead("postgresql", institution_id).cte("joined")
+    return update(_leads).where(_leads.c.id == joined.c.lead_id).values(score=_plus_points) \
+        .returning(_leads.c.id, _leads.c.score).cte("joined_lead")
+
+
+_JOIN_OPEN_LEAD = join_open_lead_cte(bindparam("for_institution"))
+_JOIN_AND_ADD_POINTS = select(_JOIN_OPEN_LEAD.c.id, _JOIN_OPEN_LEAD.c.score)
+
+
+def reason_params(reason: dict) -> dict:
+    """The parameters of one reason for the statements above. None is named after a column:
+    SQLAlchemy would take such a parameter as that column's value in a CTE's INSERT or UPDATE."""
+    return {"points": WEIGHTS[reason["kind"]], **{f"reason_{name}": value for name, value in reason.items()}}
 
 
 def _add_to_open_lead(connection, institution_id: int, reason: dict) -> tuple[int, int] | None:
     """One reason onto the institution's open lead, if it has one and not the reason's ref already:
     (the lead's id, its new score), else None. One statement on PostgreSQL, two on SQLite."""
-    params = join_params(institution_id, reason)
+    params = {"for_institution": institution_id, **reason_params(reason)}
     if connection.dialect.name == "postgresql":
         return connection.execute(_JOIN_AND_ADD_POINTS, params).first()
     lead_id = connection.execute(_join_open_lead(connection.dialect.name), params).scalar()
     if lead_id is None:
         return None
     return lead_id, connection.execute(_ADD_POINTS, {"lead_id": lead_id, "points": params["points"]}).scalar_one()
+
+
+def join_open_lead(*, session, institution_id: int, reason: dict) -> int | None:
+    """add_reasons() of one reason when the institution has an open lead: the lead's id; else None
+    and nothing happens."""
+    joined = _add_to_open_lead(session.connection(), institution_id, reason)
+    if joined is None:
+        return None
+    return joined_open_lead(session=session, institution_id=institution_id, kind=reason["kind"],
+                            lead_id=joined[0], score=joined[1])
 
 
 def joined_open_lead(*, session, institution_id: int, kind: str, lead_id: int, score: int) -> int:
@@ -139,10 +158,8 @@ def _insert_new_reasons(dialect: str):
 
 
 def add_reasons(*, session, reasons: list[dict], institution_id: int | None = None,
-                place_name: str | None = None, place_address: str | None = None,
-                only_to_open_lead: bool = False) -> int | None:
-    """Add reasons to the institution's open lead, opening one if there is none (unless
-    `only_to_open_lead`: then nothing happens without one). Returns the lead's id, or None.
+                place_name: str | None = None, place_address: str | None = None) -> int:
+    """Add reasons to the institution's open lead, opening one if there is none. Returns the lead's id.
 
     A reason whose ref the lead already has is not added again. An unlicensed place has no
     institution: each of its reports opens its own lead. Callers serialise per institution (the
@@ -152,13 +169,10 @@ def add_reasons(*, session, reasons: list[dict], institution_id: int | None = No
     """
     connection = session.connection()
     if institution_id and len(reasons) == 1:  # every complaint about an institution with an open lead
-        joined = _add_to_open_lead(connection, institution_id, reasons[0])
-        if joined is not None:
-            return joined_open_lead(session=session, institution_id=institution_id, kind=reasons[0]["kind"],
-                                    lead_id=joined[0], score=joined[1])
+        lead_id = join_open_lead(session=session, institution_id=institution_id, reason=reasons[0])
+        if lead_id is not None:
+            return lead_id
     lead = connection.execute(_OPEN_LEAD, {"institution_id": institution_id}).first() if institution_id else None
-    if lead is None and only_to_open_lead:
-        return None
     if lead is None:
         lead_id, before = connection.execute(_OPEN_A_LEAD, {
             "institution_id": institution_id, "place_name": place_name, "place_address": place_address,

@@ -17,8 +17,10 @@ CATEGORIES = "/api/v1/complaints/categories"
 ERROR_KEYS = {"code", "message", "fields"}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
-# Tables a submission writes to; a refused one must leave every one of them as it was.
-INTAKE_TABLES = ("complaints", "complaint_events", "complaint_counters", "leads")
+# Tables a submission writes to; a refused one must leave every one of them as it was. (Except, on
+# PostgreSQL, the day's counter: a process reserves tracking numbers in blocks outside any submission's
+# transaction, as a sequence does, and a refused submission may have used one up.)
+INTAKE_TABLES = ("complaints", "complaint_events", "complaint_counters", "leads", "lead_reasons")
 
 
 def complaint_body(**overrides) -> dict:
@@ -60,7 +62,8 @@ def rows(table: str) -> int:
 
 
 def stored_counts() -> dict[str, int]:
-    return {table: rows(table) for table in INTAKE_TABLES}
+    blocks = db.engine.dialect.name == "postgresql"
+    return {table: rows(table) for table in INTAKE_TABLES if not (blocks and table == "complaint_counters")}
 
 
 def assert_error(response, status: int, code: str) -> dict:
