@@ -41,6 +41,10 @@ def main() -> int:
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--pg-url", default=common.PG_URL)
     parser.add_argument("-n", type=int, default=1000, help="timed submissions (default 1000)")
+    parser.add_argument("--institutions", type=int, default=20,
+                        help="institutions complained about (default 20: most complaints join an open lead; "
+                             "with many, most take the path without one)")
+    parser.add_argument("--staff", type=int, default=5, help="staff per institution (default 5)")
     parser.add_argument("--profile", action="store_true", help="print where the CPU went (cProfile)")
     args = parser.parse_args()
 
@@ -55,7 +59,7 @@ def main() -> int:
             env = {**os.environ, "ONECODE_DATABASE_URL": database.url}
             subprocess.run([common.VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=common.ROOT,
                            env=env, check=True, capture_output=True, timeout=120)
-            targets = common.seed(database.url, 20, 5)
+            targets = common.seed(database.url, args.institutions, args.staff)
             requests, _ = common.build_requests(0, targets, common.BODIES)
             bodies = [request.partition(b"\r\n\r\n")[2] for request in requests]
             app = create_app({"DATABASE_URL": database.url, "RATELIMIT_ENABLED": False,
