@@ -340,7 +340,7 @@ def _store_and_join_lead(lookup):
     target = lookup.cte("target")
     new_case = (
         insert(_complaints).from_select([*_CASE_COLUMNS, *_TARGET_COLUMNS], select(
-            *(bindparam(f"new_{name}", type_=_complaints.c[name].type) for name in _CASE_COLUMNS),  # see join_params
+            *(bindparam(f"new_{name}", type_=_complaints.c[name].type) for name in _CASE_COLUMNS),  # see leads.reason_params
             *(target.c[name] for name in _TARGET_COLUMNS)))
         .returning(_complaints.c.id, _complaints.c.department, _complaints.c.submitted_at, _complaints.c.account_id,
                    *(_complaints.c[name] for name in _TARGET_COLUMNS))

@@ -12,7 +12,7 @@ import functools
 from sqlalchemy import bindparam, case, func, insert, literal_column, select, update
 from sqlalchemy.orm import lazyload
 
-from api.database import upsert_insert, utcnow
+from api.database import lock_row, upsert_insert, utcnow
 from api.errors import InvalidTransition
 from registry.models import Institution
 from supervision.models import LEAD_REASON_KINDS, Lead, LeadReason
@@ -85,13 +85,19 @@ _ADD_POINTS = update(_leads).where(_leads.c.id == bindparam("lead_id")).values(s
 def _reason_onto_open_lead(dialect: str, institution_id):
     """One reason onto the open lead of `institution_id` (a value, bind or column), if it has one and
     not the reason's ref already; returns the lead's id. (INSERT ... SELECT: finding the lead and adding
-    to it are one statement.)"""
+    to it are one statement.)
+
+    On PostgreSQL the lead is read FOR UPDATE: a statement that waited (for the institution's lock, in
+    complaint intake) reads with the snapshot it started with, and a lead closed meanwhile by an
+    inspection or a dismissal would still look open; locking the row re-reads it as it is now."""
     columns = _lead_reasons.c
     lead = select(_leads.c.id, *(bindparam(f"reason_{name}", type_=columns[name].type)
-                                 for name in ("kind", "detail", "at", "ref")))
+                                 for name in ("kind", "detail", "at", "ref"))).where(
+        _leads.c.institution_id == institution_id, _leads.c.status == literal_column("'open'"))
+    if dialect == "postgresql":
+        lead = lead.with_for_update(of=_leads)
     return (upsert_insert(dialect, _lead_reasons)
-            .from_select(["lead_id", "kind", "detail", "at", "ref"], lead.where(
-                _leads.c.institution_id == institution_id, _leads.c.status == literal_column("'open'")))
+            .from_select(["lead_id", "kind", "detail", "at", "ref"], lead)
             .on_conflict_do_nothing().returning(columns.lead_id))
 
 
@@ -162,12 +168,15 @@ def add_reasons(*, session, reasons: list[dict], institution_id: int | None = No
     """Add reasons to the institution's open lead, opening one if there is none. Returns the lead's id.
 
     A reason whose ref the lead already has is not added again. An unlicensed place has no
-    institution: each of its reports opens its own lead. Callers serialise per institution (the
-    complaint intake locks the institution row first), and the partial unique index refuses a second
-    open lead should they not. Complaint intake runs this on every submission, so it is a few
-    statements on columns, never a read of the lead's other reasons.
+    institution: each of its reports opens its own lead. Writers to an institution's lead take the
+    institution's row lock first (complaint intake already holds it; a self-check filed at the same
+    moment as a complaint must not open a second lead or write its score over the complaint's), and
+    the partial unique index refuses a second open lead should one not. It is a few statements on
+    columns, never a read of the lead's other reasons.
     """
     connection = session.connection()
+    if institution_id:
+        lock_row(session, Institution, institution_id)
     if institution_id and len(reasons) == 1:  # every complaint about an institution with an open lead
         lead_id = join_open_lead(session=session, institution_id=institution_id, reason=reasons[0])
         if lead_id is not None:
