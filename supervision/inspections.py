@@ -9,7 +9,7 @@ import datetime as dt
 
 from sqlalchemy import literal, select, union_all
 
-from api.database import today_shanghai
+from api.database import lock_row, today_shanghai
 from api.errors import Conflict, Forbidden, ValidationFailed
 from api.models import Account
 from registry.models import Institution
@@ -28,7 +28,12 @@ PROFILE_ITEMS = 5  # the profile shows the last five public inspections and pena
 
 def record(*, session, account: Account, institution_id: int, inspected_on: dt.date, result: str, summary: str,
            public: bool, draw_id: int | None = None, today: dt.date | None = None) -> Inspection:
+    """Store the inspection and close the institution's open lead. The institution is locked before
+    anything is written, as every writer to its lead does (see leads.add_reasons): the inspection's
+    row would otherwise share-lock it through the foreign key, and two inspections each holding that
+    while waiting to lock it for the lead would deadlock."""
     today = today or today_shanghai()
+    lock_row(session, Institution, institution_id)
     if session.get(Institution, institution_id) is None:
         raise ValidationFailed(fields={"institution_id": ["未找到该机构"]})
     if inspected_on > today:

@@ -228,7 +228,9 @@ def add_new_reasons(*, session, institution_id: int, reasons: list[dict]) -> int
 
 
 def close_open_lead(*, session, institution_id: int, status: str, by_id: int | None, note: str | None) -> Lead | None:
-    """End the institution's open lead: `inspected` (an inspection was recorded) or `dismissed`."""
+    """End the institution's open lead: `inspected` (an inspection was recorded) or `dismissed`.
+    Locks the institution first, as every writer to its lead does (see add_reasons)."""
+    lock_row(session, Institution, institution_id)
     lead = open_lead_for(session=session, institution_id=institution_id)
     if lead is not None:
         _close(lead, status=status, by_id=by_id, note=note)
@@ -236,6 +238,12 @@ def close_open_lead(*, session, institution_id: int, status: str, by_id: int | N
 
 
 def dismiss(*, session, lead: Lead, by_id: int, note: str) -> Lead:
+    """Close the lead by a regulator's decision. The institution is locked first, then the lead read
+    again: a complaint that holds the institution and is joining the lead finishes first (taken the
+    other way round, the two would wait for each other), and a lead closed meanwhile is not closed twice."""
+    if lead.institution_id is not None:
+        lock_row(session, Institution, lead.institution_id)
+        session.refresh(lead)
     if lead.status != "open":
         raise InvalidTransition("该线索已关闭")
     _close(lead, status="dismissed", by_id=by_id, note=note)

@@ -11,14 +11,14 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from api.database import db, lock_row, utcnow
+from api.database import db, lock_row, today_shanghai, utcnow
 from complaints.models import Complaint
 from registry.models import Institution
 from supervision import leads
-from supervision.models import Lead
+from supervision.models import Inspection, Lead
 from tests.complaints.workflow_helpers import complaint_body
 from tests.conftest import PG_URL
 
@@ -132,27 +132,25 @@ def test_a_complaint_that_waited_for_the_institution_joins_the_lead_opened_meanw
 
 @pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: its statements wait for a row lock with an older snapshot")
 def test_a_complaint_that_waited_while_the_lead_was_closed_opens_a_new_lead(app, clinic):
-    """The institution's open lead is closed by an inspection (which does not lock the institution)
-    while a serious complaint waits for the institution: the complaint must not land on the closed
-    lead, but open a new one."""
+    """An inspection holds the institution and closes its open lead while a serious complaint waits for
+    the institution: the complaint, which started before the lead was closed, must not land on the
+    closed lead, but open a new one."""
     with Session(db.engine) as opener:
         leads.add_reasons(session=opener, institution_id=clinic["id"],
                           reasons=[leads.reason("serious_complaint", "早先投诉", utcnow(), ref="TS-EARLIER")])
         opener.commit()
-    holder = db.session
-    lock_row(holder, Institution, clinic["id"])
+    inspector = db.session
+    lock_row(inspector, Institution, clinic["id"])
     answers = []
     waiting = threading.Thread(target=lambda: answers.extend(_submit_in_threads(
         app, [complaint_body({"institution_id": clinic["id"]}, category="illegal_practice")])))
     waiting.start()
     try:
         _wait_until_a_backend_waits_for_a_lock()
-        with Session(db.engine) as inspector:
-            leads.close_open_lead(session=inspector, institution_id=clinic["id"], status="inspected",
-                                  by_id=None, note="现场检查")
-            inspector.commit()
+        leads.close_open_lead(session=inspector, institution_id=clinic["id"], status="inspected",
+                              by_id=None, note="现场检查")
     finally:
-        holder.commit()
+        inspector.commit()
         waiting.join(timeout=60)
 
     [number] = _receipts(answers)
@@ -194,3 +192,70 @@ def test_a_self_check_finding_while_a_complaint_opens_a_lead_joins_it(app, clini
     [lead] = _leads_of(clinic["id"])
     assert {reason.ref for reason in lead.reasons} == {"TS-1", "SC-1"}
     assert lead.score == leads.score([{"kind": "serious_complaint"}, {"kind": "veto_item"}])
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: SQLite has one writer at a time anyway")
+def test_a_dismissal_while_a_complaint_holds_the_institution_waits_for_it(app, clinic, login):
+    """A complaint's transaction holds the institution and then joins its lead; a supervisor dismisses
+    the lead at that moment. The dismissal waits for the institution before touching the lead (the
+    other order deadlocks: the lead held by the dismissal, the institution by the complaint), then
+    closes the lead with the complaint on it."""
+    supervisor = login("supervisor", department="health")
+    with Session(db.engine) as opener:
+        lead_id = leads.add_reasons(session=opener, institution_id=clinic["id"],
+                                    reasons=[leads.reason("serious_complaint", "早先投诉", utcnow(), ref="TS-1")])
+        opener.commit()
+    holder = db.session
+    lock_row(holder, Institution, clinic["id"])
+    answers = []
+    dismissing = threading.Thread(target=lambda: answers.append(
+        supervisor.post(f"/api/v1/leads/{lead_id}/dismiss", json={"note": "经核实，已另案处理"})))
+    dismissing.start()
+    try:
+        _wait_until_a_backend_waits_for_a_lock("%FOR UPDATE%")
+        joined = leads.join_open_lead(session=holder, institution_id=clinic["id"],
+                                      reason=leads.reason("complaint", "投诉", utcnow(), ref="TS-2"))
+    finally:
+        holder.commit()
+        dismissing.join(timeout=60)
+
+    assert joined == lead_id
+    assert [response.status_code for response in answers] == [200], [r.get_json() for r in answers]
+    [lead] = _leads_of(clinic["id"])
+    assert lead.status == "dismissed" and {reason.ref for reason in lead.reasons} == {"TS-1", "TS-2"}
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: SQLite has one writer at a time anyway")
+def test_an_inspection_recorded_while_another_is_being_recorded_waits_and_both_are_stored(app, clinic, login):
+    """Two officers record inspections of one clinic at the same moment. The first has stored its
+    inspection (whose foreign key share-locks the clinic) and is about to close the lead. The second
+    must wait for the clinic before it writes anything: had it stored its own inspection first, each
+    would hold a share lock the other's lock for the lead waits on, and one would fail (deadlock)."""
+    with Session(db.engine) as opener:
+        lead_id = leads.add_reasons(session=opener, institution_id=clinic["id"],
+                                    reasons=[leads.reason("serious_complaint", "投诉", utcnow(), ref="TS-1")])
+        opener.commit()
+    officer = login("officer", department="health")
+    first = db.session
+    first.add(Inspection(institution_id=clinic["id"], inspected_on=today_shanghai(), result="pass",
+                         summary="第一组检查", public=False, department="health", officer_id=officer.account.id))
+    first.flush()
+    answers = []
+    second = threading.Thread(target=lambda: answers.append(officer.post("/api/v1/inspections", json={
+        "institution_id": clinic["id"], "inspected_on": str(today_shanghai()), "result": "pass",
+        "summary": "第二组检查", "public": False})))
+    second.start()
+    try:
+        _wait_until_a_backend_waits_for_a_lock("%FOR UPDATE%")
+        leads.close_open_lead(session=first, institution_id=clinic["id"], status="inspected",
+                              by_id=officer.account.id, note="第一组检查")
+    finally:
+        first.commit()
+        second.join(timeout=60)
+
+    assert [response.status_code for response in answers] == [201], [r.get_json() for r in answers]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Inspection)
+                             .where(Inspection.institution_id == clinic["id"])) == 2
+    [lead] = _leads_of(clinic["id"])
+    assert (lead.id, lead.status) == (lead_id, "inspected")
