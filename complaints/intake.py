@@ -401,7 +401,7 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
     category = get_category(session=session, code=data["category"])
     details = validate_details(category, data.get("details") or {})
     check_contact(data)
-    request_fingerprint = fingerprint(data, account_id)
+    request_fingerprint = fingerprint(data, account_id) if idempotency_key else None
     if idempotency_key:
         replay = find_replay(session=session, idempotency_key=idempotency_key,
                              request_fingerprint=request_fingerprint, secret=secret)
@@ -418,7 +418,7 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
         "content": data["content"], "details": details, "occurred_at": data.get("occurred_at"),
         "anonymous": data["anonymous"], "contact_name": data.get("contact_name"),
         "contact_phone": data.get("contact_phone"), "account_id": account_id, "idempotency_key": idempotency_key,
-        "request_fingerprint": request_fingerprint if idempotency_key else None,
+        "request_fingerprint": request_fingerprint,
         "submitted_at": now, "accept_due_at": accept_due_at, "updated_at": now, **place,
     }, data["target"], reason)
     if joined is not None:
