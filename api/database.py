@@ -7,7 +7,7 @@ from select import POLLERR, POLLHUP, POLLIN, poll
 from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
@@ -104,6 +104,31 @@ def upsert_insert(dialect, table):
 
     name = dialect if isinstance(dialect, str) else dialect.dialect.name
     return (postgresql if name == "postgresql" else sqlite).insert(table)
+
+
+def lock_rows(session, model, keys=None) -> None:
+    """Hold rows of `model` (by id; all of them when `keys` is None) against other writers until the
+    transaction ends, for work that reads them and then writes what it computed (a credit
+    recomputation): what it reads is then current.
+
+    PostgreSQL: FOR NO KEY UPDATE, in id order, so that two transactions locking overlapping sets
+    cannot deadlock. It waits for lock_row() and for another lock_rows(), not for the share lock that
+    storing a row which refers to one of them takes (a transaction that has just stored a violation
+    can still take it). SQLite: its one write lock, taken as lock_row() does.
+    """
+    from sqlalchemy import select, text
+
+    if keys is not None:
+        keys = sorted(set(keys))
+        if not keys:
+            return
+    if session.get_bind().dialect.name == "postgresql":
+        rows = select(model.id).order_by(model.id).with_for_update(key_share=True)
+        session.execute(rows if keys is None else rows.where(model.id.in_(keys)))
+    else:
+        first = min(keys) if keys is not None else session.scalar(select(func.min(model.id)))
+        if first is not None:
+            lock_row(session, model, first)
 
 
 def lock_row(session, model, key, column: str = "id") -> None:

@@ -96,7 +96,11 @@ def sign(*, session, account: Account, version: int, signer_name: str, signer_ti
 
 def breach(*, session, commitment: Commitment, account: Account, reason: str) -> Commitment:
     """A regulator records a breach: the commitment ends, the institution loses grade A for this year,
-    gets a lead reason, and the points of the breach rule (which also recomputes its credit)."""
+    gets a lead reason, and the points of the breach rule (which also recomputes its credit).
+    The institution is locked and the commitment read again first: a second click on the button, or a
+    renewal at the same moment, waits and then finds the commitment ended."""
+    lock_row(session, Institution, commitment.institution_id)
+    session.refresh(commitment)
     if not in_force(commitment, today_shanghai()):
         raise InvalidTransition("该承诺已失效，不能再记录违诺")
     now = utcnow()

@@ -9,7 +9,7 @@ import datetime as dt
 
 from sqlalchemy import and_, exists, select
 
-from api.database import today_shanghai, utcnow
+from api.database import lock_row, today_shanghai, utcnow
 from api.errors import (
     Conflict,
     Forbidden,
@@ -84,6 +84,9 @@ def file(*, session, account: Account, template_id: int, period: str, answers: l
     filed_period = periods.for_filing(period, today)
     rows = check_answers(template, answers, today)
     role = signer_role(institution, signer_name)
+    # Locked before anything is stored: a filing's row share-locks the institution (foreign key), and
+    # two filings each holding that while waiting to lock it for a lead would deadlock.
+    lock_row(session, Institution, institution.id)
     earlier = session.scalars(select(SelfCheck).where(SelfCheck.institution_id == institution.id,
                                                       SelfCheck.period == filed_period.label)
                               .order_by(SelfCheck.revision.desc())).all()
@@ -256,7 +259,7 @@ def sweep_leads(*, session, today: dt.date | None = None) -> int:
             "missed_selfcheck", f"{period.label} 未按期自查（应于 {period.due} 前提交）", now,
             ref=f"missed:{period.label}"))
     changed = 0
-    for institution_id, reasons in by_institution.items():
+    for institution_id, reasons in sorted(by_institution.items()):  # locked in id order, as lock_rows() does
         if leads.add_new_reasons(session=session, institution_id=institution_id, reasons=reasons):
             changed += 1
     return changed

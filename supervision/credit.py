@@ -10,7 +10,7 @@ import datetime as dt
 
 from sqlalchemy import and_, func, insert, or_, select, update
 
-from api.database import SHANGHAI, today_shanghai, utcnow
+from api.database import SHANGHAI, lock_rows, today_shanghai, utcnow
 from complaints.models import Complaint
 from registry.models import Institution, Staff
 from selfcheck.models import Commitment
@@ -32,7 +32,13 @@ def _by_institution(session, statement, ids) -> dict:
 
 def recompute(*, session, institution_ids: list[int] | None = None, today: dt.date | None = None,
               now: dt.datetime | None = None, reason: str = "recomputed") -> int:
-    """Recompute institutions' (and their staff's) credit; returns how many institutions changed."""
+    """Recompute institutions' (and their staff's) credit; returns how many institutions changed.
+
+    The institutions are locked first (api.database.lock_rows): two recomputations of one institution
+    (two scans of a stale code, the daily job and a violation being recorded) then run one after the
+    other, and the second reads what the first wrote instead of writing its own copy over it (a
+    second history row, a list entry opened twice)."""
+    lock_rows(session, Institution, institution_ids)
     today = today or today_shanghai()
     now = now or utcnow()
     year = today.year

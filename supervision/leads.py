@@ -218,7 +218,9 @@ def _refresh_risk(session, institution_id: int | None) -> None:
 
 def add_new_reasons(*, session, institution_id: int, reasons: list[dict]) -> int | None:
     """add_reasons() for a daily sweep: reasons whose ref any lead of the institution already carries
-    (open, inspected or dismissed) are not added again; None if nothing was new."""
+    (open, inspected or dismissed) are not added again; None if nothing was new. (Read under the
+    institution's lock: a lead closed meanwhile has its reasons counted.)"""
+    lock_row(session, Institution, institution_id)
     known = set(session.scalars(select(LeadReason.ref).join(Lead).where(
         Lead.institution_id == institution_id, LeadReason.ref.in_([r["ref"] for r in reasons if r["ref"]]))))
     fresh = [r for r in reasons if r["ref"] is None or r["ref"] not in known]

@@ -38,7 +38,8 @@ BASE_CONFIG = {
 
 def _pg_schema_url(schema: str) -> str:
     separator = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    # The schema's name is also the connections' application_name: tests/locks.py watches only them.
+    return f"{PG_URL}{separator}options=-csearch_path%3D{schema}&application_name={schema}"
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,9 @@ meanwhile) must still be found afterwards.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.database import db, lock_row, today_shanghai, utcnow
@@ -21,6 +20,7 @@ from supervision import leads
 from supervision.models import Inspection, Lead
 from tests.complaints.workflow_helpers import complaint_body
 from tests.conftest import PG_URL
+from tests.locks import wait_until_backends_wait_for_a_lock
 
 THREADS = 8
 
@@ -91,20 +91,6 @@ def test_a_serious_complaint_among_ordinary_ones_makes_one_lead_that_every_later
     assert lead.score == leads.score([{"kind": kind} for kind in kinds.values()])
 
 
-def _wait_until_a_backend_waits_for_a_lock(query_like: str = "%INSERT INTO complaints%", timeout: float = 30.0) -> None:
-    with db.engine.connect() as watcher:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            waiting = watcher.scalar(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database() AND query LIKE :query_like"), {"query_like": query_like})
-            if waiting:
-                return
-            watcher.rollback()
-            time.sleep(0.02)
-    pytest.fail(f"no statement like {query_like!r} waited for a lock")
-
-
 @pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: its statements wait for a row lock with an older snapshot")
 def test_a_complaint_that_waited_for_the_institution_joins_the_lead_opened_meanwhile(app, clinic):
     """Someone holds the institution (another complaint's transaction); while our complaint waits for
@@ -117,7 +103,7 @@ def test_a_complaint_that_waited_for_the_institution_joins_the_lead_opened_meanw
         _submit_in_threads(app, [complaint_body({"institution_id": clinic["id"]})])))
     waiting.start()
     try:
-        _wait_until_a_backend_waits_for_a_lock()
+        wait_until_backends_wait_for_a_lock("%INSERT INTO complaints%")
         leads.add_reasons(session=holder, institution_id=clinic["id"],
                           reasons=[leads.reason("serious_complaint", "另一投诉", utcnow(), ref="TS-OTHER")])
     finally:
@@ -146,7 +132,7 @@ def test_a_complaint_that_waited_while_the_lead_was_closed_opens_a_new_lead(app,
         app, [complaint_body({"institution_id": clinic["id"]}, category="illegal_practice")])))
     waiting.start()
     try:
-        _wait_until_a_backend_waits_for_a_lock()
+        wait_until_backends_wait_for_a_lock("%INSERT INTO complaints%")
         leads.close_open_lead(session=inspector, institution_id=clinic["id"], status="inspected",
                               by_id=None, note="现场检查")
     finally:
@@ -181,7 +167,7 @@ def test_a_self_check_finding_while_a_complaint_opens_a_lead_joins_it(app, clini
     filing = threading.Thread(target=file_self_check)
     filing.start()
     try:
-        _wait_until_a_backend_waits_for_a_lock("%FOR UPDATE%")
+        wait_until_backends_wait_for_a_lock("%FOR UPDATE%")
         leads.add_reasons(session=holder, institution_id=clinic["id"],
                           reasons=[leads.reason("serious_complaint", "投诉", utcnow(), ref="TS-1")])
     finally:
@@ -212,7 +198,7 @@ def test_a_dismissal_while_a_complaint_holds_the_institution_waits_for_it(app, c
         supervisor.post(f"/api/v1/leads/{lead_id}/dismiss", json={"note": "经核实，已另案处理"})))
     dismissing.start()
     try:
-        _wait_until_a_backend_waits_for_a_lock("%FOR UPDATE%")
+        wait_until_backends_wait_for_a_lock("%FOR UPDATE%")
         joined = leads.join_open_lead(session=holder, institution_id=clinic["id"],
                                       reason=leads.reason("complaint", "投诉", utcnow(), ref="TS-2"))
     finally:
@@ -246,7 +232,7 @@ def test_an_inspection_recorded_while_another_is_being_recorded_waits_and_both_a
         "summary": "第二组检查", "public": False})))
     second.start()
     try:
-        _wait_until_a_backend_waits_for_a_lock("%FOR UPDATE%")
+        wait_until_backends_wait_for_a_lock("%FOR UPDATE%")
         leads.close_open_lead(session=first, institution_id=clinic["id"], status="inspected",
                               by_id=officer.account.id, note="第一组检查")
     finally:
