@@ -76,9 +76,10 @@ def load_files(*, session, directory: Path = TEMPLATE_DIR) -> list[ChecklistTemp
     return added
 
 
-def publish(*, session, key: str, name: str, categories: list[str], items: list[dict], basis: str | None,
-            published_by_id: int) -> ChecklistTemplate:
-    """A new version of `key` (version 1 if it is new)."""
+def publish(*, session, key: str, name: str, categories: list[str], items: list[dict], published_by_id: int,
+            basis: str | None = None) -> ChecklistTemplate:
+    """A new version of `key` (version 1 if it is new). The template's own legal basis is optional
+    (each item carries its own)."""
     latest = session.scalar(select(func.max(ChecklistTemplate.version)).where(ChecklistTemplate.key == key)) or 0
     template = ChecklistTemplate(key=key, version=latest + 1, name=name, categories=check_categories(categories),
                                  basis=basis, items=check_items(items), published_by_id=published_by_id)

@@ -163,6 +163,17 @@ def test_a_new_key_is_published_as_version_1(client, admin, general_template):
     assert sorted(t["key"] for t in listed) == ["general", "tcm"]
 
 
+def test_a_template_without_its_own_legal_basis_is_published(client, admin, general_template):
+    """`basis` of the whole template is optional (each item carries one): leaving it out is no error."""
+    body = _publishable(general_template, key="tcm", name="中医诊所自查表", categories=["tcm_clinic"])
+    del body["basis"]
+
+    response = admin.post(TEMPLATES, json=body)
+
+    assert response.status_code == 201, response.get_json()
+    assert (response.get_json()["key"], response.get_json()["basis"]) == ("tcm", None)
+
+
 # ---- loading the files ------------------------------------------------------------------------
 
 def test_loading_the_files_twice_adds_nothing_the_second_time(session, loaded_templates):
