@@ -116,7 +116,7 @@ def lock_rows(session, model, keys=None) -> None:
     storing a row which refers to one of them takes (a transaction that has just stored a violation
     can still take it). SQLite: its one write lock, taken as lock_row() does.
     """
-    from sqlalchemy import select, text
+    from sqlalchemy import select
 
     if keys is not None:
         keys = sorted(set(keys))

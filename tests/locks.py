@@ -3,6 +3,7 @@ other side is really waiting before the holder goes on, so the interleaving is t
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -26,3 +27,21 @@ def wait_until_backends_wait_for_a_lock(query_like: str = "%", *, backends: int 
             watcher.rollback()
             time.sleep(0.02)
     pytest.fail(f"fewer than {backends} statements like {query_like!r} waited for a lock")
+
+
+def post_in_threads(app, persona, requests: list[tuple[str, dict]], answers: list) -> list[threading.Thread]:
+    """Each (path, body) POSTed from its own thread and test client, as `persona`; the responses are
+    appended to `answers`. Join the threads with join_all()."""
+    def send(path, body):
+        answers.append(app.test_client().post(path, json=body, headers=persona.headers))
+
+    threads = [threading.Thread(target=send, args=request) for request in requests]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def join_all(threads) -> None:
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a request hung"

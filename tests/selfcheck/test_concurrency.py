@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -14,28 +13,11 @@ from selfcheck.models import SelfCheck
 from supervision import leads
 from supervision.models import Lead, Violation
 from tests.conftest import PG_URL
-from tests.locks import wait_until_backends_wait_for_a_lock
+from tests.locks import join_all, post_in_threads, wait_until_backends_wait_for_a_lock
 from tests.selfcheck.conftest import SELFCHECKS, current_period, filing_body, first_code, plan
 from tests.selfcheck.test_commitments import COMMITMENTS, _signed
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: SQLite has one writer at a time anyway")
-
-
-def _post_in_threads(app, persona, requests: list[tuple[str, dict]], answers: list) -> list[threading.Thread]:
-    """Each (path, body) from its own thread and test client, as `persona`; responses go to `answers`."""
-    def send(path, body):
-        answers.append(app.test_client().post(path, json=body, headers=persona.headers))
-
-    threads = [threading.Thread(target=send, args=request) for request in requests]
-    for thread in threads:
-        thread.start()
-    return threads
-
-
-def _join(threads) -> None:
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a request hung"
 
 
 def test_a_breach_clicked_twice_is_recorded_once(app, clinic, clinic_account, health_officer):
@@ -46,13 +28,13 @@ def test_a_breach_clicked_twice_is_recorded_once(app, clinic, clinic_account, he
     holder = db.session
     lock_row(holder, Institution, clinic["id"])
     answers = []
-    threads = _post_in_threads(app, health_officer, [(f"{COMMITMENTS}/{signed['id']}/breach", {"reason": "超范围执业"})] * 2,
+    threads = post_in_threads(app, health_officer, [(f"{COMMITMENTS}/{signed['id']}/breach", {"reason": "超范围执业"})] * 2,
                                answers)
     try:
         wait_until_backends_wait_for_a_lock(backends=2)
     finally:
         holder.commit()
-        _join(threads)
+        join_all(threads)
 
     assert sorted(response.status_code for response in answers) == [200, 409], [r.get_json() for r in answers]
     assert db.session.scalar(select(func.count()).select_from(Violation)
@@ -74,7 +56,7 @@ def test_two_self_checks_with_veto_findings_at_once_both_land_on_one_lead(app, c
                         submitted_by_id=clinic_account.account.id, non_compliant_count=1, veto_count=1))
     first.flush()
     answers = []
-    threads = _post_in_threads(app, clinic_account, [
+    threads = post_in_threads(app, clinic_account, [
         (SELFCHECKS, filing_body(general_template, year, non_compliant={veto: plan()}))], answers)
     try:
         wait_until_backends_wait_for_a_lock("%FOR UPDATE%")
@@ -82,7 +64,7 @@ def test_two_self_checks_with_veto_findings_at_once_both_land_on_one_lead(app, c
             leads.reason("veto_item", f"{quarter} 自查 {veto} 不符合", utcnow(), ref=f"veto:{quarter}:{veto}")])
     finally:
         first.commit()
-        _join(threads)
+        join_all(threads)
 
     assert [response.status_code for response in answers] == [201], [r.get_json() for r in answers]
     db.session.expire_all()

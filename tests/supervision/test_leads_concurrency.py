@@ -20,7 +20,7 @@ from supervision import leads
 from supervision.models import Inspection, Lead
 from tests.complaints.workflow_helpers import complaint_body
 from tests.conftest import PG_URL
-from tests.locks import wait_until_backends_wait_for_a_lock
+from tests.locks import join_all, post_in_threads, wait_until_backends_wait_for_a_lock
 
 THREADS = 8
 
@@ -194,16 +194,15 @@ def test_a_dismissal_while_a_complaint_holds_the_institution_waits_for_it(app, c
     holder = db.session
     lock_row(holder, Institution, clinic["id"])
     answers = []
-    dismissing = threading.Thread(target=lambda: answers.append(
-        supervisor.post(f"/api/v1/leads/{lead_id}/dismiss", json={"note": "经核实，已另案处理"})))
-    dismissing.start()
+    dismissing = post_in_threads(app, supervisor, [(f"/api/v1/leads/{lead_id}/dismiss", {"note": "经核实，已另案处理"})],
+                                 answers)
     try:
         wait_until_backends_wait_for_a_lock("%FOR UPDATE%")
         joined = leads.join_open_lead(session=holder, institution_id=clinic["id"],
                                       reason=leads.reason("complaint", "投诉", utcnow(), ref="TS-2"))
     finally:
         holder.commit()
-        dismissing.join(timeout=60)
+        join_all(dismissing)
 
     assert joined == lead_id
     assert [response.status_code for response in answers] == [200], [r.get_json() for r in answers]
@@ -227,17 +226,16 @@ def test_an_inspection_recorded_while_another_is_being_recorded_waits_and_both_a
                          summary="第一组检查", public=False, department="health", officer_id=officer.account.id))
     first.flush()
     answers = []
-    second = threading.Thread(target=lambda: answers.append(officer.post("/api/v1/inspections", json={
+    second = post_in_threads(app, officer, [("/api/v1/inspections", {
         "institution_id": clinic["id"], "inspected_on": str(today_shanghai()), "result": "pass",
-        "summary": "第二组检查", "public": False})))
-    second.start()
+        "summary": "第二组检查", "public": False})], answers)
     try:
         wait_until_backends_wait_for_a_lock("%FOR UPDATE%")
         leads.close_open_lead(session=first, institution_id=clinic["id"], status="inspected",
                               by_id=officer.account.id, note="第一组检查")
     finally:
         first.commit()
-        second.join(timeout=60)
+        join_all(second)
 
     assert [response.status_code for response in answers] == [201], [r.get_json() for r in answers]
     db.session.expire_all()
