@@ -33,6 +33,9 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # Counts the last minute (day) from each request, not calendar minutes: a fixed window lets a
+    # script send twice the limit across a minute boundary.
+    "RATELIMIT_STRATEGY": "moving-window",
     "LOGIN_RATE_LIMIT": "10 per minute",
     # Per client address. Patients behind one carrier NAT share an address, so these are generous
     # enough for a waiting room and tight enough to stop a script.
@@ -55,6 +58,8 @@ DEFAULTS: dict[str, object] = {
     "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     "JSON_SORT_KEYS": False,
 }
+
+RATE_LIMIT_STRATEGIES = ("moving-window", "sliding-window-counter", "fixed-window")  # Flask-Limiter's
 
 _BOOLS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
@@ -115,5 +120,7 @@ def check(config) -> None:
             raise ConfigError("In production ONECODE_PUBLIC_BASE_URL must be an https:// origin")
     if not str(config["PUBLIC_BASE_URL"]).startswith(("http://", "https://")):
         raise ConfigError("ONECODE_PUBLIC_BASE_URL must start with http:// or https://")
+    if config["RATELIMIT_STRATEGY"] not in RATE_LIMIT_STRATEGIES:
+        raise ConfigError("ONECODE_RATELIMIT_STRATEGY must be one of " + ", ".join(RATE_LIMIT_STRATEGIES))
     if int(config["ACCESS_TOKEN_TTL"]) <= 0 or int(config["REFRESH_TOKEN_TTL"]) <= 0:
         raise ConfigError("token lifetimes must be positive")

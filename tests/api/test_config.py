@@ -94,6 +94,13 @@ def test_a_non_positive_token_lifetime_is_refused():
         create_app({"ENV": "testing", "DATABASE_URL": "sqlite://", "ACCESS_TOKEN_TTL": 0})
 
 
+def test_an_unknown_rate_limit_strategy_is_refused(monkeypatch):
+    monkeypatch.setenv("ONECODE_RATELIMIT_STRATEGY", "leaky-bucket")
+
+    with pytest.raises(ConfigError, match="ONECODE_RATELIMIT_STRATEGY"):
+        create_app({"ENV": "testing", "DATABASE_URL": "sqlite://"})
+
+
 def test_a_public_base_url_without_a_scheme_is_refused():
     with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
         create_app({"ENV": "testing", "DATABASE_URL": "sqlite://", "PUBLIC_BASE_URL": "code.example.org"})

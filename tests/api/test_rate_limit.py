@@ -63,3 +63,32 @@ def test_the_fourth_login_attempt_is_rate_limited_with_redis_storage(make_app):
                    RATELIMIT_KEY_PREFIX=f"onecode-test-{uuid.uuid4().hex}")
 
     _assert_fourth_attempt_is_limited(app)
+
+
+class _Clock:
+    """Stands in for the time module inside the in-memory limit storage, so a minute passes at once."""
+
+    def __init__(self, now: float):
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_the_limit_counts_the_last_minute_so_no_burst_fits_across_a_window_edge(make_app, monkeypatch):
+    """A fixed window opened by the first attempt would forget all three attempts 60 s after the first;
+    the moving window still counts the two made later."""
+    import limits.storage.memory
+
+    clock = _Clock(1_796_083_200.0)
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+
+    answers = [log_in(client, "nobody", "wrong-password-here").status_code]
+    clock.now += 50
+    answers += [log_in(client, "nobody", "wrong-password-here").status_code for _ in range(2)]
+    clock.now += 15
+    answers += [log_in(client, "nobody", "wrong-password-here").status_code for _ in range(2)]
+
+    assert answers == [401, 401, 401, 401, 429]
