@@ -36,6 +36,10 @@ DEFAULTS: dict[str, object] = {
     # Counts the last minute (day) from each request, not calendar minutes: a fixed window lets a
     # script send twice the limit across a minute boundary.
     "RATELIMIT_STRATEGY": "moving-window",
+    # Redis down must not stop a complaint or a login: each process then counts in its own memory
+    # (checking Redis again every few seconds), and an error inside the limiter is logged, not answered.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
     "LOGIN_RATE_LIMIT": "10 per minute",
     # Per client address. Patients behind one carrier NAT share an address, so these are generous
     # enough for a waiting room and tight enough to stop a script.

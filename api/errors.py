@@ -1,7 +1,8 @@
 """The one place where errors become the contract's envelope: {code, message, fields?}.
 
-Services raise the domain exceptions below; Flask/werkzeug/webargs raise HTTP exceptions; anything
-else is logged and answered as INTERNAL_ERROR without a stack trace.
+Services raise the domain exceptions below; Flask/werkzeug/webargs raise HTTP exceptions; a database
+that does not answer in time is UNAVAILABLE (503, retry); anything else is logged and answered as
+INTERNAL_ERROR without a stack trace.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 
 from flask import jsonify
 from marshmallow import Schema, fields
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,31 @@ def handle_data_error(error: DataError):
     return envelope(422, "VALIDATION_FAILED", "数据格式或取值范围无效")
 
 
+DATABASE_RETRY_AFTER = "5"  # seconds: a lock wait, a deadlock victim or a failover is over by then
+
+
+def rollback_after_database_error(error: OperationalError) -> None:
+    """End the request's failed transaction; a rollback on a connection that is gone fails too, and
+    then the pool replaces the connection."""
+    from api.database import db
+
+    log.warning("database unavailable, answered as 503: %s", error.orig)
+    try:
+        db.session.rollback()
+    except OperationalError:
+        log.warning("rollback after a database error failed too", exc_info=True)
+
+
+def handle_database_unavailable(error: OperationalError):
+    """The database refused or dropped the connection, gave up waiting for a lock, or chose this
+    transaction as a deadlock's victim. The transaction is rolled back and the request can be sent
+    again (a complaint with its Idempotency-Key, so that a commit whose answer was lost is not filed
+    twice), so the client is told to retry rather than that the server is broken."""
+    rollback_after_database_error(error)
+    return envelope(503, "UNAVAILABLE", "数据库暂时无法完成请求，请稍后重试",
+                    headers={"Retry-After": DATABASE_RETRY_AFTER})
+
+
 def handle_unexpected(error: Exception):
     from api.database import db
 
@@ -197,5 +223,6 @@ def init_app(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(DataError, handle_data_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

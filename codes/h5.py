@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from api.database import SHANGHAI, db
-from api.errors import CodeRevoked, Conflict, DomainError, NotFound, ValidationFailed
+from api.errors import (DATABASE_RETRY_AFTER, CodeRevoked, Conflict, DomainError, NotFound, ValidationFailed,
+                        rollback_after_database_error)
 from api.extensions import Blueprint, limiter
 from api.models import DEPARTMENTS
 from codes import complain_form, profile
@@ -284,6 +285,16 @@ def _http_error(error: HTTPException):
 def _domain_error(error: DomainError):
     db.session.rollback()
     return render_template("codes/error.html", status=error.status, message=error.message), error.status
+
+
+@h5.errorhandler(OperationalError)
+@h5_track.errorhandler(OperationalError)
+def _database_unavailable(error: OperationalError):
+    """The page form of the API's 503 UNAVAILABLE (api.errors): busy or unreachable, try again."""
+    rollback_after_database_error(error)
+    return (render_template("codes/error.html", status=503,
+                            message="系统繁忙，您填写的内容未提交。请稍后再试，或拨打 12320 反映。"),
+            503, {"Retry-After": DATABASE_RETRY_AFTER})
 
 
 @h5.errorhandler(Exception)

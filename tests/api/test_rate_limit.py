@@ -92,3 +92,10 @@ def test_the_limit_counts_the_last_minute_so_no_burst_fits_across_a_window_edge(
     answers += [log_in(client, "nobody", "wrong-password-here").status_code for _ in range(2)]
 
     assert answers == [401, 401, 401, 401, 429]
+
+
+def test_with_its_redis_down_the_limiter_keeps_counting_in_memory_instead_of_failing_requests(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute",
+                   RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")  # port 1: connection refused
+
+    _assert_fourth_attempt_is_limited(app)
