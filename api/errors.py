@@ -16,6 +16,8 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
+DATABASE_RETRY_AFTER = "5"  # seconds: a lock wait, a deadlock victim or a failover is over by then
+
 
 class DomainError(Exception):
     """Base for errors a service raises on purpose; each maps to one contract code."""
@@ -62,6 +64,17 @@ class Conflict(DomainError):
 
 class InvalidTransition(DomainError):
     status, code, default_message = 409, "INVALID_TRANSITION", "当前状态下不能进行此操作"
+
+
+class Unavailable(DomainError):
+    """Something the request needs (the database, the attachment store) cannot serve it now; nothing
+    was stored and the same request may be sent again."""
+
+    status, code, default_message = 503, "UNAVAILABLE", "服务暂时不可用，请稍后重试"
+
+    def __init__(self, message: str | None = None, **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": DATABASE_RETRY_AFTER})
+        super().__init__(message, **kwargs)
 
 
 class CodeRevoked(DomainError):
@@ -184,9 +197,6 @@ def handle_data_error(error: DataError):
     db.session.rollback()
     log.warning("data error answered as 422: %s", error.orig)
     return envelope(422, "VALIDATION_FAILED", "数据格式或取值范围无效")
-
-
-DATABASE_RETRY_AFTER = "5"  # seconds: a lock wait, a deadlock victim or a failover is over by then
 
 
 def rollback_after_database_error(error: OperationalError) -> None:

@@ -9,6 +9,7 @@ UPLOAD_DIR/ab/abcdef…; a file already there is not written twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import struct
 import tempfile
@@ -17,8 +18,10 @@ import zlib
 from sqlalchemy import select
 
 from api.database import lock_row
-from api.errors import Conflict, DomainError, ValidationFailed
+from api.errors import Conflict, DomainError, Unavailable, ValidationFailed
 from complaints.models import Attachment, Complaint
+
+log = logging.getLogger(__name__)
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_CASE = 6
@@ -140,18 +143,27 @@ def store(upload_dir: str, data: bytes) -> str:
     folder = os.path.join(upload_dir, digest[:2])
     path = os.path.join(folder, digest)
     if not os.path.exists(path):
-        os.makedirs(folder, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-")
         try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+            _write_whole(folder, path, data)
+        except OSError as error:  # a full disk, a read-only or missing mount: the case stays as it was
+            log.error("attachment store unwritable: %s", error)
+            raise Unavailable("附件暂时无法保存，请稍后重试") from error
     return digest
+
+
+def _write_whole(folder: str, path: str, data: bytes) -> None:
+    """Write to a temporary name, then rename: a reader never sees half a file."""
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def path_of(upload_dir: str, digest: str) -> str:

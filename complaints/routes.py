@@ -148,6 +148,7 @@ class Attachments(MethodView):
     @blp.error(404, "Unknown tracking number or wrong query code (the same answer)")
     @blp.error(409, "Six attachments already, or the case is closed")
     @blp.error(413, "PAYLOAD_TOO_LARGE: over 10 MB")
+    @blp.error(503, "UNAVAILABLE: the file could not be stored now (Retry-After); the case is unchanged")
     def post(self, tracking_no, query_code, file):
         """Attach a photo or document (JPEG, PNG or PDF by content; 10 MB at most; 6 per case)."""
         complaint = intake.find_with_code(session=db.session, tracking_no=tracking_no, query_code=query_code)

@@ -163,6 +163,21 @@ def test_a_file_that_is_not_what_it_claims_is_refused_and_nothing_is_kept(app, c
     assert files_under(app.config["UPLOAD_DIR"]) == {}
 
 
+def test_a_file_the_store_cannot_write_answers_503_and_the_case_keeps_no_attachment(make_app, tmp_path):
+    blocker = tmp_path / "a-file-where-the-folder-should-be"
+    blocker.write_bytes(b"")
+    app = make_app(UPLOAD_DIR=str(blocker / "uploads"))  # every write under it fails (NotADirectoryError)
+    client = app.test_client()
+    case = submitted(client)
+
+    response = upload(client, case["tracking_no"], case["query_code"], jpeg_without_metadata())
+
+    assert_error(response, 503, "UNAVAILABLE")
+    assert response.headers["Retry-After"].isdigit()
+    with app.app_context():
+        assert rows("complaint_attachments") == 0
+
+
 # ---- limits ------------------------------------------------------------------------------------
 
 def test_a_file_of_exactly_ten_megabytes_is_accepted(client, case):
