@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import secrets
 import shutil
+import time
 import uuid
 
 import pytest
@@ -40,6 +41,21 @@ def _pg_schema_url(schema: str) -> str:
     separator = "&" if "?" in PG_URL else "?"
     # The schema's name is also the connections' application_name: tests/locks.py watches only them.
     return f"{PG_URL}{separator}options=-csearch_path%3D{schema}&application_name={schema}"
+
+
+MIDNIGHT_MARGIN = dt.timedelta(seconds=60)
+
+
+@pytest.fixture(autouse=True)
+def _not_across_beijing_midnight():
+    """Many tests work out "today" (Beijing) and the service works it out again a moment later; a test
+    that starts in the last minute before midnight in Beijing (16:00 UTC) waits until the new day."""
+    from api.database import SHANGHAI
+
+    now = dt.datetime.now(SHANGHAI)
+    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=SHANGHAI)
+    if midnight - now < MIDNIGHT_MARGIN:
+        time.sleep((midnight - now).total_seconds() + 0.5)
 
 
 @pytest.fixture(scope="session")

@@ -24,10 +24,14 @@ def _terminate(pid: int) -> None:
     try:
         with admin.connect() as connection:
             connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            deadline = time.monotonic() + 5
-            while connection.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                                     {"pid": pid}).scalar_one() and time.monotonic() < deadline:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                connection.rollback()  # pg_stat_activity is a snapshot per transaction: look again
+                if not connection.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                          {"pid": pid}).scalar_one():
+                    return
                 time.sleep(0.05)
+            raise AssertionError(f"backend {pid} still there 30 s after pg_terminate_backend")
     finally:
         admin.dispose()
 

@@ -298,7 +298,7 @@ def test_a_slow_wechat_times_out_as_503(client, wechat, monkeypatch):
     elapsed = time.monotonic() - started
 
     assert_error(response, 503, "WECHAT_UNAVAILABLE")
-    assert elapsed < 3, elapsed
+    assert elapsed < 4.5, elapsed  # the default read timeout is 5 s: the patched 0.5 s was used
 
 
 def test_wechat_refusing_connections_is_503(client, wechat):
