@@ -63,6 +63,7 @@ DEFAULTS: dict[str, object] = {
     "JSON_SORT_KEYS": False,
 }
 
+REDIS_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}  # seconds
 RATE_LIMIT_STRATEGIES = ("moving-window", "sliding-window-counter", "fixed-window")  # Flask-Limiter's
 
 _BOOLS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
@@ -105,6 +106,10 @@ def load(app, overrides: dict | None) -> None:
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "onecode.db")
     if not app.config["UPLOAD_DIR"]:
         app.config["UPLOAD_DIR"] = os.path.join(app.instance_path, "uploads")
+    if str(app.config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://", "redis+")):
+        # redis-py waits 5 s per try by default: a hung Redis would hold every limited request that
+        # long before the in-memory fallback takes over. It answers in well under a millisecond.
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", REDIS_TIMEOUTS)
     app.config["PUBLIC_BASE_URL"] = str(app.config["PUBLIC_BASE_URL"]).rstrip("/")
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     # Closed connections are caught at checkout without a round trip (api.database); recycling after

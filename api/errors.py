@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify
+from flask import g, jsonify
 from marshmallow import Schema, fields
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
-DATABASE_RETRY_AFTER = "5"  # seconds: a lock wait, a deadlock victim or a failover is over by then
+RETRY_AFTER = "5"  # seconds, on a 503: a lock wait, a deadlock victim or a failover is over by then
 
 
 class DomainError(Exception):
@@ -73,7 +74,7 @@ class Unavailable(DomainError):
     status, code, default_message = 503, "UNAVAILABLE", "服务暂时不可用，请稍后重试"
 
     def __init__(self, message: str | None = None, **kwargs):
-        kwargs.setdefault("headers", {"Retry-After": DATABASE_RETRY_AFTER})
+        kwargs["headers"] = {"Retry-After": RETRY_AFTER, **(kwargs.get("headers") or {})}
         super().__init__(message, **kwargs)
 
 
@@ -118,6 +119,23 @@ def envelope(status: int, code: str, message: str, field_errors=None, headers=No
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
+    if status == 503:
+        keep_retry_after(headers)
+    return response
+
+
+def keep_retry_after(headers: dict | None) -> None:
+    """Remember a 503's Retry-After for restore_retry_after(): on a rate-limited route Flask-Limiter's
+    after-request hook replaces it with the later of it and the limit window's reset (up to a day)."""
+    if headers and "Retry-After" in headers:
+        g.retry_after = headers["Retry-After"]
+
+
+def restore_retry_after(response):
+    """Registered before the limiter, so it runs after the limiter's own after-request hook."""
+    value = g.pop("retry_after", None)
+    if value is not None:
+        response.headers["Retry-After"] = value
     return response
 
 
@@ -199,26 +217,52 @@ def handle_data_error(error: DataError):
     return envelope(422, "VALIDATION_FAILED", "数据格式或取值范围无效")
 
 
-def rollback_after_database_error(error: OperationalError) -> None:
+# After these the same request may well succeed: connection exceptions (SQLSTATE class 08), a
+# serialisation failure or a deadlock (40), insufficient resources such as too many connections (53),
+# a statement timeout or a server shutting down (57), a lock not available (55P03).
+_RETRYABLE_CLASSES = ("08", "40", "53", "57")
+_RETRYABLE_STATES = ("55P03",)
+
+
+def database_busy(error: Exception) -> bool:
+    """Whether a database error means "not now" (answer 503, retry) rather than a fault in the
+    program or the schema (a missing table is an OperationalError too, and no retry will fix it)."""
+    if isinstance(error, PoolTimeout):  # every pooled connection in use for longer than pool_timeout
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    if error.connection_invalidated:
+        return True
+    state = getattr(error.orig, "sqlstate", None)  # psycopg
+    if state:
+        return state.startswith(_RETRYABLE_CLASSES) or state in _RETRYABLE_STATES
+    if type(error.orig).__module__ == "sqlite3":
+        return any(word in str(error.orig) for word in ("locked", "busy"))
+    return True  # psycopg without a SQLSTATE: the server was never reached
+
+
+def rollback_after_database_error(error: Exception) -> None:
     """End the request's failed transaction; a rollback on a connection that is gone fails too, and
     then the pool replaces the connection."""
     from api.database import db
 
-    log.warning("database unavailable, answered as 503: %s", error.orig)
+    log.warning("database busy or unreachable, answered as 503: %s", getattr(error, "orig", error))
     try:
         db.session.rollback()
     except OperationalError:
         log.warning("rollback after a database error failed too", exc_info=True)
 
 
-def handle_database_unavailable(error: OperationalError):
+def handle_database_error(error: Exception):
     """The database refused or dropped the connection, gave up waiting for a lock, or chose this
-    transaction as a deadlock's victim. The transaction is rolled back and the request can be sent
-    again (a complaint with its Idempotency-Key, so that a commit whose answer was lost is not filed
-    twice), so the client is told to retry rather than that the server is broken."""
+    transaction as a deadlock's victim: 503 with Retry-After, since the transaction was rolled back
+    and the same request can be sent again (a complaint with its Idempotency-Key, so that a commit
+    whose answer was lost is not filed twice). Any other database error is a fault: 500."""
+    if not database_busy(error):
+        return handle_unexpected(error)
     rollback_after_database_error(error)
     return envelope(503, "UNAVAILABLE", "数据库暂时无法完成请求，请稍后重试",
-                    headers={"Retry-After": DATABASE_RETRY_AFTER})
+                    headers={"Retry-After": RETRY_AFTER})
 
 
 def handle_unexpected(error: Exception):
@@ -233,6 +277,7 @@ def init_app(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(DataError, handle_data_error)
-    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(OperationalError, handle_database_error)
+    app.register_error_handler(PoolTimeout, handle_database_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

@@ -58,11 +58,20 @@ class Blueprint(_Blueprint):
 
 BEARER = [{"bearerAuth": []}]
 
+# What Flask-Limiter reads from the first app's settings and then keeps on the Limiter (one per process,
+# since the routes' decorators name it), and whether it found its storage dead: cleared before each
+# app is bound, so every app (the tests build many) runs with its own settings.
+_LIMITER_PER_APP = {"_strategy": None, "_key_prefix": "", "_swallow_errors": None, "_headers_enabled": None,
+                    "_in_memory_fallback_enabled": False, "_storage_dead": False}
+
 
 def init_app(app) -> Api:
     """Bind the extensions; the Api is made per app so tests can build many apps."""
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
+    app.after_request(errors.restore_retry_after)  # before the limiter's hook, so it runs after it
+    for name, value in _LIMITER_PER_APP.items():
+        setattr(limiter, name, value)
     limiter.init_app(app)
     api = Api(app)
     api.spec.components.security_scheme(

@@ -19,6 +19,7 @@ from api.account_schemas import (
 )
 from api.auth import current_account, login_required
 from api.database import db
+from api.errors import DomainError
 from api.extensions import Blueprint, limiter
 from api.schemas import page_schema, paginate
 
@@ -75,8 +76,10 @@ class Refresh(MethodView):
         """Trade a refresh token for a new pair. Each refresh token works once."""
         try:
             tokens = auth.rotate_refresh_token(session=db.session, refresh_token=data["refresh_token"])
-        finally:
+        except DomainError:
             db.session.commit()  # a detected reuse must stay recorded even though the call fails
+            raise
+        db.session.commit()
         return tokens
 
 

@@ -10,11 +10,22 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from api.database import SHANGHAI, db
-from api.errors import (DATABASE_RETRY_AFTER, CodeRevoked, Conflict, DomainError, NotFound, ValidationFailed,
-                        rollback_after_database_error)
+from api.errors import (
+    RETRY_AFTER,
+    CodeRevoked,
+    Conflict,
+    DomainError,
+    NotFound,
+    Unavailable,
+    ValidationFailed,
+    database_busy,
+    keep_retry_after,
+    rollback_after_database_error,
+)
 from api.extensions import Blueprint, limiter
 from api.models import DEPARTMENTS
 from codes import complain_form, profile
@@ -175,6 +186,13 @@ def _submit(page: _FormPage, values: dict, photo):
         db.session.rollback()  # nothing half-written: the case and its photo go together or not at all
         errors.merge(error.fields, error.message)
         return page.render(values, errors, status=error.status, nonce=nonce)
+    except Unavailable:  # the photo could not be stored: the case is not filed either, the form is kept
+        db.session.rollback()
+        errors.add(GENERAL, "系统暂时无法保存照片，投诉未提交。请稍后再提交，或不附照片提交。")
+        answer = page.render(values, errors, status=503, nonce=nonce)
+        answer.headers["Retry-After"] = RETRY_AFTER
+        keep_retry_after({"Retry-After": RETRY_AFTER})
+        return answer
     except IntegrityError:
         db.session.rollback()  # the same form, posted twice at once: the other request filed it
         replay = intake.find_replay(session=db.session, idempotency_key=key, secret=secret,
@@ -284,17 +302,27 @@ def _http_error(error: HTTPException):
 @h5_track.errorhandler(DomainError)
 def _domain_error(error: DomainError):
     db.session.rollback()
+    if error.status == 503:
+        return _busy_page(error.message)
     return render_template("codes/error.html", status=error.status, message=error.message), error.status
 
 
 @h5.errorhandler(OperationalError)
 @h5_track.errorhandler(OperationalError)
-def _database_unavailable(error: OperationalError):
+@h5.errorhandler(PoolTimeout)
+@h5_track.errorhandler(PoolTimeout)
+def _database_error(error: Exception):
     """The page form of the API's 503 UNAVAILABLE (api.errors): busy or unreachable, try again."""
+    if not database_busy(error):
+        return _unexpected(error)
     rollback_after_database_error(error)
-    return (render_template("codes/error.html", status=503,
-                            message="系统繁忙，您填写的内容未提交。请稍后再试，或拨打 12320 反映。"),
-            503, {"Retry-After": DATABASE_RETRY_AFTER})
+    return _busy_page("系统繁忙，请稍后再试。如果刚才提交了投诉，它可能没有保存成功：稍后可重新提交，或拨打 12320 反映。")
+
+
+def _busy_page(message: str):
+    headers = {"Retry-After": RETRY_AFTER}
+    keep_retry_after(headers)
+    return render_template("codes/error.html", status=503, message=message), 503, headers
 
 
 @h5.errorhandler(Exception)

@@ -101,6 +101,17 @@ def test_an_unknown_rate_limit_strategy_is_refused(monkeypatch):
         create_app({"ENV": "testing", "DATABASE_URL": "sqlite://"})
 
 
+def test_a_redis_rate_limit_storage_gets_short_socket_timeouts(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")  # never connected to
+
+    with app.app_context():
+        from api.extensions import limiter
+
+        connection = limiter.storage.storage.connection_pool.connection_kwargs
+    assert connection["socket_connect_timeout"] <= 1
+    assert connection["socket_timeout"] <= 1
+
+
 def test_a_public_base_url_without_a_scheme_is_refused():
     with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
         create_app({"ENV": "testing", "DATABASE_URL": "sqlite://", "PUBLIC_BASE_URL": "code.example.org"})

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from api import create_app
+from api.errors import RETRY_AFTER
 from tests.api.helpers import assert_error
 from tests.conftest import BASE_CONFIG, PG_URL
 
@@ -26,6 +27,43 @@ def test_a_login_while_the_database_refuses_connections_answers_503_with_retry_a
     text = response.get_data(as_text=True)
     for leak in ("127.0.0.1", "psycopg", "Traceback", "OperationalError"):
         assert leak not in text
+
+
+def test_a_503_keeps_its_own_retry_after_on_a_rate_limited_route(tmp_path):
+    """Flask-Limiter stamps a limited route's answers with its window's reset (up to a minute here)."""
+    app = create_app({**BASE_CONFIG, "DATABASE_URL": NOTHING_LISTENS, "UPLOAD_DIR": str(tmp_path / "uploads"),
+                      "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "10 per minute"})
+
+    response = app.test_client().post("/api/v1/auth/login",
+                                      json={"username": "night-officer", "password": "a-long-test-password"})
+
+    assert_error(response, 503, "UNAVAILABLE")
+    assert response.headers["Retry-After"] == RETRY_AFTER
+
+
+def test_a_database_fault_that_no_retry_fixes_is_a_500_not_a_503(tmp_path):
+    """A database the migrations never ran on: "no such table" is an OperationalError too."""
+    app = create_app({**BASE_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'never-migrated.db'}",
+                      "UPLOAD_DIR": str(tmp_path / "uploads")})
+
+    response = app.test_client().post("/api/v1/auth/login",
+                                      json={"username": "night-officer", "password": "a-long-test-password"})
+
+    assert_error(response, 500, "INTERNAL_ERROR")
+    assert "Retry-After" not in response.headers
+
+
+def test_a_request_that_finds_every_pooled_connection_busy_answers_503(make_app):
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2})
+    client = app.test_client()
+    with app.app_context():
+        from api.database import db
+
+        with db.engine.connect():  # the pool's only connection, held elsewhere
+            response = client.post("/api/v1/auth/login",
+                                   json={"username": "night-officer", "password": "a-long-test-password"})
+
+    assert_error(response, 503, "UNAVAILABLE")
 
 
 def test_a_scanned_code_page_while_the_database_refuses_connections_is_a_503_page_not_json(tmp_path):

@@ -59,10 +59,13 @@ def test_logins_are_not_limited_when_rate_limiting_is_off(make_app):
 
 @pytest.mark.skipif(not REDIS_URL, reason="ONECODE_TEST_REDIS_URL is not set")
 def test_the_fourth_login_attempt_is_rate_limited_with_redis_storage(make_app):
+    prefix = f"onecode-test-{uuid.uuid4().hex}"
     app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute", RATELIMIT_STORAGE_URI=REDIS_URL,
-                   RATELIMIT_KEY_PREFIX=f"onecode-test-{uuid.uuid4().hex}")
+                   RATELIMIT_KEY_PREFIX=prefix)
 
     _assert_fourth_attempt_is_limited(app)
+
+    assert _redis_keys(prefix)  # counted in Redis, not in a process's memory
 
 
 class _Clock:
@@ -99,3 +102,26 @@ def test_with_its_redis_down_the_limiter_keeps_counting_in_memory_instead_of_fai
                    RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")  # port 1: connection refused
 
     _assert_fourth_attempt_is_limited(app)
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="ONECODE_TEST_REDIS_URL is not set")
+def test_an_app_with_a_live_redis_counts_there_even_after_another_app_found_its_redis_down(make_app):
+    down = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute", RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    log_in(down.test_client(), "nobody", "wrong-password-here")  # finds Redis down, falls back to memory
+    prefix = f"onecode-test-{uuid.uuid4().hex}"
+    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute", RATELIMIT_STORAGE_URI=REDIS_URL,
+                   RATELIMIT_KEY_PREFIX=prefix)
+
+    _assert_fourth_attempt_is_limited(app)
+
+    assert _redis_keys(prefix)
+
+
+def _redis_keys(prefix: str) -> list:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return client.keys(f"*{prefix}*")
+    finally:
+        client.close()

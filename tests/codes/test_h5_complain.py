@@ -301,6 +301,21 @@ def test_a_pdf_is_attached_as_sent(app, client, session, token):
     assert stored.content_type == "application/pdf"
 
 
+def test_a_photo_the_store_cannot_write_files_nothing_and_gives_the_form_back_to_retry(app, client, token):
+    with open(app.config["UPLOAD_DIR"], "wb"):  # a file where the folder should be: no write succeeds
+        pass
+    content = "医生开药前没有询问过敏史，服药后全身起疹子，想请卫生部门核实处理。"
+
+    response = complain(client, token, content=content, files={"photo": (jpeg_with_exif(), "IMG_0002.jpg")})
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+    page = response.get_data(as_text=True)
+    assert content in page  # what the patient typed is still there
+    assert "投诉未提交" in page
+    assert rows("complaints") == 0
+
+
 def test_no_photo_chosen_files_the_complaint_without_one(client, session, token):
     response = complain(client, token, files={"photo": (b"", "")})
 
