@@ -103,7 +103,11 @@ def seed_demo_command():
             accounts.create_account(session=db.session, username=username, password=DEMO_PASSWORD, role=role,
                                     department=department, institution_id=institution_id)
     db.session.commit()
-    click.echo(f"Demo logins (password {DEMO_PASSWORD}): " + ", ".join(u for u, *_ in logins))
+    click.echo(f"Demo logins (password {DEMO_PASSWORD}):")
+    for username, role, department, _ in logins:
+        click.echo(f"  {username}: {role}" + (f", {department}" if department else "")
+                   + (f", {made[0].name}" if role == "institution" else ""))
+    click.echo("Scan URLs:")
     for institution in made:
         click.echo(f"  {institution.name}: {base_url}/c/{institution.code.token}")
     click.echo(f"API docs: {base_url}/api/v1/docs")

@@ -15,6 +15,8 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from api.zh_messages import in_chinese
+
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = "5"  # seconds, on a 503: a lock wait, a deadlock victim or a failover is over by then
@@ -140,19 +142,19 @@ def restore_retry_after(response):
 
 
 def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
-    """Turn marshmallow's nested messages into {"a.b.0.c": ["..."]}."""
+    """Turn marshmallow's nested messages into {"a.b.0.c": ["..."]}, in Chinese."""
     flat: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
             name = f"{prefix}.{key}" if prefix else str(key)
             flat.update(flatten_messages(value, name))
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        flat[prefix or "_schema"] = list(messages)
+        flat[prefix or "_schema"] = [in_chinese(m) for m in messages]
     elif isinstance(messages, list):
         for index, value in enumerate(messages):
             flat.update(flatten_messages(value, f"{prefix}.{index}" if prefix else str(index)))
     else:
-        flat[prefix or "_schema"] = [str(messages)]
+        flat[prefix or "_schema"] = [in_chinese(str(messages))]
     return flat
 
 
@@ -175,7 +177,8 @@ def handle_http_exception(error: HTTPException):
     if status == 400:
         status = 422  # the contract answers malformed JSON with 422 VALIDATION_FAILED
     if status == 422 and field_errors and "_schema" in field_errors and list(field_errors) == ["_schema"]:
-        message = "请求体不是有效的 JSON" if field_errors["_schema"] == ["Invalid JSON body."] else message
+        invalid_json = in_chinese("Invalid JSON body.")
+        message = invalid_json if field_errors["_schema"] == [invalid_json] else message
     headers = dict(data.get("headers") or {})
     if status == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods)

@@ -58,6 +58,11 @@ ACTION_NAMES = {
 }
 
 
+def allowed_actions(status: str) -> list[str]:
+    """The actions (as `action` values) the table allows from `status`, for a refusal to name them."""
+    return [action for action, rule in TRANSITIONS.items() if status in rule.sources]
+
+
 # ---- deadlines --------------------------------------------------------------------------------
 
 def is_overdue(complaint: Complaint, now: dt.datetime | None = None) -> bool:
@@ -142,7 +147,8 @@ def act(*, session, complaint: Complaint, account: Account, action: str, data: d
     if account.role not in rule.roles:
         raise Forbidden("只有科室负责人可以分派")
     if complaint.status not in rule.sources:
-        raise InvalidTransition(f"当前状态（{complaint.status}）不能执行“{ACTION_NAMES[action]}”")
+        raise InvalidTransition(f"当前状态（{complaint.status}）不能执行“{ACTION_NAMES[action]}”；"
+                                f"可执行：{'、'.join(f'{a}（{ACTION_NAMES[a]}）' for a in allowed_actions(complaint.status)) or '无'}")
     note = data.get("note")
     if rule.needs_note and not note:
         raise ValidationFailed(fields={"note": ["此操作需要填写说明"]})

@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 
 from api import spreadsheets
 from api.errors import DomainError, ValidationFailed
+from api.zh_messages import in_chinese
 from registry import service
 from registry.models import CATEGORIES, STAFF_ROLES, Institution, Staff
 from registry.schemas import InstitutionInSchema, StaffInSchema
@@ -145,7 +146,7 @@ def _staff_payload(values: dict) -> dict:
 def _errors_of(error: Exception) -> dict:
     if isinstance(error, ValidationError):
         messages = error.messages if isinstance(error.messages, dict) else {"_": error.messages}
-        return {k: v if isinstance(v, list) else [str(v)] for k, v in messages.items()}
+        return {k: [in_chinese(str(m)) for m in (v if isinstance(v, list) else [v])] for k, v in messages.items()}
     if isinstance(error, DomainError):
         return error.fields or {"_": [error.message]}
     raise error

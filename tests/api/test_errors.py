@@ -59,6 +59,29 @@ def test_missing_fields_are_named_each(client):
     assert {"username", "password"} <= set(body["fields"])
 
 
+def _has_chinese(message: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in message)
+
+
+def test_field_messages_are_in_chinese_like_the_rest_of_the_envelope(client):
+    response = client.post(LOGIN, json={"password": 12345, "remember_me": True})
+
+    body = assert_error(response, 422, "VALIDATION_FAILED")
+    assert body["fields"]["username"] == ["必填"]
+    assert body["fields"]["remember_me"] == ["不接受此字段"]
+    assert body["fields"]["password"] == ["应为文本"]
+
+
+def test_a_length_or_choice_message_keeps_its_bounds_and_choices(client):
+    response = client.post("/api/v1/complaints", json={"category": "medical_quality", "content": "短",
+                                                       "anonymous": "maybe", "target": {"institution_id": 1}})
+
+    body = assert_error(response, 422, "VALIDATION_FAILED")
+    assert body["fields"]["content"] == ["长度应在 10 到 2000 之间"]
+    assert body["fields"]["anonymous"] == ["应为 true 或 false"]
+    assert all(_has_chinese(m) for messages in body["fields"].values() for m in messages), body["fields"]
+
+
 def test_a_form_body_answers_415_unsupported_media_type(client):
     response = client.post(LOGIN, data={"username": "someone", "password": "whatever-it-is"})
 

@@ -249,6 +249,17 @@ def test_the_transition_table_covers_every_status_and_action():
                                       if all(s not in rule.sources for rule in TRANSITIONS.values())}
 
 
+def test_an_invalid_transition_names_the_actions_the_status_allows(health_case, health_officer, health_supervisor):
+    number = health_case["tracking_no"]
+    advance(health_supervisor, number, "investigating", handler_id=health_officer.account.id)
+
+    response = act(health_officer, number, "reply", note="已核实并处理")
+
+    message = assert_error(response, 409, "INVALID_TRANSITION")["message"]
+    assert "resolve（办结）" in message and "transfer（转办）" in message and "extend（延期）" in message
+    assert "reply（答复）" not in message
+
+
 @pytest.mark.parametrize(("status", "action"), INVALID, ids=[f"{a}-from-{s}" for s, a in INVALID])
 def test_an_action_not_allowed_from_the_status_is_an_invalid_transition(
         health_case, health_officer, health_supervisor, status, action):
