@@ -9,13 +9,16 @@ from flask import Flask
 from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import cli, config, extensions
+from api import cli, config, extensions, workdays
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app; `test_config` overrides settings (tests), else ONECODE_* variables decide."""
     app = Flask(__name__, instance_relative_config=True)
     config.load(app, test_config)
+    if app.config["HOLIDAY_SCHEDULE"]:  # a malformed schedule stops the app here, as any bad setting does
+        schedule = workdays.load_schedule(app.config["HOLIDAY_SCHEDULE"])
+        app.extensions["work_calendar"] = workdays.WorkCalendar(schedule)
     app.session_interface = NoCookieSessions()
     app.json.sort_keys = False
     app.json.ensure_ascii = False

@@ -48,6 +48,9 @@ DEFAULTS: dict[str, object] = {
     "UPLOAD_RATE_LIMIT": "30 per minute",
     "UPLOAD_DIR": None,  # None: instance/uploads
     "SIGNING_KEY_FILE": None,
+    # A year's holiday schedule from the State Council's notice, for years chinese-calendar does not
+    # ship yet (api.workdays.load_schedule has the format). None: chinese-calendar alone.
+    "HOLIDAY_SCHEDULE": None,
     "SCAN_COUNT_FLUSH_SECONDS": 10.0,  # scan counters are buffered per process, then added in one write
     "SCAN_CACHE_SECONDS": 5.0,  # scan answers are reused for this long per process (0: off)
     "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
