@@ -13,7 +13,9 @@ import datetime as dt
 import functools
 import json
 import logging
-from dataclasses import dataclass
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import chinese_calendar
 from flask import current_app, has_app_context
@@ -25,23 +27,22 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class YearSchedule:
-    """One year as the notice gives it: the weekdays off (放假) and the weekend days worked (调休上班)."""
+class SuppliedSchedule:
+    """What the operator's file says: the years it covers, and the days it names in them.
 
-    rest_days: frozenset[dt.date]
-    working_days: frozenset[dt.date]
+    A notice may reach into the neighbouring year (the 2019 one gave 2018-12-30 off and made Saturday
+    2018-12-29 a working day), so a named day decides for itself whatever its year; any other day of a
+    covered year is a working day from Monday to Friday."""
 
-    def is_working_day(self, day: dt.date) -> bool:
-        if day in self.working_days:
-            return True
-        return day.weekday() < 5 and day not in self.rest_days
+    years: frozenset[int] = frozenset()
+    named_days: dict[dt.date, bool] = field(default_factory=dict)  # day -> is a working day
 
 
 class WorkCalendar:
-    """chinese-calendar's schedules, with the years an operator supplied taking precedence."""
+    """chinese-calendar's schedules, with what an operator supplied taking precedence."""
 
-    def __init__(self, supplied: dict[int, YearSchedule] | None = None) -> None:
-        self.supplied = dict(supplied or {})
+    def __init__(self, supplied: SuppliedSchedule | None = None) -> None:
+        self.supplied = supplied or SuppliedSchedule()
         # Every submission counts five working days ahead: chinese-calendar checks a date against its
         # whole table on each call.
         self._known: dict[dt.date, bool] = {}
@@ -53,9 +54,11 @@ class WorkCalendar:
         return known
 
     def _look_up(self, day: dt.date) -> bool:
-        schedule = self.supplied.get(day.year)
-        if schedule is not None:
-            return schedule.is_working_day(day)
+        named = self.supplied.named_days.get(day)
+        if named is not None:
+            return named
+        if day.year in self.supplied.years:
+            return day.weekday() < 5
         try:
             return chinese_calendar.is_workday(day)
         except NotImplementedError:
@@ -110,60 +113,77 @@ def local_date(moment: dt.datetime) -> dt.date:
 
 # ---- supplied schedules (ONECODE_HOLIDAY_SCHEDULE) ---------------------------------------------
 
-def load_schedule(path: str) -> dict[int, YearSchedule]:
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_LONGEST_BREAK = 15  # days in one range; the longest official break is 9 (Spring Festival 2026)
+
+
+def load_schedule(path: str) -> SuppliedSchedule:
     """Read and check a schedule file; anything doubtful stops the app (a wrong holiday moves every
     deadline of the year). The format, with ISO dates or `start/end` ranges (both days included):
 
         {"2027": {"rest_days": ["2027-01-01", "2027-02-06/2027-02-12"], "working_days": ["2027-02-14"]}}
-    """
-    def fail(problem: str) -> ConfigError:
+
+    A year's days are in that year, or in the last days of December before it or the first of
+    January after it (a notice's New Year arrangement may reach across)."""
+    def refusal(problem: str) -> ConfigError:
         return ConfigError(f"ONECODE_HOLIDAY_SCHEDULE ({path}): {problem}")
 
     try:
         with open(path, encoding="utf-8") as file:
-            document = json.load(file)
+            document = json.load(file, object_pairs_hook=_refuse_duplicate_keys)
     except OSError as error:
-        raise fail(f"cannot be read: {error.strerror}") from None
+        raise refusal(f"cannot be read: {error.strerror}") from None
     except (ValueError, UnicodeDecodeError) as error:
-        raise fail(f"is not JSON: {error}") from None
+        raise refusal(f"is not JSON: {error}") from None
     if not isinstance(document, dict) or not document:
-        raise fail('must be an object of years, e.g. {"2027": {"rest_days": [...], "working_days": [...]}}')
+        raise refusal('must be an object of years, e.g. {"2027": {"rest_days": [...], "working_days": [...]}}')
 
-    schedules: dict[int, YearSchedule] = {}
+    named_days: dict[dt.date, bool] = {}
     for key, entry in document.items():
-        if not (isinstance(key, str) and key.isdigit() and len(key) == 4):
-            raise fail(f"{key!r} is not a year")
+        if not re.fullmatch(r"[0-9]{4}", key):
+            raise refusal(f"{key!r} is not a year")
         year = int(key)
         if not isinstance(entry, dict) or set(entry) - {"rest_days", "working_days"}:
-            raise fail(f"{key} must have only rest_days and working_days")
-        rest = _days(entry.get("rest_days", []), year, f"{key}.rest_days", fail)
-        worked = _days(entry.get("working_days", []), year, f"{key}.working_days", fail)
+            raise refusal(f"{key} must have only rest_days and working_days")
+        rest = _days(entry.get("rest_days", []), year, f"{key}.rest_days", refusal)
+        worked = _days(entry.get("working_days", []), year, f"{key}.working_days", refusal)
         if not rest:
-            raise fail(f"{key}.rest_days is empty: every year has public holidays")
-        if both := sorted(rest & worked):
-            raise fail(f"{both[0]} is both a rest day and a working day")
+            raise refusal(f"{key}.rest_days is empty: every year has public holidays")
         if weekdays := sorted(day for day in worked if day.weekday() < 5):
-            raise fail(f"working day {weekdays[0]} is a weekday already; list only the weekend days worked (调休上班)")
-        schedules[year] = YearSchedule(frozenset(rest), frozenset(worked))
-    return schedules
+            raise refusal(f"working day {weekdays[0]} is a weekday already; list only the weekend days worked (调休上班)")
+        for day, working in [*((day, False) for day in rest), *((day, True) for day in worked)]:
+            if named_days.setdefault(day, working) != working:
+                raise refusal(f"{day} is both a rest day and a working day")
+    return SuppliedSchedule(frozenset(int(key) for key in document), named_days)
 
 
-def _days(items: object, year: int, where: str, fail) -> set[dt.date]:
+def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    # json keeps the last of two equal keys: a second "rest_days" would silently drop the first.
+    keys = [key for key, _ in pairs]
+    if duplicates := sorted({key for key in keys if keys.count(key) > 1}):
+        raise ValueError(f"{duplicates[0]!r} appears twice in one object")
+    return dict(pairs)
+
+
+def _days(items: object, year: int, where: str, refusal: Callable[[str], ConfigError]) -> set[dt.date]:
     if not isinstance(items, list):
-        raise fail(f"{where} must be a list of dates")
+        raise refusal(f"{where} must be a list of dates")
+    first, last = dt.date(year - 1, 12, 25), dt.date(year + 1, 1, 7)
     days: set[dt.date] = set()
     for item in items:
         if not isinstance(item, str):
-            raise fail(f"{where}: {item!r} is not a date")
-        start_text, _, end_text = item.partition("/")
+            raise refusal(f"{where}: {item!r} is not a date")
+        start_text, slash, end_text = item.partition("/")
+        if not _ISO_DATE.fullmatch(start_text) or (slash and not _ISO_DATE.fullmatch(end_text)):
+            raise refusal(f"{where}: {item!r} is not a date (YYYY-MM-DD) or range (YYYY-MM-DD/YYYY-MM-DD)")
         try:
             start = dt.date.fromisoformat(start_text)
-            end = dt.date.fromisoformat(end_text) if end_text else start
+            end = dt.date.fromisoformat(end_text) if slash else start
         except ValueError:
-            raise fail(f"{where}: {item!r} is not a date (YYYY-MM-DD) or range (YYYY-MM-DD/YYYY-MM-DD)") from None
-        if end < start or (end - start).days > 31:
-            raise fail(f"{where}: {item!r} is not a range of at most a month, start first")
-        if start.year != year or end.year != year:
-            raise fail(f"{where}: {item!r} is not in {year}")
+            raise refusal(f"{where}: {item!r} is not a date (YYYY-MM-DD) or range (YYYY-MM-DD/YYYY-MM-DD)") from None
+        if end < start or (end - start).days >= _LONGEST_BREAK:
+            raise refusal(f"{where}: {item!r} is not a range of at most {_LONGEST_BREAK} days, start first")
+        if start < first or end > last:
+            raise refusal(f"{where}: {item!r} is not in {year} (or the week around its New Year)")
         days.update(start + dt.timedelta(days=n) for n in range((end - start).days + 1))
     return days

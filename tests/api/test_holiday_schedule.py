@@ -58,6 +58,30 @@ def test_years_the_file_does_not_name_keep_chinese_calendars_schedule(schedule_f
         assert calendar.is_working_day(day) == chinese_calendar.is_workday(day)
 
 
+def test_a_notice_reaching_into_the_december_before_decides_those_days(schedule_file):
+    """As the 2019 notice did: Saturday 2098-12-27 worked, Wednesday 12-31 off; the rest of 2098 (a
+    year the file does not cover) stays as it was."""
+    document = {"2099": {"rest_days": ["2098-12-31/2099-01-01"], "working_days": ["2098-12-27"]}}
+    calendar = WorkCalendar(load_schedule(schedule_file(document)))
+
+    assert calendar.is_working_day(dt.date(2098, 12, 27))
+    assert not calendar.is_working_day(dt.date(2098, 12, 31))
+    assert calendar.is_working_day(dt.date(2098, 12, 30))  # an ordinary Tuesday
+    assert not calendar.is_working_day(dt.date(2098, 12, 28))  # an ordinary Sunday
+
+
+def test_a_reply_deadline_on_a_supplied_holiday_moves_to_the_next_working_day(make_app, schedule_file):
+    """Accepted on Thursday 2099-01-01: 60 days later is Monday 03-02, made a rest day with Tuesday."""
+    accepted = dt.datetime(2099, 1, 1, 10, 0, tzinfo=SHANGHAI)
+    app = make_app(HOLIDAY_SCHEDULE=schedule_file({"2099": {"rest_days": ["2099-03-02/2099-03-03"]}}))
+
+    with app.app_context():
+        due = deadlines.reply_due(accepted)
+
+    assert deadlines.local_date(due) == dt.date(2099, 3, 4)
+    assert deadlines.local_date(deadlines.reply_due(accepted)) == dt.date(2099, 3, 2)  # no app: the library
+
+
 def test_a_regulator_gets_the_supplied_holidays_in_the_acceptance_deadline(make_app, schedule_file):
     """A complaint filed on New Year's Eve 2098 (a Wednesday): the five working days are Sunday 4,
     Monday 5 … Thursday 8 with the supplied schedule; Thursday 1 … Wednesday 7 without it."""
@@ -122,9 +146,15 @@ def test_a_supplied_year_is_not_warned_about(make_app, schedule_file, caplog):
     ({"2027": {"rest_days": "2027-01-01"}}, "must be a list of dates"),
     ({"2027": {"rest_days": [20270101]}}, "is not a date"),
     ({"2027": {"rest_days": ["2027-02-30"]}}, "is not a date"),
-    ({"2027": {"rest_days": ["2027-01-01", "2028-01-01"]}}, "is not in 2027"),
-    ({"2027": {"rest_days": ["2027-02-12/2027-02-06"]}}, "at most a month, start first"),
-    ({"2027": {"rest_days": ["2027-01-01/2027-12-31"]}}, "at most a month, start first"),
+    ({"2027": {"rest_days": ["20270101"]}}, "is not a date"),
+    ({"2027": {"rest_days": ["2027-01-01/"]}}, "is not a date"),
+    ({"２０２７": {"rest_days": ["2027-01-01"]}}, "is not a year"),
+    ({"2027": {"rest_days": ["2027-01-01", "2028-01-08"]}}, "is not in 2027"),
+    ({"2027": {"rest_days": ["2026-12-24"]}}, "is not in 2027"),
+    ({"2027": {"rest_days": ["2027-02-12/2027-02-06"]}}, "at most 15 days, start first"),
+    ({"2027": {"rest_days": ["2027-01-01/2027-01-31"]}}, "at most 15 days, start first"),
+    ('{"2027": {"rest_days": ["2027-01-01"], "rest_days": ["2027-02-06/2027-02-12"]}}',
+     "'rest_days' appears twice"),
     ({"2027": {"working_days": ["2027-02-14"]}}, "rest_days is empty"),
     ({"2027": {"rest_days": ["2027-02-06/2027-02-12"], "working_days": ["2027-02-07"]}},
      "2027-02-07 is both a rest day and a working day"),
