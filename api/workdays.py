@@ -174,16 +174,23 @@ def _days(items: object, year: int, where: str, refusal: Callable[[str], ConfigE
         if not isinstance(item, str):
             raise refusal(f"{where}: {item!r} is not a date")
         start_text, slash, end_text = item.partition("/")
-        if not _ISO_DATE.fullmatch(start_text) or (slash and not _ISO_DATE.fullmatch(end_text)):
+        start = _iso_date(start_text)
+        end = _iso_date(end_text) if slash else start
+        if start is None or end is None:
             raise refusal(f"{where}: {item!r} is not a date (YYYY-MM-DD) or range (YYYY-MM-DD/YYYY-MM-DD)")
-        try:
-            start = dt.date.fromisoformat(start_text)
-            end = dt.date.fromisoformat(end_text) if slash else start
-        except ValueError:
-            raise refusal(f"{where}: {item!r} is not a date (YYYY-MM-DD) or range (YYYY-MM-DD/YYYY-MM-DD)") from None
         if end < start or (end - start).days >= _LONGEST_BREAK:
             raise refusal(f"{where}: {item!r} is not a range of at most {_LONGEST_BREAK} days, start first")
         if start < first or end > last:
             raise refusal(f"{where}: {item!r} is not in {year} (or the week around its New Year)")
         days.update(start + dt.timedelta(days=n) for n in range((end - start).days + 1))
     return days
+
+
+def _iso_date(text: str) -> dt.date | None:
+    # fromisoformat alone would also take 20270101 and week dates (2027-W06-1).
+    if not _ISO_DATE.fullmatch(text):
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:  # 2027-02-30
+        return None
