@@ -9,10 +9,11 @@ from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
+from marshmallow import ValidationError
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from api import errors
+from api import errors, text
 from api.database import db
 
 migrate = Migrate(compare_type=True, render_as_batch=True)
@@ -41,6 +42,33 @@ class JsonParser(FlaskParser):
             return super().load_json(req, schema)
         except RecursionError:  # absurdly nested JSON
             self._handle_invalid_json_error(json.JSONDecodeError("too deep", "", 0), req)
+
+    def pre_load(self, location_data, *, schema, req, location):
+        """Before any schema sees it: no string anywhere in the body, query string, form or the
+        schema's headers may hold a character XML 1.0 cannot hold (a lone surrogate, which JSON's
+        \\ud800 escape lets through and no database can encode; U+FFFF; NUL...). 422 naming each field."""
+        problems = text.unstorable_in(_plain_values(location_data, schema, location))
+        if problems:
+            raise ValidationError(problems)  # already flat ("target.name"): the envelope keeps the paths
+        return location_data
+
+
+def _plain_values(location_data, schema, location: str):
+    """The location's data as dicts, lists and strings. Headers: only those the schema reads (a
+    browser's own headers are not the client's input to this endpoint). Files are not text."""
+    if location == "files":
+        return {}
+    multi = getattr(location_data, "data", None)  # webargs' MultiDictProxy around werkzeug's MultiDict
+    if multi is None or not hasattr(multi, "getlist"):
+        return location_data
+    names = list(multi.keys())
+    if location == "headers":
+        names = [f.data_key or n for n, f in schema.fields.items() if (f.data_key or n) in multi]
+    values = {}
+    for name in dict.fromkeys(names):
+        found = multi.getlist(name)
+        values[name] = found[0] if len(found) == 1 else found
+    return values
 
 
 class Blueprint(_Blueprint):

@@ -1,10 +1,12 @@
-"""Shared schema pieces: strict base schema, safe text fields, paging."""
+"""Shared schema pieces: strict base schema, safe text fields (Text, Name), paging."""
 
 from __future__ import annotations
 
 import re
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from api import text
 
 MAX_ID = 2**31 - 1
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -19,7 +21,10 @@ class StrictSchema(Schema):
 
 
 class Text(fields.String):
-    """A trimmed string with a length range and no control characters (PostgreSQL refuses NUL)."""
+    """A trimmed string with a length range, no control characters (PostgreSQL refuses NUL) and nothing
+    else XML 1.0 cannot hold (lone surrogates, U+FFFE, U+FFFF: an export carrying one would not open).
+    The API's parser refuses those in every request anyway (api/extensions.py); this field keeps the
+    rule where schemas are loaded without it: imports, the H5 form."""
 
     def __init__(self, *, max_length: int, min_length: int = 1, multiline: bool = False, **kwargs):
         self._pattern = _CONTROL if multiline else _CONTROL_SINGLE_LINE
@@ -28,9 +33,29 @@ class Text(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
-        if self._pattern.search(value):
-            raise ValidationError("不能包含控制字符")
+        found = self._pattern.search(value)
+        if found:
+            raise ValidationError(text.control(found.group()))
+        unstorable = text.unstorable(value)
+        if unstorable:
+            raise ValidationError(unstorable)
         return value.strip()
+
+
+class Name(Text):
+    """A name: of an institution, a person, a place, an address or a street. Single-line, NFC-normalised
+    and trimmed; bidi controls and invisible formatting characters (category Cf, U+2028/2029) refused,
+    since a name is shown to the public and printed on posters, and must read as what it is."""
+
+    def __init__(self, *, max_length: int, **kwargs):
+        super().__init__(max_length=max_length, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        message = text.invisible(value)
+        if message:
+            raise ValidationError(message)
+        return text.normal_name(value)
 
 
 def Id(*, strict: bool = True, **kwargs) -> fields.Integer:  # noqa: N802 - reads like a field class

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.schemas import StrictSchema, Text
+from api.schemas import Name, StrictSchema, Text
 from registry.schemas import CreditSchema
 
 
@@ -15,7 +15,7 @@ class ImageArgs(StrictSchema):
 
 
 class PosterArgs(StrictSchema):
-    street = Text(required=True, max_length=64, metadata={"description": "街道, as registered on the institutions"})
+    street = Name(required=True, max_length=64, metadata={"description": "街道, as registered on the institutions"})
 
 
 class RevokeSchema(StrictSchema):

@@ -22,6 +22,7 @@ from sqlalchemy import Integer, bindparam, case, cast, func, insert, literal_col
 
 from api.database import SHANGHAI, lock_row, upsert_insert, utcnow
 from api.errors import Conflict, NotFound, ValidationFailed
+from api.text import unstorable
 from codes.models import Code
 from complaints import deadlines
 from complaints.models import (
@@ -106,6 +107,8 @@ def _check_value(field: dict, value):
     if kind == "string":
         if not isinstance(value, str) or any(ord(ch) < 32 for ch in value):
             raise ValueError("应为不含控制字符的文本")
+        if unstorable(value):
+            raise ValueError(unstorable(value))
         if len(value) > field.get("max_length", 200):
             raise ValueError(f"不能超过 {field.get('max_length', 200)} 个字符")
         return value.strip()

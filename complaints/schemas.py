@@ -15,7 +15,7 @@ from marshmallow import (
 
 from api.database import SHANGHAI, utcnow
 from api.models import DEPARTMENTS
-from api.schemas import Id, OneOf, PageArgs, StrictSchema, Text
+from api.schemas import Id, Name, OneOf, PageArgs, StrictSchema, Text
 from complaints.models import FINDINGS, STATUSES
 from complaints.service import TRANSITIONS
 
@@ -28,8 +28,8 @@ class TargetSchema(StrictSchema):
     code_token = Text(max_length=32)
     institution_id = Id()
     staff_id = Id()
-    name = Text(max_length=100, metadata={"description": "无证场所名称"})
-    address = Text(max_length=200, metadata={"description": "无证场所地址"})
+    name = Name(max_length=100, metadata={"description": "无证场所名称"})
+    address = Name(max_length=200, metadata={"description": "无证场所地址"})
 
     @validates_schema
     def exactly_one_kind(self, data, **kwargs):
@@ -48,7 +48,7 @@ class ComplaintInSchema(StrictSchema):
     details = fields.Dict(keys=fields.String(validate=validate.Length(max=50)), load_default=dict,
                           metadata={"description": "The category's own fields (see categories[].fields)"})
     occurred_at = fields.AwareDateTime(default_timezone=SHANGHAI, allow_none=True)
-    contact_name = Text(max_length=50, allow_none=True)
+    contact_name = Name(max_length=50, allow_none=True)
     contact_phone = Text(max_length=20, allow_none=True)
     anonymous = fields.Boolean(required=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from api.schemas import OneOf, PageArgs, StrictSchema, Text
+from api.schemas import Name, OneOf, PageArgs, StrictSchema, Text
 from registry.models import (
     CATEGORIES,
     INSTITUTION_STATUSES,
@@ -34,17 +34,17 @@ class CreditSchema(StrictSchema):
 
 
 class InstitutionInSchema(StrictSchema):
-    name = Text(required=True, max_length=100)
+    name = Name(required=True, max_length=100)
     uscc = Text(required=True, min_length=18, max_length=18,
                 metadata={"description": "统一社会信用代码 (GB 32100-2015, checksum-validated)"})
-    licence_no = Text(required=True, max_length=64)
+    licence_no = Name(required=True, max_length=64)
     category = OneOf(CATEGORIES, required=True)
-    scope = fields.List(Text(max_length=50), validate=validate.Length(max=100),
+    scope = fields.List(Name(max_length=50), validate=validate.Length(max=100),
                         metadata={"description": "诊疗科目"})
-    address = Text(required=True, max_length=200)
-    street = Text(required=True, max_length=64)
-    legal_representative = Text(required=True, max_length=50)
-    principal = Text(required=True, max_length=50)
+    address = Name(required=True, max_length=200)
+    street = Name(required=True, max_length=64)
+    legal_representative = Name(required=True, max_length=50)
+    principal = Name(required=True, max_length=50)
     licence_valid_from = fields.Date(required=True)
     licence_valid_to = fields.Date(required=True)
     phone = Text(allow_none=True, max_length=32,
@@ -85,19 +85,19 @@ class InstitutionSchema(StrictSchema):
 class InstitutionListArgs(PageArgs):
     q = Text(max_length=100, metadata={"description": "name, licence number, USCC or address contains"})
     category = OneOf(CATEGORIES)
-    street = Text(max_length=64)
+    street = Name(max_length=64)
     grade = OneOf(GRADES)
 
 
 class StaffInSchema(StrictSchema):
-    name = Text(required=True, max_length=50)
+    name = Name(required=True, max_length=50)
     role = OneOf(STAFF_ROLES, required=True)
     id_number = Text(required=True, min_length=18, max_length=18,
                      metadata={"description": "居民身份证号 (checksum-validated; never public, masked in answers)"})
-    title = Text(allow_none=True, max_length=50)
+    title = Name(allow_none=True, max_length=50)
     qualification_no = Text(allow_none=True, max_length=64)
     practice_cert_no = Text(allow_none=True, max_length=64)
-    practice_category = Text(allow_none=True, max_length=50)
+    practice_category = Name(allow_none=True, max_length=50)
     practice_scope = Text(allow_none=True, max_length=500)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.schemas import Id, OneOf, PageArgs, StrictSchema, Text
+from api.schemas import Id, Name, OneOf, PageArgs, StrictSchema, Text
 from registry.models import CATEGORIES
 from selfcheck.models import AREAS, COMMITMENT_STATUSES, FILING_STATUSES, RESULTS, TIERS
 
@@ -25,7 +25,7 @@ class TemplateItemSchema(StrictSchema):
 
 class TemplateInSchema(StrictSchema):
     key = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,31}$"))
-    name = Text(required=True, max_length=100)
+    name = Name(required=True, max_length=100)
     categories = fields.List(OneOf(CATEGORIES), required=True, validate=validate.Length(min=1))
     basis = Text(max_length=200, allow_none=True)
     items = fields.List(fields.Nested(TemplateItemSchema), required=True, validate=validate.Length(min=1, max=300))
@@ -45,7 +45,7 @@ class TemplateSchema(Schema):
 
 class RectificationPlanSchema(StrictSchema):
     plan = Text(required=True, max_length=1000, multiline=True)
-    owner = Text(required=True, max_length=50)
+    owner = Name(required=True, max_length=50)
     due_date = fields.Date(required=True)
 
 
@@ -61,7 +61,7 @@ class SelfCheckInSchema(StrictSchema):
     period = fields.String(required=True, validate=validate.Length(max=7),
                            metadata={"description": "2026-Q4 (routine, quarterly) or 2026 (full, yearly)"})
     answers = fields.List(fields.Nested(AnswerInSchema), required=True, validate=validate.Length(min=1, max=300))
-    signer_name = Text(required=True, max_length=50,
+    signer_name = Name(required=True, max_length=50,
                        metadata={"description": "the legal representative or principal on record"})
 
 
@@ -140,8 +140,8 @@ class CommitmentTextSchema(Schema):
 
 class CommitmentInSchema(StrictSchema):
     version = fields.Integer(required=True, strict=True)
-    signer_name = Text(required=True, max_length=50)
-    signer_title = Text(required=True, max_length=50)
+    signer_name = Name(required=True, max_length=50)
+    signer_title = Name(required=True, max_length=50)
     agree = fields.Boolean(required=True)
 
 

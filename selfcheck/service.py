@@ -18,6 +18,7 @@ from api.errors import (
     ValidationFailed,
 )
 from api.models import Account
+from api.text import normal_name
 from registry.models import Institution
 from selfcheck import periods, templates
 from selfcheck.models import Rectification, SelfCheck, SelfCheckAnswer
@@ -28,9 +29,10 @@ REVIEW_DECISIONS = ("accepted", "returned")
 
 def signer_role(institution: Institution, signer_name: str) -> str:
     """The signer must be the legal representative or the principal (第一责任人) on record."""
-    if signer_name == institution.legal_representative:
+    signer_name = normal_name(signer_name)  # names on record before they were normalised still match
+    if signer_name == normal_name(institution.legal_representative):
         return "legal_representative"
-    if signer_name == institution.principal:
+    if signer_name == normal_name(institution.principal):
         return "principal"
     raise ValidationFailed(fields={"signer_name": ["签署人须为登记的法定代表人或主要负责人"]})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.models import DEPARTMENTS
-from api.schemas import Id, OneOf, PageArgs, StrictSchema, Text
+from api.schemas import Id, Name, OneOf, PageArgs, StrictSchema, Text
 from supervision.models import LEAD_STATUSES
 
 
@@ -150,7 +150,7 @@ class InspectionListArgs(PageArgs):
 
 class ConflictInSchema(StrictSchema):
     institution_id = Id(allow_none=True)
-    street = Text(max_length=64, allow_none=True)
+    street = Name(max_length=64, allow_none=True)
 
 
 class ConflictSchema(Schema):
