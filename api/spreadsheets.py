@@ -6,7 +6,8 @@ bombs before openpyxl opens it), anything else must be text: UTF-8 (with or with
 Formulas are never evaluated: a formula cell is reported, not read. Writing streams: CSV row by row;
 .xlsx through openpyxl's write-only mode into a temporary file that is then sent in chunks, so neither
 holds the whole export in memory. Text cells starting with = + - @ (or a tab/CR) are prefixed with an
-apostrophe against CSV/formula injection.
+apostrophe against CSV/formula injection; characters XML 1.0 cannot hold (stored before the API refused
+them) are written as U+FFFD, so an export always opens.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from api.database import SHANGHAI
 from api.errors import ValidationFailed
+from api.text import xml_safe
 
 MAX_UNCOMPRESSED = 200 * 1024 * 1024  # an .xlsx that inflates beyond this is refused
 MAX_RATIO = 200  # a member that inflates more than this many times is refused (zip bomb)
@@ -175,7 +177,9 @@ def as_date(value) -> str | None:
 # ---- writing ------------------------------------------------------------------------------------
 
 def safe_cell(value):
-    """What goes into a cell: dates and times formatted, text protected against formula injection."""
+    """What goes into a cell: dates and times formatted, text protected against formula injection and
+    holding only what XML 1.0 can hold (in CSV too: one rule for both formats, and a lone surrogate
+    could not even be encoded as UTF-8)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -188,7 +192,7 @@ def safe_cell(value):
         return value
     if isinstance(value, list | tuple):
         value = "、".join(str(v) for v in value)
-    text = str(value)
+    text = xml_safe(str(value))
     if text.startswith(_INJECTION):
         return "'" + text
     return text
@@ -198,7 +202,7 @@ def csv_stream(headers: list[str], rows: Iterable[list]) -> Iterator[bytes]:
     """UTF-8 with BOM (Excel opens it as Unicode), one encoded line at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(headers)
+    writer.writerow([xml_safe(str(h)) for h in headers])
     yield ("\ufeff" + buffer.getvalue()).encode("utf-8")
     for row in rows:
         buffer.seek(0)
@@ -214,7 +218,7 @@ def xlsx_stream(title: str, headers: list[str], rows: Iterable[list], widths: li
     from openpyxl.styles import Font
 
     workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31])
+    sheet = workbook.create_sheet(title=xml_safe(title)[:31])
     for index, width in enumerate(widths or [max(10, min(40, len(h) * 2 + 4)) for h in headers]):
         sheet.column_dimensions[openpyxl.utils.get_column_letter(index + 1)].width = width
     sheet.freeze_panes = "A2"
@@ -222,7 +226,7 @@ def xlsx_stream(title: str, headers: list[str], rows: Iterable[list], widths: li
 
     header_cells = []
     for h in headers:
-        cell = WriteOnlyCell(sheet, value=h)
+        cell = WriteOnlyCell(sheet, value=xml_safe(h))
         cell.font = Font(bold=True)
         header_cells.append(cell)
     sheet.append(header_cells)

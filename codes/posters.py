@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from api import spreadsheets
 from api.errors import CodeRevoked, NotFound
+from api.text import plain, xml_safe
 from codes import service
 from registry.models import Institution
 from supervision.service import COLOUR_HEX
@@ -32,7 +33,7 @@ INSTRUCTION = "扫码查看执业信息 · 投诉举报"
 COLOUR_NAMES = {"green": "绿码", "yellow": "黄码", "red": "红码"}
 FONT = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei','SimHei',sans-serif"
 SPOOL_BYTES = 16 * 1024 * 1024  # a street's ZIP stays in memory up to this size, then goes to disk
-_UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+_UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\ud800-\udfff\ufffe\uffff]+')
 
 
 def _width(text: str) -> float:
@@ -111,12 +112,20 @@ def institution_poster(institution: Institution, *, today: dt.date, base_url: st
     if code is None:
         raise CodeRevoked("该机构当前没有有效的码，无法生成公示牌")
     colour = service.colour_of(institution=institution, today=today)
-    return poster_svg(name=institution.name, licence_no=institution.licence_no,
+    return poster_svg(name=printable(institution.name), licence_no=printable(institution.licence_no),
                       url=service.urls(code.token, base_url)["url"], colour=colour, printed_on=today)
 
 
+def printable(text: str) -> str:
+    """What a poster prints of a stored name: without bidi controls or invisible characters (names
+    stored before they were refused, registry/schemas.py) and with nothing XML cannot hold."""
+    return xml_safe(plain(text))
+
+
 def filename(institution: Institution) -> str:
-    return f"{institution.id}-{_UNSAFE_NAME.sub('_', institution.name)}-公示牌.svg"
+    """`{id}-{name}-公示牌.svg`: no path or control characters, no bidi controls (a name stored with
+    U+202E would otherwise name the file `诊所\u202egvs.exe`, shown as `诊所exe.svg`)."""
+    return f"{institution.id}-{_UNSAFE_NAME.sub('_', plain(institution.name))}-公示牌.svg"
 
 
 def street_zip(*, session, street: str, today: dt.date, base_url: str):
