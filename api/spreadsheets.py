@@ -18,7 +18,7 @@ import io
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from api.database import SHANGHAI
@@ -204,11 +204,21 @@ def csv_stream(headers: list[str], rows: Iterable[list]) -> Iterator[bytes]:
     writer = csv.writer(buffer)
     writer.writerow([xml_safe(str(h)) for h in headers])
     yield ("\ufeff" + buffer.getvalue()).encode("utf-8")
-    for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([safe_cell(v) for v in row])
-        yield buffer.getvalue().encode("utf-8")
+    try:
+        for row in rows:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow([safe_cell(v) for v in row])
+            yield buffer.getvalue().encode("utf-8")
+    finally:
+        _close(rows)
+
+
+def _close(rows: Iterable) -> None:
+    """Stop the rows' generator now (and with it its database cursor), not whenever it is collected."""
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
 
 
 def xlsx_stream(title: str, headers: list[str], rows: Iterable[list], widths: list[int] | None = None,
@@ -230,8 +240,11 @@ def xlsx_stream(title: str, headers: list[str], rows: Iterable[list], widths: li
         cell.font = Font(bold=True)
         header_cells.append(cell)
     sheet.append(header_cells)
-    for row in rows:
-        sheet.append([None if v is None else safe_cell(v) for v in row])  # an empty cell is not written at all
+    try:
+        for row in rows:
+            sheet.append([None if v is None else safe_cell(v) for v in row])  # an empty cell is not written at all
+    finally:
+        _close(rows)
     handle, path = tempfile.mkstemp(prefix="onecode-export-", suffix=".xlsx")
     os.close(handle)
     try:
@@ -264,13 +277,43 @@ def export_args(list_args):
     })
 
 
-def streamed(session, statement, size: int = YIELD_PER):
-    """The ORM rows of `statement`, fetched `size` at a time (a server-side cursor on PostgreSQL)."""
-    return session.execute(statement.execution_options(yield_per=size))
+def streamed(session, statement, size: int = YIELD_PER, *, scalars: bool = False):
+    """The ORM rows (or with scalars=True the first column's objects) of `statement`, fetched `size`
+    at a time (a server-side cursor on PostgreSQL). The query runs at the first row; the cursor is
+    closed when the rows run out or the export stops early (a client gone, see reporting_end)."""
+    result = session.execute(statement.execution_options(yield_per=size))
+    try:
+        yield from result.scalars() if scalars else result
+    finally:
+        result.close()
 
 
-def download(name: str, fmt: str, title: str, headers: list[str], rows: Iterable[list], widths=None):
-    """A streamed Flask response for an export in `fmt` (xlsx or csv)."""
+def reporting_end(body: Iterator[bytes], on_end: Callable[[bool], None]) -> Iterator[bytes]:
+    """The chunks of `body`, then on_end(complete) once, if any chunk was handed to the server:
+    complete when the last one was and the server came back for more (the export was delivered),
+    not when the body failed or the client went away. Nothing handed over, no call (an export that
+    failed before its first byte). `body` is closed first, so its database cursor is gone before
+    on_end writes."""
+    handed = complete = False
+    try:
+        for chunk in body:
+            handed = True
+            yield chunk
+        complete = True
+    finally:
+        _close(body)
+        if handed:
+            on_end(complete)
+
+
+def download(name: str, fmt: str, title: str, headers: list[str], rows: Iterable[list], widths=None,
+             on_end: Callable[[bool], None] | None = None):
+    """A streamed Flask response for an export in `fmt` (xlsx or csv); see reporting_end for on_end.
+
+    The body is read after the view has returned and its application context has been torn down
+    (Flask 3.1's stream_with_context pushes the contexts again, with a new database session): `rows`
+    and `on_end` must hold plain values, never the view's ORM objects (the request's Account among
+    them), which are detached by then and, once a commit has expired them, unreadable."""
     from urllib.parse import quote
 
     from flask import Response, stream_with_context
@@ -281,6 +324,8 @@ def download(name: str, fmt: str, title: str, headers: list[str], rows: Iterable
         body, mimetype = csv_stream(headers, rows), "text/csv; charset=utf-8"
     else:
         body, mimetype = xlsx_stream(title, headers, rows, widths), XLSX
+    if on_end is not None:
+        body = reporting_end(body, on_end)
     response = Response(stream_with_context(body), mimetype=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     response.headers["Cache-Control"] = "private, no-store"

@@ -137,7 +137,7 @@ def street_zip(*, session, street: str, today: dt.date, base_url: str):
     count = 0
     try:
         with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for institution in spreadsheets.streamed(session, statement, size=200).scalars():
+            for institution in spreadsheets.streamed(session, statement, size=200, scalars=True):
                 if institution.code is None:
                     continue
                 archive.writestr(filename(institution),

@@ -3,14 +3,14 @@
 The rows are the list's (same visibility, same filters). The complainant's name and phone are filled
 only for cases of the exporting officer's own department (the handling department, as on the case
 page); for every other row, and for admins, they stay blank. Exporting any contact data is written
-to the audit log once, with the number of rows that carried it.
+to the audit log once, when the body has ended (record_delivery), with the number of rows that
+carried it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-
-from sqlalchemy import func, select
+from dataclasses import dataclass
 
 from api import audit, spreadsheets
 from api.database import utcnow
@@ -60,31 +60,52 @@ def statement_for(*, session, account: Account, **filters):
             .outerjoin(Staff, Staff.id == Complaint.staff_id))
 
 
-def contact_rows(*, session, account: Account, statement) -> int:
-    """How many rows of the export will carry the complainant's contact (the department's own,
-    named cases): counted before the first row leaves, so the audit entry is written up front."""
-    if account.role not in ("officer", "supervisor"):
-        return 0
-    own = statement.where(Complaint.department == account.department, Complaint.anonymous.is_(False))
-    return session.scalar(select(func.count()).select_from(own.order_by(None).subquery()))
+@dataclass
+class Export:
+    """One export as its streamed body needs it: plain values taken from the request's account
+    before the first row (the account itself is detached by then: see spreadsheets.download), and
+    the number of rows that have carried a complainant's contact so far."""
+
+    account_id: int
+    handling_department: str | None  # whose named cases carry the contact (service.handles)
+    filters: dict
+    contacts: int = 0
+
+    @classmethod
+    def of(cls, account: Account, filters: dict) -> Export:
+        department = account.department if account.role in ("officer", "supervisor") else None
+        return cls(account_id=account.id, handling_department=department, filters=dict(filters))
+
+    def shows_contact(self, complaint) -> bool:
+        return (self.handling_department is not None and complaint.department == self.handling_department
+                and not complaint.anonymous)
 
 
-def audit_contacts(*, session, account: Account, count: int, filters: dict) -> None:
-    described = "&".join(f"{k}={v}" for k, v in sorted(filters.items()) if v is not None) or "all"
-    audit.record(session=session, account_id=account.id, action="export_contacts", object_type="complaint_export",
-                 object_id=described[:64], detail=str(count))
-
-
-def rows(*, session, account: Account, statement, now: dt.datetime | None = None):
-    """One list per case, in the list's order, fetched a thousand at a time."""
+def rows(*, session, export: Export, statement, now: dt.datetime | None = None):
+    """One list per case, in the list's order, fetched a thousand at a time; counts the rows that
+    carry a contact in `export`."""
     now = now or utcnow()
     for complaint in spreadsheets.streamed(session, statement):
-        yield row(complaint, account, now)
+        contact = export.shows_contact(complaint)
+        export.contacts += contact
+        yield row(complaint, contact, now)
 
 
-def row(complaint, account: Account, now: dt.datetime) -> list:
-    """One case (a row of statement_for(): the complaint's columns by name, plus the names joined in)."""
-    contact = service.handles(account, complaint) and not complaint.anonymous
+def record_delivery(*, session, export: Export, complete: bool) -> None:
+    """The audit entry of an export whose rows carried contacts, once its body has ended with some of
+    them handed out: delivered whole (detail: the number of such rows), or cut short (the number
+    produced until then, marked as such; some may have reached the reader)."""
+    if not export.contacts:
+        return
+    described = "&".join(f"{k}={v}" for k, v in sorted(export.filters.items()) if v is not None) or "all"
+    detail = str(export.contacts) if complete else f"{export.contacts}（传输中断）"
+    audit.record(session=session, account_id=export.account_id, action="export_contacts",
+                 object_type="complaint_export", object_id=described[:64], detail=detail)
+
+
+def row(complaint, contact: bool, now: dt.datetime) -> list:
+    """One case (a row of statement_for(): the complaint's columns by name, plus the names joined in),
+    with the complainant's name and phone if `contact`."""
     return [
         complaint.tracking_no,
         complaint.category_name or complaint.category,

@@ -346,13 +346,13 @@ def _store_and_join_lead(lookup):
             *(bindparam(f"new_{name}", type_=_complaints.c[name].type) for name in _CASE_COLUMNS),  # see leads.reason_params
             *(target.c[name] for name in _TARGET_COLUMNS)))
         .returning(_complaints.c.id, _complaints.c.department, _complaints.c.submitted_at, _complaints.c.account_id,
-                   *(_complaints.c[name] for name in _TARGET_COLUMNS))
+                   _complaints.c.anonymous, *(_complaints.c[name] for name in _TARGET_COLUMNS))
         .cte("new_case"))
     first_event = insert(_events).from_select(
         ["complaint_id", "action", "status", "department", "at", "actor_id"],
         select(new_case.c.id, literal_column("'submit'"), literal_column("'submitted'"), new_case.c.department,
-               new_case.c.submitted_at, new_case.c.account_id),
-    ).cte("first_event")
+               new_case.c.submitted_at, case((new_case.c.anonymous, _no_id), else_=new_case.c.account_id)),
+    ).cte("first_event")  # the actor as submit_actor() says
     joined = leads.join_open_lead_cte(new_case.c.institution_id)
     return (select(new_case.c.id, *(new_case.c[name] for name in _TARGET_COLUMNS),
                    joined.c.id.label("lead_id"), joined.c.score)
@@ -361,6 +361,14 @@ def _store_and_join_lead(lookup):
 
 _STORE_AND_JOIN_LEAD = {key: _store_and_join_lead(lookup.with_for_update(of=_institutions))
                         for key, (_, _, lookup) in _TARGETS.items()} | {None: _store_and_join_lead(_PLACE)}
+
+
+def submit_actor(case: dict) -> int | None:
+    """Who the `submit` entry of the timeline names: the citizen's account for a named case, nobody for
+    an anonymous one. Staff read the timeline, and the same account id next to a name on the citizen's
+    named cases would unmask every anonymous one; the case keeps its account_id (never shown to staff)
+    so that the citizen still finds it in /me/complaints."""
+    return None if case["anonymous"] else case["account_id"]
 
 
 def _store(session, case: dict, target: dict, reason: dict) -> tuple[dict, tuple[int, int] | None]:
@@ -379,7 +387,7 @@ def _store(session, case: dict, target: dict, reason: dict) -> tuple[dict, tuple
         complaint_id = connection.execute(_INSERT_CASE, case | found).scalar_one()
         connection.execute(_INSERT_EVENT, {"complaint_id": complaint_id, "action": "submit", "status": "submitted",
                                            "department": case["department"], "at": case["submitted_at"],
-                                           "actor_id": case["account_id"]})
+                                           "actor_id": submit_actor(case)})
         return found, None
     params = {f"new_{name}": value for name, value in case.items()} | leads.reason_params(reason)
     row = connection.execute(_STORE_AND_JOIN_LEAD[key], params | {"target_key": target.get(key)}).first()

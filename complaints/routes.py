@@ -101,12 +101,15 @@ class ComplaintExport(MethodView):
         name and phone only for the exporting department's own cases; exporting them is audited."""
         account = current_account()
         statement = exports.statement_for(session=db.session, account=account, **filters)
-        contacts = exports.contact_rows(session=db.session, account=account, statement=statement)
-        if contacts:
-            exports.audit_contacts(session=db.session, account=account, count=contacts, filters=filters)
-            db.session.commit()  # written before the first row leaves
-        rows = exports.rows(session=db.session, account=account, statement=statement)
-        return spreadsheets.download("投诉举报", format, exports.TITLE, exports.headers, rows, exports.widths)
+        export = exports.Export.of(account, filters)
+        rows = exports.rows(session=db.session, export=export, statement=statement)
+
+        def delivered(complete: bool) -> None:  # after the last byte: the audit entry, committed on its own
+            exports.record_delivery(session=db.session, export=export, complete=complete)
+            db.session.commit()
+
+        return spreadsheets.download("投诉举报", format, exports.TITLE, exports.headers, rows, exports.widths,
+                                     on_end=delivered)
 
 
 @blp.route("/complaints/track")

@@ -32,7 +32,7 @@ TITLE = "机构名录"
 
 
 def rows(*, session, statement, today, base_url: str):
-    for institution in spreadsheets.streamed(session, statement).scalars():
+    for institution in spreadsheets.streamed(session, statement, scalars=True):
         yield row(institution, today=today, base_url=base_url)
 
 

@@ -33,7 +33,7 @@ list_widths = [width for _, width in LIST_COLUMNS]
 def lead_rows(*, session, statement):
     """One row per lead of `statement` (leads.lead_query), a thousand fetched at a time."""
     statement = statement.options(defaultload(Lead.institution).lazyload(Institution.code))
-    for lead in spreadsheets.streamed(session, statement).scalars():
+    for lead in spreadsheets.streamed(session, statement, scalars=True):
         yield lead_row(lead)
 
 
@@ -51,7 +51,7 @@ def lead_row(lead: Lead) -> list:
 def list_rows(*, session, statement):
     """One row per entry of a list (inspections.list_query)."""
     statement = statement.options(defaultload(ListEntry.institution).lazyload(Institution.code))
-    for entry in spreadsheets.streamed(session, statement).scalars():
+    for entry in spreadsheets.streamed(session, statement, scalars=True):
         yield list_row(entry)
 
 

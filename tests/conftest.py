@@ -142,6 +142,15 @@ def client(app):
 
 
 @pytest.fixture
+def served(make_app):
+    """A client of a second app on this test's database, served as gunicorn serves: each request has
+    its own application context and session, torn down when the view returns, before a streamed body
+    is read. (`client` calls run inside the test's application context, whose one session outlives
+    every request: nothing is ever detached there.) `persona.on(served)` calls through it."""
+    return make_app().test_client()
+
+
+@pytest.fixture
 def session(app):
     return db.session
 
@@ -163,6 +172,10 @@ class Persona:
     def _call(self, method, path, **kwargs):
         headers = {**self.headers, **kwargs.pop("headers", {})}
         return getattr(self.client, method)(path, headers=headers, **kwargs)
+
+    def on(self, client) -> Persona:
+        """The same person calling through another client (see `served`)."""
+        return Persona(client, self.account, self.tokens)
 
     def get(self, path, **kw):
         return self._call("get", path, **kw)

@@ -51,3 +51,31 @@ def test_lead_reasons_move_from_the_json_column_to_rows_and_back(app, clinic):
     assert [(r["kind"], r.get("ref")) for r in kept] == [("complaint", "TS20261101000001"), ("commitment_breach", None)]
     assert dt.datetime.fromisoformat(kept[0]["at"]) == dt.datetime(2026, 11, 1, 2, tzinfo=dt.UTC)
     upgrade()
+
+
+def test_anonymous_intake_entries_stored_with_an_account_are_cleared(app, client, clinic, login):
+    """7a3c51d0b9e2 clears the `submit` entry's actor of anonymous cases filed by a logged-in citizen
+    (stored so before the intake stopped writing it); named cases keep theirs, every case its account."""
+    citizen = login("citizen")
+    citizen_id = citizen.account.id
+    for anonymous in (True, False):
+        body = {"category": "medical_quality", "content": "输液后出现过敏反应，医生未做皮试。", "anonymous": anonymous,
+                "target": {"institution_id": clinic["id"]}}
+        if not anonymous:
+            body |= {"contact_name": "张三", "contact_phone": "13800138000"}
+        response = citizen.post("/api/v1/complaints", json=body)
+        assert response.status_code == 201, response.get_json()
+    db.session.remove()
+    downgrade(revision="42ba2e995d27")
+    with db.engine.begin() as connection:
+        connection.execute(text("UPDATE complaint_events SET actor_id = :id WHERE action = 'submit'"),
+                           {"id": citizen_id})
+
+    upgrade()
+    with db.engine.connect() as connection:
+        stored = dict(connection.execute(text(
+            "SELECT c.anonymous, e.actor_id FROM complaint_events e JOIN complaints c ON c.id = e.complaint_id"
+            " WHERE e.action = 'submit'")).all())
+        accounts = set(connection.execute(text("SELECT account_id FROM complaints")).scalars())
+    assert stored == {True: None, False: citizen_id}
+    assert accounts == {citizen_id}
