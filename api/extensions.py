@@ -14,6 +14,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from api import errors
 from api.database import db
+from api.request import has_body
 
 migrate = Migrate(compare_type=True, render_as_batch=True)
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
@@ -29,10 +30,10 @@ class Api(_Api):
 
 
 class JsonParser(FlaskParser):
-    """Bodies must be JSON: a body of another type is 415, not silently ignored."""
+    """Bodies must be JSON: a body of another type is 415, not silently ignored (chunked ones too)."""
 
     def _raw_load_json(self, req):
-        if req.content_length and not is_json_request(req):
+        if has_body(req) and not is_json_request(req):
             raise UnsupportedMediaType()
         return super()._raw_load_json(req)
 
