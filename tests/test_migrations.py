@@ -51,3 +51,26 @@ def test_lead_reasons_move_from_the_json_column_to_rows_and_back(app, clinic):
     assert [(r["kind"], r.get("ref")) for r in kept] == [("complaint", "TS20261101000001"), ("commitment_breach", None)]
     assert dt.datetime.fromisoformat(kept[0]["at"]) == dt.datetime(2026, 11, 1, 2, tzinfo=dt.UTC)
     upgrade()
+
+
+def test_idempotency_keys_stored_before_5d1c0e7a9b3f_are_hashed_so_a_retry_still_finds_its_case(app):
+    import hashlib
+    import uuid
+
+    from tests.complaints.helpers import complaint_body
+
+    key = str(uuid.uuid4())
+    client = app.test_client()
+    first = client.post("/api/v1/complaints", json=complaint_body(), headers={"Idempotency-Key": key})
+    assert first.status_code == 201, first.get_json()
+    downgrade(revision="42ba2e995d27")
+    with db.engine.begin() as connection:  # as the code before the upgrade stored it
+        connection.execute(text("UPDATE complaints SET idempotency_key = :key"), {"key": key})
+
+    upgrade()
+
+    with db.engine.connect() as connection:
+        stored = connection.execute(text("SELECT idempotency_key FROM complaints")).scalar_one()
+    assert stored == hashlib.sha256(key.encode()).hexdigest()
+    again = client.post("/api/v1/complaints", json=complaint_body(), headers={"Idempotency-Key": key})
+    assert again.status_code == 201 and again.get_json() == first.get_json()
