@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -18,6 +19,13 @@ from api.request import has_body
 
 migrate = Migrate(compare_type=True, render_as_batch=True)
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def query_code_limit(**kwargs):
+    """One bucket per client address for every check of a complaint's query code (API tracking, the H5
+    tracking page, rating, attachment uploads): QUERY_CODE_RATE_LIMIT guesses in all, not per endpoint.
+    Counted where the limiter counts (Redis when configured)."""
+    return limiter.shared_limit(lambda: current_app.config["QUERY_CODE_RATE_LIMIT"], scope="query_code", **kwargs)
 
 
 class Api(_Api):

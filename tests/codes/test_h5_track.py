@@ -128,7 +128,7 @@ def test_malformed_input_brings_the_form_back_with_a_message(client, tracking_no
 
 
 def test_too_many_lookups_get_a_page_saying_so(make_app):
-    app = make_app(RATELIMIT_ENABLED=True, TRACK_RATE_LIMIT="2 per minute")
+    app = make_app(RATELIMIT_ENABLED=True, QUERY_CODE_RATE_LIMIT="2 per minute")
     with app.app_context():
         client = app.test_client()
 
