@@ -10,11 +10,13 @@ from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import cli, config, extensions, workdays
+from api.request import Request
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app; `test_config` overrides settings (tests), else ONECODE_* variables decide."""
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = Request  # a chunked body over MAX_CONTENT_LENGTH is 413 (api.request)
     config.load(app, test_config)
     if app.config["HOLIDAY_SCHEDULE"]:  # a malformed schedule stops the app here, as any bad setting does
         schedule = workdays.load_schedule(app.config["HOLIDAY_SCHEDULE"])

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import re
 import secrets
 import uuid
 
 import jwt
 from flask import current_app, request
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, exists, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from api.database import db, utcnow
@@ -20,6 +21,11 @@ from api.models import Account, RefreshToken, RevokedSession
 
 ALGORITHM = "HS256"
 _ACCOUNT, _SESSION = "onecode.account", "onecode.session_id"
+# What a token's `sub` and `sid` may be: an account id as the app writes it (no sign, no leading zero,
+# ASCII digits, within the 32-bit id column) and a session id as issue_tokens() makes it (uuid4 hex).
+# Anything else, however well signed, is refused before it reaches the database.
+_ACCOUNT_ID, _MAX_ACCOUNT_ID = re.compile(r"[1-9][0-9]{0,9}"), 2**31 - 1
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")
 # Checked against when the username is unknown, so both failures take the same time.
 _DUMMY_HASH = generate_password_hash("onecode-timing-equaliser")
 
@@ -129,6 +135,18 @@ def _decode(token: str) -> dict:
         raise Unauthorized("登录凭证无效") from None
 
 
+# The account of a token, if its session is not revoked and is one this account logged in with (its
+# refresh-token rows name the account): a token does not act as another account, nor as a new account
+# that got a deleted one's id (the deleted account's rows went with it, ON DELETE CASCADE). Built once:
+# building it per request cost more than the indexed lookup it adds (docs/decisions.md, Hardening).
+_TOKEN_ACCOUNT = (
+    select(Account, RevokedSession.session_id)
+    .outerjoin(RevokedSession, RevokedSession.session_id == bindparam("session_id"))
+    .where(Account.id == bindparam("account_id"),
+           exists().where(RefreshToken.session_id == bindparam("session_id"), RefreshToken.account_id == Account.id))
+)
+
+
 def current_account(optional: bool = False) -> Account | None:
     """The account of the bearer token on this request, loaded once per request (kept in the WSGI
     environ, which lives exactly as long as the request)."""
@@ -144,20 +162,22 @@ def current_account(optional: bool = False) -> Account | None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization 头格式应为 Bearer <token>")
     claims = _decode(token.strip())
-    try:
-        account_id = int(claims["sub"])
-    except (TypeError, ValueError):
-        raise Unauthorized("登录凭证无效") from None
-    row = db.session.execute(
-        select(Account, RevokedSession.session_id)
-        .outerjoin(RevokedSession, RevokedSession.session_id == claims["sid"])
-        .where(Account.id == account_id)
-    ).first()
+    account_id, session_id = _subject(claims)
+    row = db.session.execute(_TOKEN_ACCOUNT, {"account_id": account_id, "session_id": session_id}).first()
     if row is None or row[1] is not None or not row[0].active:
         raise Unauthorized("登录已失效，请重新登录")
     request.environ[_ACCOUNT] = row[0]
-    request.environ[_SESSION] = claims["sid"]
+    request.environ[_SESSION] = session_id
     return row[0]
+
+
+def _subject(claims: dict) -> tuple[int, str]:
+    """The account id and session id a signed token names, if they are ones the app issues."""
+    sub, sid = claims["sub"], claims["sid"]
+    if (not isinstance(sub, str) or not _ACCOUNT_ID.fullmatch(sub) or int(sub) > _MAX_ACCOUNT_ID
+            or not isinstance(sid, str) or not _SESSION_ID.fullmatch(sid)):
+        raise Unauthorized("登录凭证无效")
+    return int(sub), sid
 
 
 def current_session_id() -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from limits import parse_many
+
 DEFAULT_SECRET_KEY = "dev-only-not-secret-set-ONECODE_SECRET_KEY-in-production"  # noqa: S105 - refused in production, see check()
 
 
@@ -44,8 +46,10 @@ DEFAULTS: dict[str, object] = {
     # Per client address. Patients behind one carrier NAT share an address, so these are generous
     # enough for a waiting room and tight enough to stop a script.
     "COMPLAINT_RATE_LIMIT": "10 per minute;100 per day",
-    "TRACK_RATE_LIMIT": "30 per minute",  # tracking and rating: slows guessing of query codes
-    "UPLOAD_RATE_LIMIT": "30 per minute",
+    # Every check of a complaint's query code (API and H5 tracking, rating, uploads) draws on this one
+    # bucket per address: it bounds the guesses at a code, whichever endpoints a script spreads them over.
+    "QUERY_CODE_RATE_LIMIT": "30 per minute",
+    "UPLOAD_RATE_LIMIT": "30 per minute",  # uploads, besides the query-code bucket: storage and cleaning
     "UPLOAD_DIR": None,  # None: instance/uploads
     "SIGNING_KEY_FILE": None,
     # A year's holiday schedule from the State Council's notice, for years chinese-calendar does not
@@ -68,6 +72,10 @@ DEFAULTS: dict[str, object] = {
 
 REDIS_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}  # seconds
 RATE_LIMIT_STRATEGIES = ("moving-window", "sliding-window-counter", "fixed-window")  # Flask-Limiter's
+
+RATE_LIMITS = ("LOGIN_RATE_LIMIT", "COMPLAINT_RATE_LIMIT", "QUERY_CODE_RATE_LIMIT", "UPLOAD_RATE_LIMIT")
+# Settings that no longer exist, with what replaced them: one left in a deployment is refused, not ignored.
+REPLACED = {"TRACK_RATE_LIMIT": "ONECODE_QUERY_CODE_RATE_LIMIT (one bucket for every check of a query code)"}
 
 _BOOLS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
@@ -134,5 +142,15 @@ def check(config) -> None:
         raise ConfigError("ONECODE_PUBLIC_BASE_URL must start with http:// or https://")
     if config["RATELIMIT_STRATEGY"] not in RATE_LIMIT_STRATEGIES:
         raise ConfigError("ONECODE_RATELIMIT_STRATEGY must be one of " + ", ".join(RATE_LIMIT_STRATEGIES))
+    for name, successor in REPLACED.items():
+        if name in config:
+            raise ConfigError(f"ONECODE_{name} is no longer used: set {successor}")
+    for name in RATE_LIMITS:
+        try:
+            if not parse_many(str(config[name])):
+                raise ValueError(name)
+        except ValueError:
+            raise ConfigError(f"ONECODE_{name} must be a rate limit such as '30 per minute' or "
+                              f"'10 per minute;100 per day', not {config[name]!r}") from None
     if int(config["ACCESS_TOKEN_TTL"]) <= 0 or int(config["REFRESH_TOKEN_TTL"]) <= 0:
         raise ConfigError("token lifetimes must be positive")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -15,9 +16,17 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from api import errors, text
 from api.database import db
+from api.request import has_body
 
 migrate = Migrate(compare_type=True, render_as_batch=True)
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def query_code_limit(**kwargs):
+    """One bucket per client address for every check of a complaint's query code (API tracking, the H5
+    tracking page, rating, attachment uploads): QUERY_CODE_RATE_LIMIT guesses in all, not per endpoint.
+    Counted where the limiter counts (Redis when configured)."""
+    return limiter.shared_limit(lambda: current_app.config["QUERY_CODE_RATE_LIMIT"], scope="query_code", **kwargs)
 
 
 class Api(_Api):
@@ -30,10 +39,10 @@ class Api(_Api):
 
 
 class JsonParser(FlaskParser):
-    """Bodies must be JSON: a body of another type is 415, not silently ignored."""
+    """Bodies must be JSON: a body of another type is 415, not silently ignored (chunked ones too)."""
 
     def _raw_load_json(self, req):
-        if req.content_length and not is_json_request(req):
+        if has_body(req) and not is_json_request(req):
             raise UnsupportedMediaType()
         return super()._raw_load_json(req)
 

@@ -26,7 +26,7 @@ from api.errors import (
     keep_retry_after,
     rollback_after_database_error,
 )
-from api.extensions import Blueprint, limiter
+from api.extensions import Blueprint, limiter, query_code_limit
 from api.models import DEPARTMENTS
 from codes import complain_form, profile
 from codes import service as codes
@@ -246,7 +246,7 @@ def _subject(token: str) -> str:
                          "404": {"description": "HTML page: unknown number or wrong code (the same)", **HTML},
                          "422": {"description": "HTML page: the form again, with what to correct", **HTML},
                          "429": {"description": "HTML page: too many attempts", **HTML}})
-@limiter.limit(_config("TRACK_RATE_LIMIT"), exempt_when=lambda: not request.values.get("query_code"))
+@query_code_limit(exempt_when=lambda: not request.values.get("query_code"))
 def track_page():
     """Follow a complaint with its tracking number and query code. The form posts, so the code stays out
     of addresses and logs; `?tracking_no=&query_code=` works too. A wrong code answers like an unknown

@@ -295,6 +295,12 @@ def find_with_code(*, session, tracking_no: str, query_code: str) -> Complaint:
 
 # ---- submission ---------------------------------------------------------------------------------
 
+def stored_key(idempotency_key: str) -> str:
+    """What is stored of an Idempotency-Key: its SHA-256. The key gets the receipt and its query code
+    back, so like the refresh tokens it is a secret not kept in the clear."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()
+
+
 def fingerprint(data: dict, account_id: int | None) -> str:
     body = json.dumps({"body": data, "account": account_id}, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(body.encode()).hexdigest()
@@ -302,7 +308,7 @@ def fingerprint(data: dict, account_id: int | None) -> str:
 
 def find_replay(*, session, idempotency_key: str, request_fingerprint: str, secret: str) -> dict | None:
     """The first answer for this key, or None if the key is new; 409 if it came with another body."""
-    complaint = session.scalar(select(Complaint).where(Complaint.idempotency_key == idempotency_key))
+    complaint = session.scalar(select(Complaint).where(Complaint.idempotency_key == stored_key(idempotency_key)))
     if complaint is None:
         return None
     if complaint.request_fingerprint != request_fingerprint:
@@ -428,7 +434,8 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
         "category": category.code, "department": category.department, "status": "submitted",
         "content": data["content"], "details": details, "occurred_at": data.get("occurred_at"),
         "anonymous": data["anonymous"], "contact_name": data.get("contact_name"),
-        "contact_phone": data.get("contact_phone"), "account_id": account_id, "idempotency_key": idempotency_key,
+        "contact_phone": data.get("contact_phone"), "account_id": account_id,
+        "idempotency_key": stored_key(idempotency_key) if idempotency_key else None,
         "request_fingerprint": request_fingerprint,
         "submitted_at": now, "accept_due_at": accept_due_at, "updated_at": now, **place,
     }, data["target"], reason)

@@ -10,7 +10,7 @@ from api import spreadsheets
 from api.auth import current_account, login_required
 from api.context import ID
 from api.database import db
-from api.extensions import Blueprint, limiter
+from api.extensions import Blueprint, limiter, query_code_limit
 from api.schemas import PageArgs, page_schema, paginate
 from complaints import attachments, exports, intake, service
 from complaints.schemas import (
@@ -114,7 +114,7 @@ class ComplaintExport(MethodView):
 
 @blp.route("/complaints/track")
 class Track(MethodView):
-    decorators = [limiter.limit(_limit("TRACK_RATE_LIMIT"))]
+    decorators = [query_code_limit()]
 
     @blp.arguments(TrackArgs, location="query", as_kwargs=True)
     @blp.response(200, TrackingSchema)
@@ -128,7 +128,7 @@ class Track(MethodView):
 
 @blp.route(f"/complaints/<{TRACKING_NO}:tracking_no>/rating")
 class Rating(MethodView):
-    decorators = [limiter.limit(_limit("TRACK_RATE_LIMIT"))]
+    decorators = [query_code_limit()]
 
     @blp.arguments(RatingInSchema)
     @blp.response(200, TrackingSchema)
@@ -143,7 +143,8 @@ class Rating(MethodView):
 
 @blp.route(f"/complaints/<{TRACKING_NO}:tracking_no>/attachments")
 class Attachments(MethodView):
-    decorators = [limiter.limit(_limit("UPLOAD_RATE_LIMIT"))]
+    # Each upload checks the query code (the shared bucket) and costs storage and image cleaning (its own).
+    decorators = [query_code_limit(), limiter.limit(_limit("UPLOAD_RATE_LIMIT"))]
 
     @blp.arguments(UploadFormSchema, location="form", as_kwargs=True)
     @blp.arguments(UploadFileSchema, location="files", as_kwargs=True)

@@ -19,6 +19,8 @@ from api.schemas import Id, Name, OneOf, PageArgs, StrictSchema, Text
 from complaints.models import FINDINGS, STATUSES
 from complaints.service import TRANSITIONS
 
+# The key gets a receipt and its query code back, so it is a secret: long enough not to be guessed.
+IDEMPOTENCY_KEY_MIN, IDEMPOTENCY_KEY_MAX = 16, 128
 TRACKING_NO = validate.Regexp(r"^TS\d{14,}$", error="受理编号格式不正确")
 
 
@@ -68,8 +70,14 @@ class IdempotencyHeaderSchema(Schema):
         unknown = EXCLUDE  # every other header passes
 
     idempotency_key = fields.String(
-        data_key="Idempotency-Key", validate=validate.Regexp(r"^[\x21-\x7e]{1,100}$", error="1–100 个可见 ASCII 字符"),
-        metadata={"description": "Retry-safe submission: same key and body answer the first receipt again"},
+        data_key="Idempotency-Key",
+        validate=[validate.Length(min=IDEMPOTENCY_KEY_MIN, max=IDEMPOTENCY_KEY_MAX,
+                                  error="应为 16–128 个字符，请使用 UUID 等不可猜测的随机值"),
+                  validate.Regexp(r"^[\x21-\x7e]*$", error="只能使用可见 ASCII 字符（不含空格）")],
+        metadata={"description": (
+            "Retry-safe submission: the same key and body answer the first receipt (with its query code) "
+            "again. The key is a secret: 16–128 visible ASCII characters that cannot be guessed; send a "
+            "new random UUID (uuid4) per complaint. A shorter key answers 422.")},
     )
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import literal, select, union_all
 
 from api.database import lock_row, today_shanghai
-from api.errors import Conflict, Forbidden, ValidationFailed
+from api.errors import Conflict, NotVisible, ValidationFailed
 from api.models import Account
 from registry.models import Institution
 from supervision import leads, service
@@ -98,20 +98,25 @@ def inspectors(*, session, department: str) -> list[Account]:
                                                       Account.active.is_(True)).order_by(Account.id)))
 
 
-def check_may_declare(actor: Account, inspector: Account) -> None:
-    """The officer itself, or a supervisor of its department (or an admin)."""
-    if actor.id == inspector.id or actor.role == "admin":
-        return
-    if actor.role == "supervisor" and actor.department == inspector.department:
-        return
-    raise Forbidden("只能由本人或其科室负责人申报回避")
+def visible_inspector(*, session, actor: Account, account_id: int) -> Account:
+    """The officer whose conflicts `actor` may read and declare: itself, or one of a supervisor's own
+    department (an admin: any). Anyone else, an account that is no officer and an unknown id answer
+    alike, so the answer tells nothing about whose id it is."""
+    inspector = session.get(Account, account_id)
+    if inspector is None or inspector.role != "officer" or not _may_act_for(actor, inspector):
+        raise NotVisible("未找到该执法人员")
+    return inspector
+
+
+def _may_act_for(actor: Account, inspector: Account) -> bool:
+    return (actor.id == inspector.id or actor.role == "admin"
+            or (actor.role == "supervisor" and actor.department == inspector.department))
 
 
 def declare_conflict(*, session, actor: Account, inspector: Account, institution_id: int | None,
                      street: str | None) -> InspectorConflict:
-    check_may_declare(actor, inspector)
-    if inspector.role != "officer":
-        raise ValidationFailed(fields={"account_id": ["只有执法人员需要申报回避"]})
+    if inspector.role != "officer" or not _may_act_for(actor, inspector):
+        raise NotVisible("未找到该执法人员")
     if institution_id is not None and session.get(Institution, institution_id) is None:
         raise ValidationFailed(fields={"institution_id": ["未找到该机构"]})
     existing = session.scalar(select(InspectorConflict).where(

@@ -11,7 +11,7 @@ from api.context import ID
 from api.database import db, today_shanghai, utcnow
 from api.errors import InvalidTransition, NotFound, NotVisible, ValidationFailed
 from api.extensions import Blueprint
-from api.models import REGULATOR_ROLES, Account
+from api.models import REGULATOR_ROLES
 from api.schemas import PageArgs, page_schema, paginate
 from registry import licence
 from registry.models import Institution
@@ -258,36 +258,29 @@ class Inspections(MethodView):
         return inspections.view(inspection)
 
 
-def _inspector(account_id: int) -> Account:
-    inspector = db.session.get(Account, account_id)
-    if inspector is None or inspector.role != "officer":
-        raise NotFound("未找到该执法人员")
-    return inspector
-
-
 @blp.route(f"/inspectors/<{ID}:account_id>/conflicts")
 class Conflicts(MethodView):
     @login_required("officer", "supervisor", "admin")
     @blp.response(200, ConflictSchema(many=True))
-    @blp.error(404, "Unknown inspector")
+    @blp.error(404, "Unknown, not an officer, or not one the caller may act for (the same answer)")
     def get(self, account_id):
         """An inspector's declared conflicts (the officer itself, its supervisor, admins)."""
-        inspector = _inspector(account_id)
-        inspections.check_may_declare(current_account(), inspector)
+        inspector = inspections.visible_inspector(session=db.session, actor=current_account(), account_id=account_id)
         return inspections.conflicts_of(session=db.session, inspector=inspector)
 
     @login_required("officer", "supervisor", "admin")
     @blp.arguments(ConflictInSchema)
     @blp.response(201, ConflictSchema)
-    @blp.error(404, "Unknown inspector")
+    @blp.error(404, "Unknown, not an officer, or not one the caller may act for (the same answer)")
     @blp.error(409, "Declared already")
     def post(self, data, account_id):
         """Declare an institution or a street this inspector may not inspect (回避)."""
+        actor = current_account()
+        inspector = inspections.visible_inspector(session=db.session, actor=actor, account_id=account_id)
         if (data.get("institution_id") is None) == (data.get("street") is None):
             raise ValidationFailed(fields={"institution_id": ["请填写回避的机构或街道（二选一）"]})
-        conflict = inspections.declare_conflict(session=db.session, actor=current_account(),
-                                                inspector=_inspector(account_id), institution_id=data.get("institution_id"),
-                                                street=data.get("street"))
+        conflict = inspections.declare_conflict(session=db.session, actor=actor, inspector=inspector,
+                                                institution_id=data.get("institution_id"), street=data.get("street"))
         db.session.commit()
         return conflict
 

@@ -79,3 +79,26 @@ def test_anonymous_intake_entries_stored_with_an_account_are_cleared(app, client
         accounts = set(connection.execute(text("SELECT account_id FROM complaints")).scalars())
     assert stored == {True: None, False: citizen_id}
     assert accounts == {citizen_id}
+
+
+def test_idempotency_keys_stored_before_5d1c0e7a9b3f_are_hashed_so_a_retry_still_finds_its_case(app):
+    import hashlib
+    import uuid
+
+    from tests.complaints.helpers import complaint_body
+
+    key = str(uuid.uuid4())
+    client = app.test_client()
+    first = client.post("/api/v1/complaints", json=complaint_body(), headers={"Idempotency-Key": key})
+    assert first.status_code == 201, first.get_json()
+    downgrade(revision="7a3c51d0b9e2")
+    with db.engine.begin() as connection:  # as the code before the upgrade stored it
+        connection.execute(text("UPDATE complaints SET idempotency_key = :key"), {"key": key})
+
+    upgrade()
+
+    with db.engine.connect() as connection:
+        stored = connection.execute(text("SELECT idempotency_key FROM complaints")).scalar_one()
+    assert stored == hashlib.sha256(key.encode()).hexdigest()
+    again = client.post("/api/v1/complaints", json=complaint_body(), headers={"Idempotency-Key": key})
+    assert again.status_code == 201 and again.get_json() == first.get_json()

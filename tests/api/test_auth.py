@@ -8,6 +8,9 @@ import uuid
 
 import jwt
 import pytest
+import sqlalchemy as sa
+
+from api.models import Account
 
 from tests.api.helpers import assert_error, bearer, log_in
 from tests.conftest import BASE_CONFIG
@@ -15,9 +18,18 @@ from tests.conftest import BASE_CONFIG
 ACCOUNT_KEYS = {"id", "username", "role", "department", "institution_id"}
 
 
+_SESSIONS: dict[int, str] = {}  # account id -> the login session of its persona, for forged tokens
+
+
 @pytest.fixture
 def officer(login):
-    return login("officer", department="health", username="officer-wang")
+    persona = login("officer", department="health", username="officer-wang")
+    _SESSIONS[persona.account.id] = _sid_of(persona.tokens["access_token"])
+    return persona
+
+
+def _sid_of(access_token: str) -> str:
+    return jwt.decode(access_token, options={"verify_signature": False})["sid"]
 
 
 def _login_ok(client, username="officer-wang"):
@@ -108,12 +120,13 @@ def test_every_login_gets_its_own_token_id_and_session(client, officer):
     assert first["sid"] != second["sid"]
 
 
-def _claims(app, account_id, **overrides):
-    """Claims as the app issues them, for a session that exists and is not revoked."""
+def _claims(app, account_id, sid=None, **overrides):
+    """Claims as the app issues them, for a session that exists and is not revoked (the account's
+    persona's login, unless `sid` names another)."""
     now = dt.datetime.now(dt.UTC)
     claims = {"iss": app.config["JWT_ISSUER"], "aud": app.config["JWT_AUDIENCE"], "sub": str(account_id),
               "iat": now, "nbf": now, "exp": now + dt.timedelta(minutes=5), "jti": uuid.uuid4().hex,
-              "sid": uuid.uuid4().hex, "role": "officer"}
+              "sid": _SESSIONS.get(account_id, uuid.uuid4().hex) if sid is None else sid, "role": "officer"}
     claims.update(overrides)
     return claims
 
@@ -156,6 +169,8 @@ def _forge(app, account_id, kind):
         return jwt.encode(claims, key, algorithm="HS256")
     if kind == "unknown account":
         return jwt.encode(_claims(app, 987654), key, algorithm="HS256")
+    if kind == "unknown session":
+        return jwt.encode(_claims(app, account_id, sid=uuid.uuid4().hex), key, algorithm="HS256")
     if kind == "tampered payload":
         token = jwt.encode(_claims(app, account_id), key, algorithm="HS256")
         header, _payload, signature = token.split(".")
@@ -166,13 +181,66 @@ def _forge(app, account_id, kind):
 
 @pytest.mark.parametrize("kind", ["another key", "alg none", "alg none, signature kept", "wrong audience",
                                   "wrong issuer", "expired", "no session id", "unknown account",
-                                  "tampered payload"])
+                                  "tampered payload", "unknown session"])
 def test_it_refuses_a_forged_or_stale_access_token(app, client, officer, kind):
     token = _forge(app, officer.account.id, kind)
 
     response = client.get("/api/v1/me", headers=bearer(token))
 
     assert_error(response, 401, "UNAUTHORIZED")
+
+
+@pytest.mark.parametrize("sub", ["9" * 30, str(2**63), "-1", "0", "01", " 1", "1.0", "١"],
+                         ids=["thirty-nines", "beyond-bigint", "negative", "zero", "leading-zero", "space",
+                              "decimal", "arabic-indic-digit"])
+def test_a_signed_token_whose_subject_is_no_account_id_answers_401_not_500(app, client, officer, sub):
+    token = jwt.encode(_claims(app, officer.account.id, sub=sub), app.config["SECRET_KEY"], algorithm="HS256")
+
+    response = client.get("/api/v1/me", headers=bearer(token))
+
+    assert_error(response, 401, "UNAUTHORIZED")
+
+
+@pytest.mark.parametrize("sid", [12345, ["a"], {"a": 1}, "x" * 33, ""],
+                         ids=["number", "list", "object", "too-long", "empty"])
+def test_a_signed_token_whose_session_id_is_malformed_answers_401_not_500(app, client, officer, sid):
+    token = jwt.encode(_claims(app, officer.account.id, sid=sid), app.config["SECRET_KEY"], algorithm="HS256")
+
+    response = client.get("/api/v1/me", headers=bearer(token))
+
+    assert_error(response, 401, "UNAUTHORIZED")
+
+
+def test_a_session_of_one_account_does_not_open_another(app, client, officer, login):
+    """The key signs the claims, but a login session belongs to the account that logged in: a token
+    naming another account with this session is refused."""
+    other = login("admin")
+    token = jwt.encode(_claims(app, other.account.id, sid=_sid_of(officer.tokens["access_token"])),
+                       app.config["SECRET_KEY"], algorithm="HS256")
+
+    response = client.get("/api/v1/me", headers=bearer(token))
+
+    assert_error(response, 401, "UNAUTHORIZED")
+
+
+def test_old_tokens_do_not_act_as_a_new_account_that_reuses_a_deleted_accounts_id(client, session, officer):
+    from api import accounts
+
+    tokens = _login_ok(client)
+    old_id = officer.account.id
+    session.execute(sa.text("DELETE FROM accounts WHERE id = :id"), {"id": old_id})
+    session.commit()
+    session.expunge_all()
+    newcomer = accounts.create_account(session=session, username="admin-newcomer", password="a-long-test-password",
+                                       role="admin")
+    session.flush()
+    session.execute(sa.update(Account).where(Account.id == newcomer.id).values(id=old_id))
+    session.commit()
+
+    response = client.get("/api/v1/me", headers=bearer(tokens["access_token"]))
+
+    assert_error(response, 401, "UNAUTHORIZED")
+    assert_refused_refresh(_refresh(client, tokens["refresh_token"]))
 
 
 def test_it_refuses_an_access_token_once_it_has_expired(make_app):

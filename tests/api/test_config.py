@@ -115,3 +115,21 @@ def test_a_redis_rate_limit_storage_gets_short_socket_timeouts(make_app):
 def test_a_public_base_url_without_a_scheme_is_refused():
     with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
         create_app({"ENV": "testing", "DATABASE_URL": "sqlite://", "PUBLIC_BASE_URL": "code.example.org"})
+
+
+@pytest.mark.parametrize("name", ["QUERY_CODE_RATE_LIMIT", "COMPLAINT_RATE_LIMIT", "LOGIN_RATE_LIMIT",
+                                  "UPLOAD_RATE_LIMIT"])
+def test_a_malformed_rate_limit_is_refused(monkeypatch, name):
+    monkeypatch.setenv(f"ONECODE_{name}", "thirty a minute")
+
+    with pytest.raises(ConfigError, match=f"ONECODE_{name}"):
+        create_app({"ENV": "testing", "DATABASE_URL": "sqlite://"})
+
+
+def test_the_replaced_tracking_limit_is_refused_with_the_name_of_its_successor(monkeypatch):
+    """ONECODE_TRACK_RATE_LIMIT no longer limits anything: one left in a deployment's settings must not
+    be silently ignored by an operator who thinks it still slows guessing."""
+    monkeypatch.setenv("ONECODE_TRACK_RATE_LIMIT", "10 per minute")
+
+    with pytest.raises(ConfigError, match="ONECODE_QUERY_CODE_RATE_LIMIT"):
+        create_app({"ENV": "testing", "DATABASE_URL": "sqlite://"})

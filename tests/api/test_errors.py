@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 from tests.api.helpers import assert_error
@@ -142,3 +143,47 @@ def test_the_app_keeps_answering_after_an_unexpected_exception(make_app):
     response = client.get("/healthz")
 
     assert response.status_code == 200
+
+
+def _post_chunked(app, path: str, body: bytes, content_type: str):
+    """A body sent with Transfer-Encoding: chunked, as gunicorn hands it over: no Content-Length, the
+    stream ended by the server (wsgi.input_terminated), its size known only once read."""
+    return app.test_client().post(path, input_stream=io.BytesIO(body), content_type=content_type,
+                                  headers={"Transfer-Encoding": "chunked"},
+                                  environ_overrides={"wsgi.input_terminated": True})
+
+
+def test_a_chunked_json_body_over_the_size_limit_answers_413_as_with_a_content_length(make_app):
+    app = make_app(MAX_CONTENT_LENGTH=1024)
+    body = json.dumps({"username": "someone", "password": "x" * 4096}).encode()
+
+    response = _post_chunked(app, LOGIN, body, "application/json")
+
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_a_chunked_json_body_under_the_size_limit_is_read(make_app):
+    app = make_app(MAX_CONTENT_LENGTH=1024)
+    body = json.dumps({"username": "someone", "password": "x" * 100}).encode()
+
+    response = _post_chunked(app, LOGIN, body, "application/json")
+
+    assert_error(response, 401, "INVALID_CREDENTIALS")
+
+
+def test_a_chunked_body_of_another_type_still_answers_415(make_app):
+    app = make_app(MAX_CONTENT_LENGTH=1024)
+
+    response = _post_chunked(app, LOGIN, b"username=someone&password=secret", "application/x-www-form-urlencoded")
+
+    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_a_chunked_json_body_of_exactly_the_size_limit_is_read(make_app):
+    app = make_app(MAX_CONTENT_LENGTH=1024)
+    body = json.dumps({"username": "someone", "password": "x" * 100}).encode()
+    body += b" " * (1024 - len(body))  # JSON allows trailing whitespace
+
+    response = _post_chunked(app, LOGIN, body, "application/json")
+
+    assert_error(response, 401, "INVALID_CREDENTIALS")

@@ -150,3 +150,11 @@ def test_the_swagger_ui_answers_html(client):
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     assert "/api/v1/openapi.json" in response.get_data(as_text=True)
+
+
+def test_the_idempotency_key_header_is_documented_as_a_secret_of_16_to_128_characters(spec):
+    operation = spec["paths"]["/api/v1/complaints"]["post"]
+    header = next(p for p in operation["parameters"] if p["in"] == "header" and p["name"] == "Idempotency-Key")
+
+    assert header["schema"]["minLength"] == 16 and header["schema"]["maxLength"] == 128, header
+    assert "UUID" in header["description"] + header["schema"].get("description", ""), header

@@ -128,7 +128,7 @@ def test_malformed_input_brings_the_form_back_with_a_message(client, tracking_no
 
 
 def test_too_many_lookups_get_a_page_saying_so(make_app):
-    app = make_app(RATELIMIT_ENABLED=True, TRACK_RATE_LIMIT="2 per minute")
+    app = make_app(RATELIMIT_ENABLED=True, QUERY_CODE_RATE_LIMIT="2 per minute")
     with app.app_context():
         client = app.test_client()
 
@@ -140,3 +140,20 @@ def test_too_many_lookups_get_a_page_saying_so(make_app):
         assert third.mimetype == "text/html" and "过于频繁" in third.get_data(as_text=True)
         assert third.headers["Retry-After"].isdigit()
         assert client.get("/track").status_code == 200  # the empty form is not counted
+
+
+def test_a_chunked_form_over_the_size_limit_answers_413_not_a_form_cut_short(make_app):
+    """Sent with Transfer-Encoding: chunked (no Content-Length), the body's size is known only as it is
+    read: the part within the limit must not be taken for the whole form."""
+    import io
+
+    app = make_app(MAX_CONTENT_LENGTH=1024)
+    body = b"tracking_no=" + UNKNOWN_NUMBER.encode() + b"&query_code=ABCD2345&note=" + b"x" * 2048
+
+    response = app.test_client().post("/track", input_stream=io.BytesIO(body),
+                                      content_type="application/x-www-form-urlencoded",
+                                      headers={"Transfer-Encoding": "chunked"},
+                                      environ_overrides={"wsgi.input_terminated": True})
+
+    assert response.status_code == 413
+    assert response.mimetype == "text/html"

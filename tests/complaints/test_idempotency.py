@@ -6,6 +6,7 @@ import threading
 import uuid
 
 import pytest
+from sqlalchemy import text
 
 from tests.complaints.helpers import (
     assert_error,
@@ -108,9 +109,9 @@ def test_a_replay_answers_the_first_receipt_even_after_the_case_moved_on(client,
 
 
 @pytest.mark.parametrize("key", [
-    pytest.param("k" * 101, id="longer-than-100"),
-    pytest.param("clé-de-répétition", id="non-ascii"),
-    pytest.param("two words", id="with-a-space"),
+    pytest.param("k" * 129, id="longer-than-128"),
+    pytest.param("clé-de-répétition-1234", id="non-ascii"),
+    pytest.param("two words in a key here", id="with-a-space"),
     pytest.param("", id="empty"),
 ])
 def test_an_invalid_key_is_refused_and_stores_nothing(client, key):
@@ -122,8 +123,45 @@ def test_an_invalid_key_is_refused_and_stores_nothing(client, key):
     assert stored_counts() == before
 
 
-def test_a_key_of_one_hundred_visible_characters_is_accepted(client):
-    assert submit(client, headers={"Idempotency-Key": "K" * 100}).status_code == 201
+@pytest.mark.parametrize("key", ["order-1", "1", "k" * 15], ids=["order-1", "one-character", "fifteen-characters"])
+def test_a_guessable_key_is_refused_naming_the_header(client, key):
+    """The key is the secret that gets a receipt (and its query code) back: one short enough to guess
+    would hand a stranger who sends the same body someone else's case."""
+    before = stored_counts()
+
+    response = submit(client, headers={"Idempotency-Key": key})
+
+    body = assert_validation_error(response, "Idempotency-Key")
+    assert "16" in " ".join(body["fields"]["Idempotency-Key"])
+    assert stored_counts() == before
+
+
+def test_a_stranger_guessing_a_short_key_gets_no_receipt(client):
+    first = submit(client, headers={"Idempotency-Key": str(uuid.uuid4())}).get_json()
+
+    guess = submit(client, headers={"Idempotency-Key": "order-1"})
+
+    assert guess.status_code == 422
+    assert first["query_code"] not in guess.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("length", [16, 128])
+def test_keys_of_sixteen_to_one_hundred_and_twenty_eight_visible_characters_are_accepted(client, length):
+    key = (uuid.uuid4().hex * 4)[:length]
+
+    first = submit(client, headers={"Idempotency-Key": key})
+    again = submit(client, headers={"Idempotency-Key": key})
+
+    assert first.status_code == 201 and again.get_json() == first.get_json()
+
+
+def test_the_key_is_not_stored_in_the_clear(client, session):
+    key = str(uuid.uuid4())
+    submit(client, headers={"Idempotency-Key": key})
+
+    stored = session.execute(text("SELECT idempotency_key FROM complaints")).scalar_one()
+
+    assert stored and key not in stored
 
 
 def test_concurrent_retries_with_one_key_file_exactly_one_case(app, session):

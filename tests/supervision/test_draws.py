@@ -336,18 +336,51 @@ def test_a_supervisor_of_the_officers_department_declares_for_it(supervisor, off
     assert response.get_json()["account_id"] == officers[0].account.id
 
 
-@pytest.mark.parametrize("who", ["another officer", "another department's supervisor", "institution"])
+@pytest.mark.parametrize("who", ["another officer", "another department's officer", "another department's supervisor"])
 def test_nobody_else_declares_or_reads_an_officers_conflicts(login, officers, clinic, who):
     persona = {
         "another officer": lambda: officers[1],
+        "another department's officer": lambda: login("officer", department="market"),
         "another department's supervisor": lambda: login("supervisor", department="market"),
-        "institution": lambda: login("institution", institution_id=clinic["id"]),
     }[who]()
     path = f"/api/v1/inspectors/{officers[0].account.id}/conflicts"
 
-    assert_error(_conflict(persona, officers[0].account.id, institution_id=clinic["id"]), 403, "FORBIDDEN")
-    assert_error(persona.get(path), 403, "FORBIDDEN")
+    assert_error(_conflict(persona, officers[0].account.id, institution_id=clinic["id"]), 404, "NOT_FOUND")
+    assert_error(persona.get(path), 404, "NOT_FOUND")
     assert officers[0].get(path).get_json() == []
+
+
+def test_an_institution_account_may_not_use_the_inspectors_endpoints_at_all(login, officers, clinic):
+    institution = login("institution", institution_id=clinic["id"])
+
+    assert_error(_conflict(institution, officers[0].account.id, institution_id=clinic["id"]), 403, "FORBIDDEN")
+    assert_error(institution.get(f"/api/v1/inspectors/{officers[0].account.id}/conflicts"), 403, "FORBIDDEN")
+
+
+@pytest.mark.parametrize("caller", ["market officer", "market supervisor", "health officer"])
+def test_every_inspector_the_caller_may_not_act_for_answers_like_an_unknown_id(login, officers, clinic, caller):
+    """Whether an id is another department's officer, an officer of one's own department, an
+    institution's account, a supervisor or nobody, the caller learns nothing: one answer for all."""
+    role, department = caller.split()[1], {"market": "market", "health": "health"}[caller.split()[0]]
+    persona = login(role, department=department)
+    others = {
+        "health officer": officers[0].account.id,
+        "market officer": login("officer", department="market").account.id,
+        "institution account": login("institution", institution_id=clinic["id"]).account.id,
+        "health supervisor": login("supervisor", department="health").account.id,
+        "unknown id": 987_654,
+    }
+    if caller == "market supervisor":
+        del others["market officer"]  # its own officer: it may
+
+    answers = {}
+    for name, account_id in others.items():
+        read = persona.get(f"/api/v1/inspectors/{account_id}/conflicts")
+        declared = _conflict(persona, account_id, institution_id=clinic["id"])
+        answers[name] = [(r.status_code, json.dumps(r.get_json(), sort_keys=True)) for r in (read, declared)]
+
+    assert_error(persona.get("/api/v1/inspectors/987654/conflicts"), 404, "NOT_FOUND")
+    assert all(answer == answers["unknown id"] for answer in answers.values()), answers
 
 
 @pytest.mark.parametrize("kind", ["neither", "both null", "both"])
