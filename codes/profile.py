@@ -7,6 +7,7 @@ from sqlalchemy.orm import aliased, lazyload
 
 from api.database import utcnow
 from api.errors import CodeRevoked, NotFound
+from api.text import plain
 from codes import service as codes
 from codes.models import Code
 from registry import licence
@@ -65,7 +66,7 @@ def _institution_profile(session, code, institution, status, base_url, today, co
         .options(lazyload(Staff.code), lazyload(Staff.institution))
     ).all()
     staff_list = [
-        {"name": s.name, "role": s.role, "title": s.title, "practice_category": s.practice_category,
+        {"name": plain(s.name), "role": s.role, "title": plain(s.title or "") or None, "practice_category": s.practice_category,
          "practice_scope": s.practice_scope, "code_url": codes.urls(t, base_url)["url"] if t else None}
         for s, t, _ in rows
     ]
@@ -78,13 +79,13 @@ def _institution_profile(session, code, institution, status, base_url, today, co
         "colour": credit.colour,
         "updated_at": updated_at,
         "institution": {
-            "name": institution.name,
+            "name": plain(institution.name),
             "category": institution.category,
             "licence_no": institution.licence_no,
             "licence_valid_to": institution.licence_valid_to,
             "licence_status": status,
             "scope": list(institution.scope or []),
-            "address": institution.address,
+            "address": plain(institution.address),
             "credit": credit.public(),
             "commitment": commitments.public_view(commitment, today, base_url),
             "inspections": shown_inspections,
@@ -105,15 +106,15 @@ def _staff_profile(code, staff, institution, institution_token, status, base_url
         "colour": credit.colour,
         "updated_at": max(staff.updated_at, institution.updated_at, code.issued_at),
         "staff": {
-            "name": staff.name,
+            "name": plain(staff.name),
             "role": staff.role,
-            "title": staff.title,
+            "title": plain(staff.title or "") or None,
             "practice_category": staff.practice_category,
             "practice_scope": staff.practice_scope,
             "practice_cert_no": staff.practice_cert_no,
             "status": staff.status,
             "institution": {
-                "name": institution.name,
+                "name": plain(institution.name),
                 "licence_no": institution.licence_no,
                 "licence_status": status,
                 "code_url": codes.urls(institution_token, base_url)["url"] if institution_token else None,
