@@ -45,6 +45,10 @@ class JsonParser(FlaskParser):
             self._handle_invalid_json_error(json.JSONDecodeError("too deep", "", 0), req)
 
 
+RETRY_AFTER_HEADER = {"description": "Seconds to wait before sending the same request again",
+                      "schema": {"type": "integer", "minimum": 1}}
+
+
 class Blueprint(_Blueprint):
     ARGUMENTS_PARSER = JsonParser()
 
@@ -54,14 +58,13 @@ class Blueprint(_Blueprint):
         return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
 
     def error(self, status: int, description: str):
-        """Document an error answer of this endpoint, with the contract's envelope as its body."""
-        return self.alt_response(status, schema=errors.ErrorSchema, description=description)
+        """Document an error answer of this endpoint, with the contract's envelope as its body (and
+        Retry-After on a 429 or a 503)."""
+        headers = {"Retry-After": RETRY_AFTER_HEADER} if status in (429, 503) else None
+        return self.alt_response(status, schema=errors.ErrorSchema, description=description, headers=headers)
 
 
 BEARER = [{"bearerAuth": []}]
-
-RETRY_AFTER_HEADER = {"description": "Seconds to wait before sending the same request again",
-                      "schema": {"type": "integer", "minimum": 1}}
 
 # Answers any operation of the API may give, documented once here and added to every operation by
 # CommonResponses below (an operation that documents a status itself keeps its own description).
@@ -71,8 +74,6 @@ COMMON_RESPONSES = {
     "PATH_NOT_FOUND": ("NOT_FOUND: no such object, or a path parameter that names none", {}),
     "PAYLOAD_TOO_LARGE": ("PAYLOAD_TOO_LARGE: the body is over the size limit", {}),
     "UNSUPPORTED_MEDIA_TYPE": ("UNSUPPORTED_MEDIA_TYPE: a body that is not of the documented type", {}),
-    "RATE_LIMITED": ("RATE_LIMITED: too many requests; try again after Retry-After seconds",
-                     {"Retry-After": RETRY_AFTER_HEADER}),
 }
 
 
