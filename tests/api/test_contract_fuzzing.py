@@ -25,7 +25,7 @@ from tests.conftest import BASE_CONFIG, institution_payload, staff_payload
 
 # Examples per operation and persona: about a minute per database on a 2-core machine. A deeper run
 # on a workstation: ONECODE_FUZZ_EXAMPLES=200 scripts/test tests/api/test_contract_fuzzing.py
-EXAMPLES = int(os.environ.get("ONECODE_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("ONECODE_FUZZ_EXAMPLES", "10"))
 
 
 def _document() -> dict:
@@ -137,9 +137,10 @@ CONFIGURED_AWAY = {"WECHAT_NOT_CONFIGURED"}
 
 def _error_code(response) -> str | None:
     try:
-        return response.json().get("code")
-    except Exception:  # not JSON: not one of ours
+        body = response.json()
+    except ValueError:  # not JSON: not one of ours
         return None
+    return body.get("code") if isinstance(body, dict) else None
 
 
 @schemathesis.check
@@ -157,7 +158,7 @@ def no_undocumented_server_error(ctx: CheckContext, response, case) -> bool | No
 @schemathesis.check
 def status_documented_explicitly(ctx: CheckContext, response, case) -> bool | None:
     """Every status an operation answers is listed under its own number, not only under `default`."""
-    if response.status_code != 304 and _documented(case, response.status_code) is None:
+    if _documented(case, response.status_code) is None:
         raise Failure(operation=case.operation.label, title="Undocumented status",
                       message=f"{response.status_code} is not in the document "
                               f"({', '.join(case.operation.definition.raw.get('responses', {}))})")
@@ -174,22 +175,27 @@ CHECKS = [
 ]
 
 
-def _aim_at_seeded_objects(case, contract: Contract, pick) -> None:
-    """Half the time, path parameters name objects that exist (else the fuzzer only meets 404s)."""
+def _aim_at_seeded_objects(case, contract: Contract, seeded: int | None) -> None:
+    """With an index, path parameters name objects that exist (else the fuzzer mostly meets 404s)."""
+    if seeded is None:
+        return
     for name in list(case.path_parameters or {}):
         values = contract.seeded.get(name)
         if values:
-            chosen = pick(values)
-            if chosen is not None:
-                case.path_parameters[name] = chosen
+            case.path_parameters[name] = values[seeded % len(values)]
 
 
+# Fixed seed (derandomize), no example database written into the working tree, a bounded number of
+# examples. No deadline and no "too slow" health check: an example is an HTTP request (an export, a
+# poster) whose time depends on the machine, and generating the larger bodies is slow on a busy
+# CI runner; neither says anything about the contract.
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+                suppress_health_check=[HealthCheck.too_slow])
+SEEDED = st.sampled_from([None, 0, 1])  # a third of the examples as generated, the rest on seeded objects
 
 
-def _run(case, contract: Contract, pick, token: str | None):
-    _aim_at_seeded_objects(case, contract, pick)
+def _run(case, contract: Contract, seeded: int | None, token: str | None):
+    _aim_at_seeded_objects(case, contract, seeded)
     headers = dict(case.headers or {})
     headers.pop("Authorization", None)
     if token:
@@ -201,15 +207,14 @@ def _run(case, contract: Contract, pick, token: str | None):
 # Anonymous callers first: the admin's fuzzing revokes the seeded codes, after which the public scan
 # only answers 410.
 @schema.parametrize()
-@schema.given(pick=st.sampled_from([None, 0, 1]))
+@schema.given(seeded=SEEDED)
 @FUZZ
-def test_every_answer_to_an_anonymous_caller_is_documented(case, contract, pick):
-    _run(case, contract, lambda values: None if pick is None else values[pick % len(values)], None)
+def test_every_answer_to_an_anonymous_caller_is_documented(case, contract, seeded):
+    _run(case, contract, seeded, None)
 
 
 @schema.parametrize()
-@schema.given(pick=st.sampled_from([None, 0, 1]))
+@schema.given(seeded=SEEDED)
 @FUZZ
-def test_every_answer_to_an_admin_is_documented(case, contract, pick):
-    _run(case, contract, lambda values: None if pick is None else values[pick % len(values)],
-         contract.admin_token_for(case))
+def test_every_answer_to_an_admin_is_documented(case, contract, seeded):
+    _run(case, contract, seeded, contract.admin_token_for(case))
