@@ -204,7 +204,8 @@ def login_required(*roles: str, optional: bool = False):
         wrapper._apidoc = {**doc}
         manual = dict(wrapper._apidoc.get("manual_doc", {}))
         manual["security"] = BEARER + ([{}] if optional else [])
-        manual["responses"] = {"401": "UNAUTHORIZED", **({"403": "FORBIDDEN"} if roles else {})}
+        manual["responses"] = {**manual.get("responses", {}), "401": "UNAUTHORIZED",
+                               **({"403": "FORBIDDEN"} if roles else {})}
         if roles:
             note = "Roles: " + ", ".join(roles) + "."
             manual["description"] = (manual.get("description", "") + "\n\n" + note).strip()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import g, jsonify
+from flask import g, jsonify, request
 from marshmallow import Schema, fields
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -169,7 +169,28 @@ def _webargs_fields(data) -> dict[str, list[str]] | None:
     return merged
 
 
+def answer_with_pages(app, paths: tuple[str, ...], handler) -> None:
+    """Errors raised before any view is chosen (no route matches, a method the route does not take)
+    under `paths` are answered by `handler`, not as JSON: the H5 pages answer even a mistyped address
+    with a page. A path matches `/c` if it is `/c` or lies under `/c/`."""
+    app.extensions.setdefault("error_pages", []).append((paths, handler))
+
+
+def _page_handler(app):
+    if request.blueprint is not None:  # a view's blueprint handles its own errors
+        return None
+    for paths, handler in app.extensions.get("error_pages", ()):
+        if any(request.path == path or request.path.startswith(path + "/") for path in paths):
+            return handler
+    return None
+
+
 def handle_http_exception(error: HTTPException):
+    from flask import current_app
+
+    page = _page_handler(current_app)
+    if page is not None:
+        return page(error)
     status = error.code or 500
     code, message = HTTP_CODES.get(status, ("HTTP_%d" % status, error.name))
     data = getattr(error, "data", None) or {}

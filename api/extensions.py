@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from apispec import BasePlugin
 from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -13,6 +14,7 @@ from flask_smorest import Blueprint as _Blueprint
 from marshmallow import ValidationError
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.routing import AnyConverter
 
 from api import errors, text
 from api.database import db
@@ -80,6 +82,10 @@ def _plain_values(location_data, schema, location: str):
     return values
 
 
+RETRY_AFTER_HEADER = {"description": "Seconds to wait before sending the same request again",
+                      "schema": {"type": "integer", "minimum": 1}}
+
+
 class Blueprint(_Blueprint):
     ARGUMENTS_PARSER = JsonParser()
 
@@ -89,11 +95,50 @@ class Blueprint(_Blueprint):
         return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
 
     def error(self, status: int, description: str):
-        """Document an error answer of this endpoint, with the contract's envelope as its body."""
-        return self.alt_response(status, schema=errors.ErrorSchema, description=description)
+        """Document an error answer of this endpoint, with the contract's envelope as its body (and
+        Retry-After on a 429 or a 503)."""
+        headers = {"Retry-After": RETRY_AFTER_HEADER} if status in (429, 503) else None
+        return self.alt_response(status, schema=errors.ErrorSchema, description=description, headers=headers)
 
 
 BEARER = [{"bearerAuth": []}]
+
+# Answers any operation of the API may give, documented once here and added to every operation by
+# CommonResponses below (an operation that documents a status itself keeps its own description).
+COMMON_RESPONSES = {
+    "UNAVAILABLE": ("UNAVAILABLE: the database is busy or unreachable; nothing was written, send the same "
+                    "request again after Retry-After seconds", {"Retry-After": RETRY_AFTER_HEADER}),
+    "PATH_NOT_FOUND": ("NOT_FOUND: no such object, or a path parameter that names none", {}),
+    "PAYLOAD_TOO_LARGE": ("PAYLOAD_TOO_LARGE: the body is over the size limit", {}),
+    "UNSUPPORTED_MEDIA_TYPE": ("UNSUPPORTED_MEDIA_TYPE: a body that is not of the documented type", {}),
+}
+
+
+class CommonResponses(BasePlugin):
+    """Adds to every JSON operation the answers it can give without saying so itself: 503 UNAVAILABLE
+    (any operation reaches the database), 404 where a path parameter may name nothing, 413 and 415
+    where there is a body. Operations that document their own `default` answer in another format
+    (the H5 pages' HTML) and document their errors themselves."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for method, operation in (operations or {}).items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            if responses.get("default", Api.DEFAULT_ERROR_RESPONSE_NAME) != Api.DEFAULT_ERROR_RESPONSE_NAME:
+                continue
+            common = {"503": "UNAVAILABLE"}
+            if "{" in (path or ""):
+                common["404"] = "PATH_NOT_FOUND"
+            body = operation.get("requestBody")
+            if body:
+                common["413"] = "PAYLOAD_TOO_LARGE"
+                if "application/json" in body.get("content", {}):
+                    common["415"] = "UNSUPPORTED_MEDIA_TYPE"
+            documented = {str(status) for status in responses}  # flask-smorest's own keys are ints
+            for status, name in common.items():
+                if status not in documented:
+                    responses[status] = name
 
 # What Flask-Limiter reads from the first app's settings and then keeps on the Limiter (one per process,
 # since the routes' decorators name it), and whether it found its storage dead: cleared before each
@@ -110,10 +155,17 @@ def init_app(app) -> Api:
     for name, value in _LIMITER_PER_APP.items():
         setattr(limiter, name, value)
     limiter.init_app(app)
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [CommonResponses()]})
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
+    for name, (description, headers) in COMMON_RESPONSES.items():
+        response = {"description": description,
+                    "content": {"application/json": {"schema": errors.ErrorSchema}}}
+        if headers:
+            response["headers"] = headers
+        api.spec.components.response(name, response, lazy=True)
+    api.register_converter(AnyConverter, lambda converter: {"type": "string", "enum": sorted(converter.items)})
     return api
 
 

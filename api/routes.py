@@ -55,7 +55,8 @@ class WeChatLogin(MethodView):
     @blp.response(200, TokenPairSchema)
     @blp.error(401, "INVALID_CREDENTIALS: invalid, used or expired code, or a blocked WeChat user")
     @blp.error(429, "RATE_LIMITED (ours, or WeChat's 45011)")
-    @blp.error(503, "WECHAT_UNAVAILABLE (WeChat unreachable or failing) or WECHAT_NOT_CONFIGURED")
+    @blp.error(503, "WECHAT_UNAVAILABLE (WeChat unreachable or failing), WECHAT_NOT_CONFIGURED, or UNAVAILABLE "
+                    "(the database is busy; Retry-After)")
     def post(self, data):
         """Log in from the mini-program: the wx.login() code is exchanged with WeChat; role citizen."""
         openid, unionid = wechat.code_to_session(data["code"])
@@ -72,6 +73,7 @@ class Refresh(MethodView):
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokenPairSchema)
     @blp.error(401, "Unknown, expired, revoked or already used refresh token")
+    @blp.error(429, "RATE_LIMITED")
     def post(self, data):
         """Trade a refresh token for a new pair. Each refresh token works once."""
         try:
@@ -125,10 +127,16 @@ class AuditLog(MethodView):
         return paginate(db.session, audit.query(**filters), page=page, page_size=page_size)
 
 
+def _health_body(status: str) -> dict:
+    schema = {"type": "object", "properties": {"status": {"type": "string", "enum": [status]}},
+              "required": ["status"], "additionalProperties": False}
+    return {"content": {"application/json": {"schema": schema}}}
+
+
 @health.route("/healthz")
 class Health(MethodView):
-    @health.doc(responses={"200": {"description": '{"status": "ok"}'},
-                           "503": {"description": '{"status": "unavailable"}: the database does not answer'}})
+    @health.doc(responses={"200": {"description": "The database answers", **_health_body("ok")},
+                           "503": {"description": "The database does not answer", **_health_body("unavailable")}})
     def get(self):
         """Liveness and readiness: 200 when the database answers, else 503."""
         try:

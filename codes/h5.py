@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from api.database import SHANGHAI, db
 from api.errors import (
     RETRY_AFTER,
+    answer_with_pages,
     CodeRevoked,
     Conflict,
     DomainError,
@@ -42,8 +43,23 @@ h5 = Blueprint("h5", __name__, url_prefix="/c", description="Mobile web pages op
                template_folder="templates")
 h5_track = Blueprint("h5_track", __name__, description="Mobile web page to follow a complaint",
                      template_folder="templates")
+h5.record_once(lambda state: answer_with_pages(state.app, ("/c", "/track"), _routing_error))
 
 HTML = {"content": {"text/html": {}}}
+RETRY_AFTER_HEADER = {"Retry-After": {"description": "Seconds to wait before trying again",
+                                      "schema": {"type": "integer", "minimum": 1}}}
+
+
+def _page(description: str, **extra) -> dict:
+    return {"description": description, **HTML, **extra}
+
+
+# What every page may answer besides its own statuses: always a page, never JSON (see _http_error).
+PAGE_ERRORS = {
+    "404": _page("HTML page: unknown code, or an address that is no code's"),
+    "503": _page("HTML page: the system is busy, try again (Retry-After)", headers=RETRY_AFTER_HEADER),
+    "default": _page("HTML page: any other error"),
+}
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
 STATUS_NAMES = {
@@ -78,7 +94,7 @@ def _headers(response):
 # ---- the profile ----------------------------------------------------------------------------------
 
 @h5.route(f"/<{TOKEN}:token>")
-@h5.doc(responses={"200": {"description": "HTML page", **HTML},
+@h5.doc(responses={**PAGE_ERRORS, "200": {"description": "HTML page", **HTML},
                    "404": {"description": "HTML page: unknown code", **HTML},
                    "410": {"description": "HTML page: revoked code", **HTML}})
 def scan_page(token):
@@ -95,20 +111,22 @@ def scan_page(token):
 # ---- the complaint form ---------------------------------------------------------------------------
 
 @h5.route(f"/<{TOKEN}:token>/complaint")
-@h5.doc(responses={"302": {"description": "To /c/{token}/complain (the old address of the form)"}})
+@h5.doc(responses={**PAGE_ERRORS, "302": {"description": "To /c/{token}/complain (the old address of the form)"}})
 def complaint_page(token):
     """The former address of the complaint page: redirects to the form."""
     return redirect(url_for("h5.complain_page", token=token), 302)
 
 
 @h5.route(f"/<{TOKEN}:token>/complain", methods=["GET", "POST"])
-@h5.doc(responses={"200": {"description": "HTML page: the form, or after POST the receipt", **HTML},
+@h5.doc(responses={**PAGE_ERRORS, "200": {"description": "HTML page: the form, or after POST the receipt", **HTML},
                    "404": {"description": "HTML page: unknown code", **HTML},
                    "409": {"description": "HTML page: this form was already posted with other content", **HTML},
                    "410": {"description": "HTML page: revoked code", **HTML},
                    "413": {"description": "HTML page: the form again, the file is too large", **HTML},
                    "422": {"description": "HTML page: the form again, with what to correct", **HTML},
-                   "429": {"description": "HTML page: too many submissions", **HTML}})
+                   "429": _page("HTML page: too many submissions", headers=RETRY_AFTER_HEADER),
+                   "503": _page("HTML page: busy, or the photo could not be stored; the case was not filed "
+                                "(Retry-After)", headers=RETRY_AFTER_HEADER)})
 @limiter.limit(_config("COMPLAINT_RATE_LIMIT"), methods=["POST"])
 def complain_page(token):
     """File a complaint about what was scanned: a form that works without JavaScript (multipart POST to
@@ -242,10 +260,11 @@ def _subject(token: str) -> str:
 # ---- tracking -------------------------------------------------------------------------------------
 
 @h5_track.route("/track", methods=["GET", "POST"])
-@h5_track.doc(responses={"200": {"description": "HTML page: the form, or the case", **HTML},
+@h5_track.doc(responses={**PAGE_ERRORS, "200": {"description": "HTML page: the form, or the case", **HTML},
                          "404": {"description": "HTML page: unknown number or wrong code (the same)", **HTML},
                          "422": {"description": "HTML page: the form again, with what to correct", **HTML},
-                         "429": {"description": "HTML page: too many attempts", **HTML}})
+                         "413": {"description": "HTML page: the form was too large", **HTML},
+                         "429": _page("HTML page: too many attempts", headers=RETRY_AFTER_HEADER)})
 @query_code_limit(exempt_when=lambda: not request.values.get("query_code"))
 def track_page():
     """Follow a complaint with its tracking number and query code. The form posts, so the code stays out
@@ -296,6 +315,11 @@ def _http_error(error: HTTPException):
     else:
         message = "未找到该页面，请重新扫描机构现场张贴的二维码。" if status == 404 else "请求无法处理，请稍后再试。"
     return render_template("codes/error.html", status=status, message=message), status, headers
+
+
+def _routing_error(error: HTTPException):
+    """An address under /c/ or /track that no page has (a mangled code, a wrong method): a page too."""
+    return _headers(current_app.make_response(_http_error(error)))
 
 
 @h5.errorhandler(DomainError)

@@ -103,7 +103,8 @@ class MiniProgramCodeImage(MethodView):
     })
     @blp.error(404, "Unknown token")
     @blp.error(410, "CODE_REVOKED")
-    @blp.error(503, "WECHAT_NOT_CONFIGURED (use the plain QR code) or WECHAT_UNAVAILABLE")
+    @blp.error(503, "WECHAT_NOT_CONFIGURED (use the plain QR code), WECHAT_UNAVAILABLE, or UNAVAILABLE (the "
+                    "database is busy; Retry-After)")
     def get(self, token):
         """The code as a WeChat mini-program code, made by WeChat once and stored (public)."""
         stored = service.mini_program_code(session=db.session, token=token)

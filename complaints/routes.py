@@ -134,6 +134,7 @@ class Rating(MethodView):
     @blp.response(200, TrackingSchema)
     @blp.error(404, "Unknown tracking number or wrong query code (the same answer)")
     @blp.error(409, "INVALID_TRANSITION: not replied yet, or already rated")
+    @blp.error(429, "RATE_LIMITED")
     def post(self, data, tracking_no):
         """Rate the handling (1–5), once the case has been replied to."""
         complaint = service.rate(session=db.session, tracking_no=tracking_no, **data)
@@ -152,7 +153,9 @@ class Attachments(MethodView):
     @blp.error(404, "Unknown tracking number or wrong query code (the same answer)")
     @blp.error(409, "Six attachments already, or the case is closed")
     @blp.error(413, "PAYLOAD_TOO_LARGE: over 10 MB")
-    @blp.error(503, "UNAVAILABLE: the file could not be stored now (Retry-After); the case is unchanged")
+    @blp.error(429, "RATE_LIMITED")
+    @blp.error(503, "UNAVAILABLE: the file could not be stored now, or the database is busy (Retry-After); "
+                    "the case is unchanged")
     def post(self, tracking_no, query_code, file):
         """Attach a photo or document (JPEG, PNG or PDF by content; 10 MB at most; 6 per case)."""
         complaint = intake.find_with_code(session=db.session, tracking_no=tracking_no, query_code=query_code)
@@ -167,8 +170,8 @@ class Attachments(MethodView):
 @blp.route(f"/complaints/<{TRACKING_NO}:tracking_no>/attachments/<{ID}:attachment_id>")
 class AttachmentFile(MethodView):
     @login_required("officer", "supervisor")
-    @blp.response(200, description="The file, as stored (image metadata removed)",
-                  content_type="application/octet-stream")
+    @blp.doc(responses={"200": {"description": "The file, as stored (image metadata removed)",
+                                "content": {"image/jpeg": {}, "image/png": {}, "application/pdf": {}}}})
     @blp.error(404, "Unknown or not visible")
     def get(self, tracking_no, attachment_id):
         """Download an attachment (the handling department only; each download is audited)."""

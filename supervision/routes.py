@@ -191,6 +191,7 @@ class BlackListDecisions(MethodView):
     @login_required("supervisor", "admin")
     @blp.arguments(BlackListInSchema)
     @blp.response(201, ListEntrySchema)
+    @blp.error(404, "No institution with this institution_id")
     @blp.error(409, "Already on the black list by decision")
     def post(self, data):
         """Put an institution on the black list by decision, with a reason (supervisors)."""

@@ -158,3 +158,109 @@ def test_the_idempotency_key_header_is_documented_as_a_secret_of_16_to_128_chara
 
     assert header["schema"]["minLength"] == 16 and header["schema"]["maxLength"] == 128, header
     assert "UUID" in header["description"] + header["schema"].get("description", ""), header
+
+
+# --- what contract fuzzing found (docs/decisions.md, "Contract fuzzing") ----------------------------
+
+def _documented(spec, path, method, status):
+    response = spec["paths"][path][method]["responses"].get(status)
+    return None if response is None else _resolve(spec, response)
+
+
+def _is_page(spec, path, method) -> bool:
+    return "text/html" in _resolve(spec, spec["paths"][path][method]["responses"]["default"]).get("content", {})
+
+
+def test_every_operation_documents_503_unavailable_with_retry_after(spec):
+    missing = [(path, method) for path, method, _ in _operations(spec) if path != "/healthz"
+               and "Retry-After" not in (_documented(spec, path, method, "503") or {}).get("headers", {})]
+
+    assert missing == []
+
+
+def test_every_operation_with_a_path_parameter_documents_404(spec):
+    """A value the route's converter refuses (a negative id, a slash in a token) is a 404 too."""
+    missing = [(path, method) for path, method, _ in _operations(spec)
+               if "{" in path and _documented(spec, path, method, "404") is None]
+
+    assert missing == []
+
+
+def test_operations_taking_a_json_body_document_413_and_415(spec):
+    with_json = [(path, method) for path, method, op in _operations(spec)
+                 if "application/json" in op.get("requestBody", {}).get("content", {})]
+    assert ("/api/v1/complaints", "post") in with_json
+
+    missing = [(path, method, status) for path, method in with_json for status in ("413", "415")
+               if _documented(spec, path, method, status) is None]
+
+    assert missing == []
+
+
+def test_every_rate_limited_operation_documents_429(app, spec):
+    from flask_limiter.util import get_qualified_name
+
+    from api.extensions import limiter
+
+    limited = set()
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        for limit in limiter.limit_manager.decorated_limits(get_qualified_name(view)):
+            methods = limit.methods or rule.methods
+            limited |= {(_openapi_path(rule.rule), method.lower()) for method in methods
+                        if method.lower() in HTTP_METHODS and method.lower() in spec["paths"].get(
+                            _openapi_path(rule.rule), {})}
+    assert ("/api/v1/auth/login", "post") in limited
+
+    missing = sorted((path, method) for path, method in limited if _documented(spec, path, method, "429") is None)
+
+    assert missing == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/institutions/import/template.xlsx", "/api/v1/staff/import/template.xlsx"])
+def test_the_import_templates_are_documented_as_spreadsheets(spec, path):
+    """login_required used to replace the route's own documented responses with its 401/403."""
+    content = _documented(spec, path, "get", "200")["content"]
+
+    assert list(content) == ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
+
+
+def test_the_commitment_document_is_documented_as_a_page(spec):
+    content = _documented(spec, "/api/v1/commitments/{commitment_id}/document", "get", "200")["content"]
+
+    assert list(content) == ["text/html"]
+
+
+def test_attachment_downloads_document_their_file_types(spec):
+    path = "/api/v1/complaints/{tracking_no}/attachments/{attachment_id}"
+
+    assert set(_documented(spec, path, "get", "200")["content"]) == {"image/jpeg", "image/png", "application/pdf"}
+
+
+def test_the_black_list_decision_documents_404_for_an_unknown_institution(spec):
+    assert _is_error_envelope(spec, spec["paths"]["/api/v1/lists/black/decisions"]["post"]["responses"]["404"])
+
+
+def test_the_list_name_is_documented_as_red_or_black(spec):
+    parameter = next(p for p in spec["paths"]["/api/v1/lists/{name}"]["parameters"] if p["name"] == "name")
+
+    assert sorted(parameter["schema"]["enum"]) == ["black", "red"]
+
+
+def test_the_health_check_documents_its_bodies(spec):
+    responses = spec["paths"]["/healthz"]["get"]["responses"]
+
+    assert responses["200"]["content"]["application/json"]["schema"]["properties"]["status"]["enum"] == ["ok"]
+    assert responses["503"]["content"]["application/json"]["schema"]["properties"]["status"]["enum"] == [
+        "unavailable"]
+
+
+def test_the_pages_document_only_html_answers(spec):
+    pages = [(path, method) for path, method, _ in _operations(spec) if not path.startswith(("/api/", "/healthz"))]
+    assert ("/c/{token}", "get") in pages
+
+    not_html = [(path, method, status) for path, method in pages
+                for status, response in spec["paths"][path][method]["responses"].items()
+                if status[0] in "45d" and list(_resolve(spec, response).get("content", {})) != ["text/html"]]
+
+    assert not_html == []

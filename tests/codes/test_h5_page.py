@@ -114,3 +114,30 @@ def test_the_page_escapes_what_the_directory_holds(client, admin):
 
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page
+
+
+@pytest.mark.parametrize("path", ["/c/" + "x" * 33, "/c/" + "x" * 33 + "/complain", "/c/a%2Fb/complain",
+                                  "/c/", "/track/more"])
+def test_an_address_under_the_pages_that_no_page_has_answers_a_404_page_not_json(client, path):
+    """Found by contract fuzzing: a token the route refuses (too long, with a slash) was JSON."""
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "未找到" in response.get_data(as_text=True)
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_a_method_the_page_does_not_take_answers_a_405_page(client, clinic):
+    response = client.delete(f"/c/{clinic['code']['token']}")
+
+    assert response.status_code == 405
+    assert response.mimetype == "text/html"
+
+
+def test_api_addresses_still_answer_json_when_no_route_matches(client):
+    response = client.get("/api/v1/codes/" + "x" * 33 + "/image")
+
+    assert response.status_code == 404
+    assert response.is_json
+    assert response.json["code"] == "NOT_FOUND"
