@@ -14,19 +14,20 @@ from api.request import Request
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app; `test_config` overrides settings (tests), else ONECODE_* variables decide."""
+    """Build the app; `test_config` overrides settings (tests) after ONECODE_* variables, both
+    converted and checked alike (api.config)."""
     app = Flask(__name__, instance_relative_config=True)
     app.request_class = Request  # a chunked body over MAX_CONTENT_LENGTH is 413 (api.request)
-    config.load(app, test_config)
-    if app.config["HOLIDAY_SCHEDULE"]:  # a malformed schedule stops the app here, as any bad setting does
-        schedule = workdays.load_schedule(app.config["HOLIDAY_SCHEDULE"])
+    settings = config.load(app, test_config)  # parsed once, strictly (api.config)
+    if settings.HOLIDAY_SCHEDULE:  # a malformed schedule stops the app here, as any bad setting does
+        schedule = workdays.load_schedule(settings.HOLIDAY_SCHEDULE)
         app.extensions["work_calendar"] = workdays.WorkCalendar(schedule)
     app.session_interface = NoCookieSessions()
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if int(app.config.get("TRUSTED_PROXIES", 0)):
-        hops = int(app.config["TRUSTED_PROXIES"])
+    if settings.TRUSTED_PROXIES:
+        hops = settings.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     api = extensions.init_app(app)
@@ -45,8 +46,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         api.register_blueprint(blueprint)
     cli.init_app(app)
 
-    app.extensions["profile_cache"] = ProfileCache(float(app.config["SCAN_CACHE_SECONDS"]))
-    counter = ScanCounter(float(app.config["SCAN_COUNT_FLUSH_SECONDS"]))
+    app.extensions["profile_cache"] = ProfileCache(settings.SCAN_CACHE_SECONDS)
+    counter = ScanCounter(settings.SCAN_COUNT_FLUSH_SECONDS)
     app.extensions["scan_counter"] = counter
     atexit.register(_flush_on_exit, app, counter)
     _make_instance_folder(app)

@@ -53,7 +53,7 @@ def issue_tokens(*, session, account: Account, session_id: str | None = None) ->
     config = current_app.config
     now = utcnow()
     session_id = session_id or uuid.uuid4().hex
-    ttl = int(config["ACCESS_TOKEN_TTL"])
+    ttl = config["ACCESS_TOKEN_TTL"]
     claims = {
         "iss": config["JWT_ISSUER"],
         "aud": config["JWT_AUDIENCE"],
@@ -73,7 +73,7 @@ def issue_tokens(*, session, account: Account, session_id: str | None = None) ->
             session_id=session_id,
             account_id=account.id,
             issued_at=now,
-            expires_at=now + dt.timedelta(seconds=int(config["REFRESH_TOKEN_TTL"])),
+            expires_at=now + dt.timedelta(seconds=config["REFRESH_TOKEN_TTL"]),
         )
     )
     session.flush()
@@ -113,7 +113,7 @@ def end_session(*, session, session_id: str) -> None:
         .execution_options(synchronize_session=False)
     )
     if session.get(RevokedSession, session_id) is None:
-        longest = dt.timedelta(seconds=int(current_app.config["REFRESH_TOKEN_TTL"]))
+        longest = dt.timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"])
         session.add(RevokedSession(session_id=session_id, revoked_at=now, expires_at=now + longest))
     session.flush()
 

@@ -214,6 +214,16 @@ def health_officer(login):
 
 
 @pytest.fixture
+def health_supervisor(login):
+    return login("supervisor", department="health")
+
+
+@pytest.fixture
+def citizen(login):
+    return login("citizen")
+
+
+@pytest.fixture
 def market_officer(login):
     return login("officer", department="market")
 

@@ -133,3 +133,92 @@ def test_the_replaced_tracking_limit_is_refused_with_the_name_of_its_successor(m
 
     with pytest.raises(ConfigError, match="ONECODE_QUERY_CODE_RATE_LIMIT"):
         create_app({"ENV": "testing", "DATABASE_URL": "sqlite://"})
+
+
+# --- one declared table, parsed once (issue 16) ----------------------------------------------------
+
+TESTING = {"ENV": "testing", "DATABASE_URL": "sqlite://"}
+
+
+def test_a_misspelt_variable_is_refused_with_the_closest_setting(monkeypatch):
+    """A typo used to be accepted silently and the intended setting kept its default."""
+    monkeypatch.setenv("ONECODE_SCAN_CACHE_SECOND", "abc")
+
+    with pytest.raises(ConfigError, match=r"^ONECODE_SCAN_CACHE_SECOND: unknown setting; "
+                                          r"did you mean ONECODE_SCAN_CACHE_SECONDS\?$"):
+        create_app(TESTING)
+
+
+def test_an_unknown_variable_far_from_any_setting_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("ONECODE_ZZZ", "1")
+
+    with pytest.raises(ConfigError, match="^ONECODE_ZZZ: unknown setting"):
+        create_app(TESTING)
+
+
+def test_the_tools_own_variables_are_not_settings(make_app, monkeypatch):
+    """The CLI's password, the scripts' extras and the tests' own variables share the prefix: they
+    neither stop the app nor end up among its settings."""
+    for name in ("ONECODE_PASSWORD", "ONECODE_EXTRAS", "ONECODE_SCREENSHOTS", "ONECODE_TEST_CHROMIUM"):
+        monkeypatch.setenv(name, "1")
+
+    app = make_app()
+
+    assert not {"PASSWORD", "EXTRAS", "SCREENSHOTS", "TEST_CHROMIUM"} & set(app.config)
+
+
+def test_a_misspelt_test_override_is_refused_with_the_closest_setting():
+    with pytest.raises(ConfigError, match=r"^SCAN_CACHE_SECOND: unknown setting; did you mean SCAN_CACHE_SECONDS\?$"):
+        create_app({**TESTING, "SCAN_CACHE_SECOND": 5})
+
+
+@pytest.mark.parametrize(("name", "raw", "value"), [("ACCESS_TOKEN_TTL", "5", 5), ("SCAN_CACHE_SECONDS", "2.5", 2.5),
+                                                    ("SCAN_COUNT_FLUSH_SECONDS", 3, 3.0),
+                                                    ("RATELIMIT_HEADERS_ENABLED", "off", False),
+                                                    ("PUBLIC_BASE_URL", "https://code.example.org/", "https://code.example.org")])
+def test_a_test_override_goes_through_the_conversion_of_a_variable(make_app, name, raw, value):
+    app = make_app(**{name: raw})
+
+    assert getattr(app.extensions["settings"], name) == value
+    assert type(getattr(app.extensions["settings"], name)) is type(value)
+    assert app.config[name] == value  # the copy Flask and the extensions read
+
+
+@pytest.mark.parametrize(("name", "raw"), [("ACCESS_TOKEN_TTL", "abc"), ("SCAN_CACHE_SECONDS", "abc"),
+                                           ("MAX_CONTENT_LENGTH", 1.5), ("RATELIMIT_ENABLED", "maybe"),
+                                           ("TRUSTED_PROXIES", True)])
+def test_a_malformed_test_override_is_refused_as_a_variable_would_be(name, raw):
+    with pytest.raises(ConfigError, match=f"^ONECODE_{name} must be"):
+        create_app({**TESTING, name: raw})
+
+
+@pytest.mark.parametrize(("name", "raw"), [("TRUSTED_PROXIES", "-1"), ("SCAN_CACHE_SECONDS", "-5"),
+                                           ("SCAN_CACHE_SECONDS", "nan"), ("SCAN_COUNT_FLUSH_SECONDS", "inf"),
+                                           ("MAX_CONTENT_LENGTH", "0"), ("REFRESH_TOKEN_TTL", "-3600")])
+def test_an_out_of_range_number_is_refused(monkeypatch, name, raw):
+    monkeypatch.setenv(f"ONECODE_{name}", raw)
+
+    with pytest.raises(ConfigError, match=f"^ONECODE_{name} must be"):
+        create_app(TESTING)
+
+
+def test_the_settings_are_parsed_once_into_a_frozen_object(make_app):
+    import dataclasses
+
+    settings = make_app(SCAN_CACHE_SECONDS="1").extensions["settings"]
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.SCAN_CACHE_SECONDS = 2.0
+
+
+def test_the_readme_lists_every_setting_and_nothing_else():
+    import pathlib
+    import re
+
+    from api.config import SETTINGS
+
+    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    listed = {name for row in section.splitlines() if row.startswith("| `")
+              for name in re.findall(r"`([A-Z_]+)`", row.split(" | ")[0])}
+    assert listed == set(SETTINGS)

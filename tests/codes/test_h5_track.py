@@ -17,11 +17,6 @@ def case(client):
     return submitted(client, complaint_body())
 
 
-@pytest.fixture
-def health_supervisor(login):
-    return login("supervisor", department="health")
-
-
 def _track(client, tracking_no, query_code, method="post"):
     if method == "get":
         return client.get("/track", query_string={"tracking_no": tracking_no, "query_code": query_code})

@@ -8,16 +8,6 @@ from tests.conftest import staff_payload
 
 
 @pytest.fixture
-def health_supervisor(login):
-    return login("supervisor", department="health")
-
-
-@pytest.fixture
-def citizen(login):
-    return login("citizen")
-
-
-@pytest.fixture
 def doctor(admin, clinic):
     """A physician at the clinic, as the API returned them (with their own code)."""
     response = admin.post(f"/api/v1/institutions/{clinic['id']}/staff", json=staff_payload(1))

@@ -34,16 +34,6 @@ NAMED_CONTACT = ("张三", "13800138000")
 
 
 @pytest.fixture
-def health_supervisor(login):
-    return login("supervisor", department="health")
-
-
-@pytest.fixture
-def citizen(login):
-    return login("citizen")
-
-
-@pytest.fixture
 def world(client, session, admin, clinic, clinic_account, citizen, health_supervisor) -> dict:
     """Named and anonymous complaints (one anonymous case filed by a logged-in citizen, one serious
     one that opens a lead), a black-listed institution, and a self-inspection filing."""

@@ -113,12 +113,3 @@ def other_clinic(admin):
 def other_account(login, other_clinic):
     return login("institution", institution_id=other_clinic["id"])
 
-
-@pytest.fixture
-def health_supervisor(login):
-    return login("supervisor", department="health")
-
-
-@pytest.fixture
-def citizen(login):
-    return login("citizen")
