@@ -24,8 +24,8 @@ from api.database import db
 from tests.conftest import BASE_CONFIG, institution_payload, staff_payload
 
 # Examples per operation and persona: about a minute per database on a 2-core machine. A deeper run
-# on a workstation: ONECODE_FUZZ_EXAMPLES=200 scripts/test tests/api/test_contract_fuzzing.py
-EXAMPLES = int(os.environ.get("ONECODE_FUZZ_EXAMPLES", "10"))
+# on a workstation: ONECODE_TEST_FUZZ_EXAMPLES=200 scripts/test tests/api/test_contract_fuzzing.py
+EXAMPLES = int(os.environ.get("ONECODE_TEST_FUZZ_EXAMPLES", "10"))
 
 
 def _document() -> dict:
