@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from api.audit import ACTIONS
 from api.models import DEPARTMENTS, ROLES
 from api.schemas import Id, OneOf, PageArgs, StrictSchema, Text
 
@@ -59,7 +60,7 @@ class AuditEntrySchema(Schema):
 
 
 class AuditListArgs(PageArgs):
-    action = OneOf(["read_contact", "download_attachment"])
+    action = OneOf(ACTIONS)
     object_type = Text(max_length=32)
     object_id = Text(max_length=64)
     account_id = Id(strict=False)

@@ -1,6 +1,8 @@
 """The audit log: who read personal data (a complainant's contact, an attachment), and when.
 
-Rows are only ever added; admins list them (GET /api/v1/audit-log).
+Rows are only ever added; admins list them (GET /api/v1/audit-log). The actions are declared once,
+here: the callers of record() name them by these constants, the list's filter accepts exactly these,
+and record() refuses any other, so what is written can always be filtered on.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from api.database import UTCDateTime, db, utcnow
 
+READ_CONTACT = "read_contact"
+DOWNLOAD_ATTACHMENT = "download_attachment"
+EXPORT_CONTACTS = "export_contacts"
 ACTIONS = {
-    "read_contact": "查看投诉人身份和联系方式",
-    "download_attachment": "下载投诉附件",
-    "export_contacts": "导出含投诉人联系方式的投诉清单",
+    READ_CONTACT: "查看投诉人身份和联系方式",
+    DOWNLOAD_ATTACHMENT: "下载投诉附件",
+    EXPORT_CONTACTS: "导出含投诉人联系方式的投诉清单",
 }
 
 
@@ -34,6 +39,8 @@ class AuditEntry(db.Model):
 
 def record(*, session, account_id: int | None, action: str, object_type: str, object_id: str,
            detail: str | None = None) -> AuditEntry:
+    if action not in ACTIONS:
+        raise ValueError(f"undeclared audit action {action!r}: add it to api.audit.ACTIONS")
     entry = AuditEntry(account_id=account_id, action=action, object_type=object_type, object_id=object_id,
                        detail=detail)
     session.add(entry)

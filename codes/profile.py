@@ -46,7 +46,6 @@ def scan(*, session, token: str, today, base_url: str) -> dict:
     code, institution, staff, institution_token, commitment = row
     if code.status != "active":
         raise CodeRevoked()
-    supervision.ensure_fresh(session=session, institution=institution)
     status = licence.of(institution, today)
     if staff is not None:
         return _staff_profile(code, staff, institution, institution_token, status, base_url, today)

@@ -99,7 +99,7 @@ def record_delivery(*, session, export: Export, complete: bool) -> None:
         return
     described = "&".join(f"{k}={v}" for k, v in sorted(export.filters.items()) if v is not None) or "all"
     detail = str(export.contacts) if complete else f"{export.contacts}（传输中断）"
-    audit.record(session=session, account_id=export.account_id, action="export_contacts",
+    audit.record(session=session, account_id=export.account_id, action=audit.EXPORT_CONTACTS,
                  object_type="complaint_export", object_id=described[:64], detail=detail)
 
 

@@ -333,7 +333,7 @@ def case_view(*, session, complaint: Complaint, account: Account, attachments: l
     }
     if with_contact and handles(account, complaint) and not complaint.anonymous:
         view["contact"] = {"name": complaint.contact_name, "phone": complaint.contact_phone}
-        audit.record(session=session, account_id=account.id, action="read_contact", object_type="complaint",
+        audit.record(session=session, account_id=account.id, action=audit.READ_CONTACT, object_type="complaint",
                      object_id=complaint.tracking_no)
     return view
 
@@ -356,6 +356,6 @@ def attachment_for_download(*, session, account: Account, tracking_no: str, atta
     attachment = session.get(Attachment, attachment_id)
     if attachment is None or attachment.complaint_id != complaint.id:
         raise NotFound("未找到该附件")
-    audit.record(session=session, account_id=account.id, action="download_attachment", object_type="complaint",
+    audit.record(session=session, account_id=account.id, action=audit.DOWNLOAD_ATTACHMENT, object_type="complaint",
                  object_id=complaint.tracking_no, detail=f"attachment {attachment.id}")
     return attachment

@@ -29,7 +29,6 @@ from registry.schemas import (
     StaffPatchSchema,
     StaffSchema,
 )
-from supervision import credit
 
 blp = Blueprint("registry", __name__, url_prefix="/api/v1", description="Institutions and staff (一户一档)")
 InstitutionExportArgs = spreadsheets.export_args(InstitutionListArgs)
@@ -115,8 +114,10 @@ class Institutions(MethodView):
     @blp.response(200, page_schema(InstitutionSchema))
     def get(self, page, page_size, **filters):
         """List institutions (regulators), filtered by text, category, street or credit grade."""
-        result = paginate(db.session, service.institution_query(**filters), page=page, page_size=page_size)
+        result = paginate(db.session, service.institution_query(session=db.session, **filters), page=page,
+                          page_size=page_size)
         result["items"] = [_institution(i) for i in result["items"]]
+        db.session.commit()  # credit recomputed because it had gone stale (rare), else nothing
         return result
 
     @login_required(*REGULATOR_ROLES)
@@ -137,10 +138,10 @@ class InstitutionExport(MethodView):
     @blp.arguments(InstitutionExportArgs, location="query", as_kwargs=True)
     def get(self, format, **filters):
         """Export institutions as .xlsx or .csv (the list's filters), with licence status, credit and lists."""
-        if credit.refresh_stale(session=db.session):  # credit whose inputs changed with time, as the lists do
-            db.session.commit()
+        statement = service.institution_query(session=db.session, **filters)
+        db.session.commit()  # credit recomputed because it had gone stale (rare), else nothing
         context = view_context()
-        rows = exports.rows(session=db.session, statement=service.institution_query(**filters), **context)
+        rows = exports.rows(session=db.session, statement=statement, **context)
         return spreadsheets.download("机构名录", format, exports.TITLE, exports.headers, rows, exports.widths)
 
 
@@ -151,8 +152,10 @@ class InstitutionById(MethodView):
     @blp.error(404, "Unknown, or not this account's institution")
     def get(self, institution_id):
         """One institution (regulators; an institution account only its own)."""
-        return _institution(service.get_institution(session=db.session, institution_id=institution_id,
-                                                    account=current_account()))
+        answer = _institution(service.get_institution(session=db.session, institution_id=institution_id,
+                                                      account=current_account()))
+        db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
+        return answer
 
     @login_required("institution", *REGULATOR_ROLES)
     @blp.arguments(InstitutionPatchSchema(partial=True))
@@ -199,6 +202,7 @@ class InstitutionStaff(MethodView):
         statement = service.staff_query(institution_id=institution_id, status=status)
         result = paginate(db.session, statement, page=page, page_size=page_size)
         result["items"] = [_staff(s) for s in result["items"]]
+        db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
         return result
 
     @login_required(*REGULATOR_ROLES)
@@ -222,7 +226,9 @@ class StaffById(MethodView):
     @blp.error(404, "Unknown, or not at this account's institution")
     def get(self, staff_id):
         """One staff member (regulators; an institution account only its own staff)."""
-        return _staff(service.get_staff(session=db.session, staff_id=staff_id, account=current_account()))
+        answer = _staff(service.get_staff(session=db.session, staff_id=staff_id, account=current_account()))
+        db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
+        return answer
 
     @login_required(*REGULATOR_ROLES)
     @blp.arguments(StaffPatchSchema(partial=True))

@@ -11,6 +11,7 @@ from api.models import REGULATOR_ROLES, Account
 from codes import service as codes
 from registry import licence
 from registry.models import Institution, Staff
+from supervision import credit
 from supervision import service as supervision
 
 # What an institution account may change about itself; licence facts belong to the regulator.
@@ -101,7 +102,10 @@ def update_institution(*, session, institution: Institution, changes: dict, acco
     return institution
 
 
-def institution_query(*, q=None, category=None, street=None, grade=None):
+def institution_query(*, session, q=None, category=None, street=None, grade=None):
+    """Institutions as the list filters them, after recomputing the credit that went stale (the grade
+    filter reads the stored grade)."""
+    credit.refresh_stale(session=session)
     statement = select(Institution).order_by(Institution.id)
     if q:
         columns = (Institution.name, Institution.licence_no, Institution.uscc, Institution.address)

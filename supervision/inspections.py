@@ -13,7 +13,7 @@ from api.database import lock_row, today_shanghai
 from api.errors import Conflict, NotVisible, ValidationFailed
 from api.models import Account
 from registry.models import Institution
-from supervision import leads, service
+from supervision import credit, leads, service
 from supervision.credit import final_clause
 from supervision.models import (
     Inspection,
@@ -136,7 +136,9 @@ def conflicts_of(*, session, inspector: Account) -> list[InspectorConflict]:
                                 .order_by(InspectorConflict.id)))
 
 
-def list_query(name: str):
+def list_query(name: str, *, session):
+    """The entries of a list, after recomputing the credit that went stale (entries open and close with it)."""
+    credit.refresh_stale(session=session)
     return (select(ListEntry).where(ListEntry.list == name, ListEntry.removed_at.is_(None))
             .order_by(ListEntry.listed_at.desc(), ListEntry.id.desc()))
 

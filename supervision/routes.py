@@ -15,7 +15,7 @@ from api.models import REGULATOR_ROLES
 from api.schemas import PageArgs, page_schema, paginate
 from registry import licence
 from registry.models import Institution
-from supervision import credit, draws, exports, inspections, leads, service, violations
+from supervision import draws, exports, inspections, leads, service, violations
 from supervision.models import (
     CreditRecord,
     Inspection,
@@ -142,9 +142,9 @@ class InstitutionCredit(MethodView):
         institution = db.session.get(Institution, institution_id)
         if institution is None or (account.role == "institution" and account.institution_id != institution_id):
             raise NotVisible("未找到该机构")
-        service.ensure_fresh(session=db.session, institution=institution)
-        db.session.commit()
-        return _credit_answer(institution)
+        answer = _credit_answer(institution)
+        db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
+        return answer
 
 
 def _credit_answer(institution: Institution) -> dict:
@@ -156,7 +156,8 @@ def _credit_answer(institution: Institution) -> dict:
     return {"institution_id": institution.id, "grade": credit.grade, "points": credit.points,
             "colour": credit.colour, "supervision_mode": credit.supervision_mode, "risk_level": credit.risk_level,
             "band": credit.band, "lists": list(credit.lists), "commitment_valid_to": institution.commitment_valid_to,
-            "history": history}
+            "history": [{column.key: getattr(record, column.key) for column in CreditRecord.__table__.columns}
+                        for record in history]}  # plain values: the route commits after this
 
 
 @blp.route("/lists/<any(red, black):name>")
@@ -165,10 +166,10 @@ class Lists(MethodView):
     @blp.response(200, page_schema(ListEntrySchema))
     def get(self, name, page, page_size):
         """The red or black list (public): who, why, since when."""
-        if credit.refresh_stale(session=db.session):
-            db.session.commit()
-        result = paginate(db.session, inspections.list_query(name), page=page, page_size=page_size)
+        result = paginate(db.session, inspections.list_query(name, session=db.session), page=page,
+                          page_size=page_size)
         result["items"] = [inspections.list_view(entry) for entry in result["items"]]
+        db.session.commit()  # credit recomputed because it had gone stale (rare), else nothing
         return result
 
 
@@ -179,10 +180,10 @@ class ListExport(MethodView):
     @blp.arguments(ListExportArgs, location="query", as_kwargs=True)
     def get(self, name, format):
         """Export the red or black list as .xlsx or .csv (regulators), with each institution's credit."""
-        if credit.refresh_stale(session=db.session):
-            db.session.commit()
+        statement = inspections.list_query(name, session=db.session)
+        db.session.commit()  # credit recomputed because it had gone stale (rare), else nothing
         title = exports.LIST_NAMES[name]
-        rows = exports.list_rows(session=db.session, statement=inspections.list_query(name))
+        rows = exports.list_rows(session=db.session, statement=statement)
         return spreadsheets.download(title, format, title, exports.list_headers, rows, exports.list_widths)
 
 
@@ -205,7 +206,7 @@ class BlackListDecisions(MethodView):
                                     decided_by_id=current_account().id))
         db.session.flush()
         service.refresh_institution_credit(session=db.session, institution=institution, reason="black-list decision")
-        entry = db.session.scalars(inspections.list_query("black").where(
+        entry = db.session.scalars(inspections.list_query("black", session=db.session).where(
             ListEntry.institution_id == institution.id)).first()
         db.session.commit()
         return inspections.list_view(entry)

@@ -5,13 +5,17 @@ place (DESIGN.md, "Points, grade, mode").
 gathers those inputs for many institutions with a handful of set-based queries, stores the result on
 the institution rows (the snapshot the scan reads) and appends a history row where anything changed.
 What depends on today's date alone (the licence status, a commitment that lapsed overnight) is applied
-at read time by `institution_credit()`, so the stored snapshot never shows a stale colour.
+at read time by `institution_credit()`, so the stored snapshot never shows a stale colour. The read
+functions (`institution_credit()`, `staff_credit()`) also recompute a snapshot whose inputs changed
+with time (an objection window ended): every endpoint reads credit through them, so all agree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+
+from sqlalchemy.orm import object_session
 
 GREEN, YELLOW, RED = "green", "yellow", "red"
 COLOUR_HEX = {GREEN: "#1a7f37", YELLOW: "#9a6700", RED: "#cf222e"}
@@ -141,8 +145,9 @@ def commitment_in_force(institution, today) -> bool:
 
 
 def institution_credit(institution, licence_status: str, today) -> Credit:
-    """The stored snapshot, with what today's date alone changes applied: the licence status (colour,
-    risk) and a commitment that lapsed (grade A needs one in force)."""
+    """The stored snapshot (recomputed first if it went stale), with what today's date alone changes
+    applied: the licence status (colour, risk) and a commitment that lapsed (grade A needs one in force)."""
+    _bring_up_to_date(institution)
     in_force = commitment_in_force(institution, today)
     grade = institution.credit_grade
     if grade == "A" and not in_force:
@@ -167,7 +172,9 @@ def institution_credit(institution, licence_status: str, today) -> Credit:
 
 
 def staff_credit(staff, institution_licence_status: str) -> Credit:
-    """A staff member's own grade; the badge is red too when the institution may not practise."""
+    """A staff member's own grade (recomputed with its institution's if that went stale); the badge is
+    red too when the institution may not practise."""
+    _bring_up_to_date(staff.institution, staff)
     grade = staff.credit_grade
     return Credit(grade=grade, points=staff.credit_points,
                   colour=colour_for(grade=grade, licence_status=institution_licence_status),
@@ -191,11 +198,17 @@ def refresh_institution_credit(*, session, institution, today=None, reason: str 
     return institution.credit_grade
 
 
-def ensure_fresh(*, session, institution, now=None) -> None:
+def _bring_up_to_date(institution, *also) -> None:
     """Recompute if a stored input has changed by itself since the snapshot (an objection window ended,
-    a commitment lapsed): reading never needs a job to have run."""
+    a commitment lapsed), so reading never needs a job to have run; `also` (its staff) are reloaded.
+    No query unless stale. Rows not in a session (built by hand) are shown as they are. The route
+    commits what was recomputed, or it is recomputed again next time (see credit.refresh_stale for
+    readers that filter on the stored columns)."""
     from api.database import utcnow
 
-    now = now or utcnow()
-    if institution.credit_stale_after is not None and now >= institution.credit_stale_after:
-        refresh_institution_credit(session=session, institution=institution, reason="input changed with time")
+    stale_after = getattr(institution, "credit_stale_after", None)
+    if stale_after is None or utcnow() < stale_after or (session := object_session(institution)) is None:
+        return
+    refresh_institution_credit(session=session, institution=institution, reason="input changed with time")
+    for instance in also:
+        session.refresh(instance)
