@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from api.access import INSTITUTION, REGULATORS, STAFF
 from api.auth import hash_password
 from api.errors import Conflict, ValidationFailed
 from api.models import DEPARTMENTS, ROLES, Account
@@ -17,15 +18,15 @@ def create_account(*, session, username: str, password: str | None, role: str,
     problems: dict[str, list[str]] = {}
     if role not in ROLES:
         problems["role"] = [f"角色应为 {', '.join(ROLES)} 之一"]
-    if role in ("officer", "supervisor") and department is None:
+    if role in STAFF and department is None:
         problems["department"] = ["监管人员必须归属一个部门"]
     if department is not None and department not in DEPARTMENTS:
         problems["department"] = [f"部门应为 {', '.join(DEPARTMENTS)} 之一"]
-    if department is not None and role not in ("officer", "supervisor", "admin"):
+    if department is not None and role not in REGULATORS:
         problems["department"] = ["只有监管人员归属部门"]
-    if role == "institution" and institution_id is None:
+    if role == INSTITUTION and institution_id is None:
         problems["institution_id"] = ["机构账号必须绑定一个机构"]
-    if institution_id is not None and role != "institution":
+    if institution_id is not None and role != INSTITUTION:
         problems["institution_id"] = ["只有机构账号绑定机构"]
     elif institution_id is not None and session.get(Institution, institution_id) is None:
         problems["institution_id"] = ["机构不存在"]

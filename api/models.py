@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from api.database import UTCDateTime, db, utcnow
 
 ROLES = ("citizen", "institution", "officer", "supervisor", "admin")
-REGULATOR_ROLES = ("officer", "supervisor", "admin")
 DEPARTMENTS = {
     "health": "卫生健康委",
     "market": "市场监管局",

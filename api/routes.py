@@ -7,6 +7,7 @@ from flask.views import MethodView
 from sqlalchemy import text
 
 from api import accounts, audit, auth, wechat
+from api.access import ADMIN
 from api.account_schemas import (
     AccountCreateSchema,
     AccountSchema,
@@ -97,7 +98,7 @@ class Logout(MethodView):
 
 @blp.route("/accounts")
 class Accounts(MethodView):
-    @login_required("admin")
+    @login_required(ADMIN)
     @blp.arguments(AccountCreateSchema)
     @blp.response(201, AccountSchema)
     @blp.error(409, "Username taken")
@@ -119,7 +120,7 @@ class Me(MethodView):
 
 @blp.route("/audit-log")
 class AuditLog(MethodView):
-    @login_required("admin")
+    @login_required(ADMIN)
     @blp.arguments(AuditListArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(AuditEntrySchema))
     def get(self, page, page_size, **filters):

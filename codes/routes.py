@@ -8,11 +8,11 @@ from urllib.parse import quote
 from flask import current_app, request
 from flask.views import MethodView
 
+from api.access import REGULATORS
 from api.auth import current_account, login_required
 from api.context import view_context
 from api.database import db
 from api.extensions import Blueprint
-from api.models import REGULATOR_ROLES
 from codes import posters, profile, scans, service
 from codes.cache import CachedProfile, ProfileCache, cached_profile
 from codes.schemas import (
@@ -83,7 +83,7 @@ class CodeImage(MethodView):
 class StreetPosters(MethodView):
     @blp.doc(responses={"200": {"description": "A ZIP of A4 SVG posters, one per institution",
                                 "content": {"application/zip": {}}}})
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(PosterArgs, location="query", as_kwargs=True)
     @blp.error(404, "No active institution with an active code in this street")
     def get(self, street):
@@ -117,7 +117,7 @@ class MiniProgramCodeImage(MethodView):
 
 @blp.route(f"/codes/<{TOKEN}:token>/revoke")
 class CodeRevoke(MethodView):
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(RevokeSchema)
     @blp.response(200, CodeSchema)
     @blp.error(404, "Unknown token")
@@ -134,7 +134,7 @@ class CodeRevoke(MethodView):
 
 @blp.route(f"/codes/<{TOKEN}:token>/scans")
 class CodeScans(MethodView):
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(ScanCountArgs, location="query", as_kwargs=True)
     @blp.response(200, ScanCountsSchema)
     @blp.error(404, "Unknown token")

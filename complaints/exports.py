@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from api import audit, spreadsheets
+from api.access import is_staff
 from api.database import utcnow
 from api.models import DEPARTMENTS, Account
 from complaints import service
@@ -73,7 +74,7 @@ class Export:
 
     @classmethod
     def of(cls, account: Account, filters: dict) -> Export:
-        department = account.department if account.role in ("officer", "supervisor") else None
+        department = account.department if is_staff(account) else None
         return cls(account_id=account.id, handling_department=department, filters=dict(filters))
 
     def shows_contact(self, complaint) -> bool:

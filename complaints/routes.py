@@ -7,6 +7,7 @@ from flask.views import MethodView
 from sqlalchemy.exc import IntegrityError
 
 from api import spreadsheets
+from api.access import CITIZEN, INSTITUTION, REGULATORS, STAFF
 from api.auth import current_account, login_required
 from api.context import ID
 from api.database import db
@@ -51,7 +52,7 @@ class Categories(MethodView):
 class Complaints(MethodView):
     decorators = [limiter.limit(_limit("COMPLAINT_RATE_LIMIT"), methods=["POST"])]
 
-    @login_required("officer", "supervisor", "admin", "institution")
+    @login_required(*REGULATORS, INSTITUTION)
     @blp.arguments(ComplaintListArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(ComplaintSummarySchema))
     def get(self, page, page_size, **filters):
@@ -60,7 +61,7 @@ class Complaints(MethodView):
         account = current_account()
         statement = service.complaint_query(session=db.session, account=account, **filters)
         result = paginate(db.session, statement, page=page, page_size=page_size)
-        for_institution = account.role == "institution"
+        for_institution = account.role == INSTITUTION
         result["items"] = [service.summary_view(c, for_institution=for_institution) for c in result["items"]]
         return result
 
@@ -94,7 +95,7 @@ class Complaints(MethodView):
 @blp.route("/complaints/export")
 class ComplaintExport(MethodView):
     @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
-    @login_required("officer", "supervisor", "admin")
+    @login_required(*REGULATORS)
     @blp.arguments(ComplaintExportArgs, location="query", as_kwargs=True)
     def get(self, format, **filters):
         """Export complaints as .xlsx or .csv, with the list's visibility and filters. The complainant's
@@ -169,7 +170,7 @@ class Attachments(MethodView):
 
 @blp.route(f"/complaints/<{TRACKING_NO}:tracking_no>/attachments/<{ID}:attachment_id>")
 class AttachmentFile(MethodView):
-    @login_required("officer", "supervisor")
+    @login_required(*STAFF)
     @blp.doc(responses={"200": {"description": "The file, as stored (image metadata removed)",
                                 "content": {"image/jpeg": {}, "image/png": {}, "application/pdf": {}}}})
     @blp.error(404, "Unknown or not visible")
@@ -189,7 +190,7 @@ class AttachmentFile(MethodView):
 
 @blp.route(f"/complaints/<{TRACKING_NO}:tracking_no>")
 class ComplaintByNumber(MethodView):
-    @login_required("officer", "supervisor", "admin", "institution")
+    @login_required(*REGULATORS, INSTITUTION)
     @blp.response(200, ComplaintSchema)
     @blp.error(404, "Unknown, or not this department's (or institution's) case")
     def get(self, tracking_no):
@@ -204,7 +205,7 @@ class ComplaintByNumber(MethodView):
 
 @blp.route(f"/complaints/<{TRACKING_NO}:tracking_no>/actions")
 class Actions(MethodView):
-    @login_required("officer", "supervisor", "admin")
+    @login_required(*REGULATORS)
     @blp.arguments(ActionInSchema)
     @blp.response(200, ComplaintSchema)
     @blp.error(404, "Unknown, or not this department's case")
@@ -222,7 +223,7 @@ class Actions(MethodView):
 
 @blp.route("/me/complaints")
 class MyComplaints(MethodView):
-    @login_required("citizen")
+    @login_required(CITIZEN)
     @blp.arguments(PageArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(TrackingSchema))
     def get(self, page, page_size):

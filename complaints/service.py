@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, false, or_, select, true
 
 from api import audit
+from api.access import ADMIN, DECIDERS, INSTITUTION, REGULATORS, is_staff
 from api.database import utcnow
 from api.errors import (
     Forbidden,
@@ -27,7 +28,6 @@ from complaints import deadlines
 from complaints.intake import find_with_code
 from complaints.models import Attachment, Complaint, ComplaintCategory, ComplaintEvent
 
-REGULATORS = ("officer", "supervisor", "admin")
 OPEN_FOR_REPLY = ("accepted", "assigned", "investigating", "resolved")
 VISIBLE_TO_INSTITUTION = ("resolved", "replied", "closed")
 RATEABLE = ("replied", "closed")
@@ -37,14 +37,14 @@ RATEABLE = ("replied", "closed")
 class Rule:
     sources: frozenset[str]
     target: str | None  # None: the status stays
-    roles: tuple[str, ...] = ("officer", "supervisor", "admin")
+    roles: tuple[str, ...] = REGULATORS
     needs_note: bool = False
 
 
 TRANSITIONS: dict[str, Rule] = {
     "accept": Rule(frozenset({"submitted"}), "accepted"),
     "reject": Rule(frozenset({"submitted"}), "rejected", needs_note=True),
-    "assign": Rule(frozenset({"accepted", "assigned"}), "assigned", roles=("supervisor", "admin")),
+    "assign": Rule(frozenset({"accepted", "assigned"}), "assigned", roles=DECIDERS),
     "investigate": Rule(frozenset({"assigned"}), "investigating"),
     "resolve": Rule(frozenset({"investigating"}), "resolved"),
     "reply": Rule(frozenset({"resolved"}), "replied", needs_note=True),
@@ -90,12 +90,12 @@ def co_handled_categories(*, session, department: str) -> list[str]:
 
 
 def visibility_clause(*, session, account: Account):
-    if account.role == "admin":
+    if account.role == ADMIN:
         return true()
-    if account.role in ("officer", "supervisor"):
+    if is_staff(account):
         shared = co_handled_categories(session=session, department=account.department)
         return or_(Complaint.department == account.department, Complaint.category.in_(shared))
-    if account.role == "institution":
+    if account.role == INSTITUTION:
         return and_(Complaint.institution_id == account.institution_id,
                     Complaint.status.in_(VISIBLE_TO_INSTITUTION))
     return false()
@@ -103,7 +103,7 @@ def visibility_clause(*, session, account: Account):
 
 def handles(account: Account, complaint: Complaint) -> bool:
     """Staff of the department holding the case: they may act on it and see the complainant."""
-    return account.role in ("officer", "supervisor") and account.department == complaint.department
+    return is_staff(account) and account.department == complaint.department
 
 
 def get_visible(*, session, account: Account, tracking_no: str) -> Complaint:
@@ -142,7 +142,7 @@ def act(*, session, complaint: Complaint, account: Account, action: str, data: d
     wrong status, 422 for a missing note or value."""
     now = now or utcnow()
     rule = TRANSITIONS[action]
-    if account.role != "admin" and not handles(account, complaint):
+    if account.role != ADMIN and not handles(account, complaint):
         raise Forbidden("只有承办部门可以办理该投诉")
     if account.role not in rule.roles:
         raise Forbidden("只有科室负责人可以分派")
@@ -176,7 +176,7 @@ def _assign(*, session, complaint, data, **_):
     if handler_id is None:
         raise ValidationFailed(fields={"handler_id": ["请选择承办人"]})
     handler = session.get(Account, handler_id)
-    if (handler is None or not handler.active or handler.role not in ("officer", "supervisor")
+    if (handler is None or not handler.active or not is_staff(handler)
             or handler.department != complaint.department):
         raise ValidationFailed(fields={"handler_id": ["承办人须为本部门在职工作人员"]})
     complaint.handler_id = handler.id
@@ -307,7 +307,7 @@ def case_view(*, session, complaint: Complaint, account: Account, attachments: l
     """The full case for a regulator. The complainant's contact only for the handling department, and
     each such reading is written to the audit log. An institution gets the content and outcome only.
     Answers to actions leave the contact out (`with_contact=False`): nobody asked to read it."""
-    if account.role == "institution":
+    if account.role == INSTITUTION:
         return {
             "tracking_no": complaint.tracking_no, "category": complaint.category, "status": complaint.status,
             "department": complaint.department, "target": _target(complaint), "content": complaint.content,

@@ -8,11 +8,11 @@ from flask import current_app
 from flask.views import MethodView
 
 from api import spreadsheets
+from api.access import INSTITUTION, REGULATORS
 from api.auth import current_account, login_required
 from api.context import ID, view_context
 from api.database import db
 from api.extensions import Blueprint
-from api.models import REGULATOR_ROLES
 from api.schemas import page_schema, paginate
 from codes import posters
 from registry import exports, imports, service
@@ -67,7 +67,7 @@ def _template(kind: str):
 
 @blp.route("/institutions/import")
 class InstitutionImport(MethodView):
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(ImportArgs, location="query")
     @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
     @blp.response(200, ImportResultSchema)
@@ -79,7 +79,7 @@ class InstitutionImport(MethodView):
 
 @blp.route("/staff/import")
 class StaffImport(MethodView):
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(ImportArgs, location="query")
     @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
     @blp.response(200, ImportResultSchema)
@@ -91,7 +91,7 @@ class StaffImport(MethodView):
 
 @blp.route("/institutions/import/template.xlsx")
 class InstitutionImportTemplate(MethodView):
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.doc(responses={"200": {"description": "Excel template", "content": {spreadsheets.XLSX: {}}}})
     def get(self):
         """The institution import template: headers, an example row, a drop-down for the category."""
@@ -100,7 +100,7 @@ class InstitutionImportTemplate(MethodView):
 
 @blp.route("/staff/import/template.xlsx")
 class StaffImportTemplate(MethodView):
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.doc(responses={"200": {"description": "Excel template", "content": {spreadsheets.XLSX: {}}}})
     def get(self):
         """The staff import template: headers, an example row, a drop-down for the category."""
@@ -109,7 +109,7 @@ class StaffImportTemplate(MethodView):
 
 @blp.route("/institutions")
 class Institutions(MethodView):
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(InstitutionListArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(InstitutionSchema))
     def get(self, page, page_size, **filters):
@@ -120,7 +120,7 @@ class Institutions(MethodView):
         db.session.commit()  # credit recomputed because it had gone stale (rare), else nothing
         return result
 
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(InstitutionInSchema)
     @blp.response(201, InstitutionSchema)
     @blp.error(409, "Duplicate uscc or licence_no")
@@ -134,7 +134,7 @@ class Institutions(MethodView):
 @blp.route("/institutions/export")
 class InstitutionExport(MethodView):
     @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(InstitutionExportArgs, location="query", as_kwargs=True)
     def get(self, format, **filters):
         """Export institutions as .xlsx or .csv (the list's filters), with licence status, credit and lists."""
@@ -157,7 +157,7 @@ class InstitutionById(MethodView):
         db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
         return answer
 
-    @login_required("institution", *REGULATOR_ROLES)
+    @login_required(INSTITUTION, *REGULATORS)
     @blp.arguments(InstitutionPatchSchema(partial=True))
     @blp.response(200, InstitutionSchema)
     @blp.error(404, "Unknown, or not this account's institution")
@@ -175,7 +175,7 @@ class InstitutionById(MethodView):
 class InstitutionPoster(MethodView):
     @blp.doc(responses={"200": {"description": "An A4 poster (210 × 297 mm SVG) to print",
                                 "content": {"image/svg+xml": {}}}})
-    @login_required("institution", *REGULATOR_ROLES)
+    @login_required(INSTITUTION, *REGULATORS)
     @blp.error(404, "Unknown, or not this account's institution")
     @blp.error(410, "CODE_REVOKED: the institution has no active code")
     def get(self, institution_id):
@@ -205,7 +205,7 @@ class InstitutionStaff(MethodView):
         db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
         return result
 
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(StaffInSchema)
     @blp.response(201, StaffSchema)
     @blp.error(404, "Unknown institution")
@@ -230,7 +230,7 @@ class StaffById(MethodView):
         db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
         return answer
 
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(StaffPatchSchema(partial=True))
     @blp.response(200, StaffSchema)
     @blp.error(404, "Unknown staff member")

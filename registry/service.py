@@ -6,8 +6,9 @@ from sqlalchemy import or_, select
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
+from api.access import check_own_institution, is_regulator
 from api.errors import Conflict, Forbidden, NotVisible, ValidationFailed
-from api.models import REGULATOR_ROLES, Account
+from api.models import Account
 from codes import service as codes
 from registry import licence
 from registry.models import Institution, Staff
@@ -37,20 +38,8 @@ def _check_dates(valid_from, valid_to) -> None:
         raise ValidationFailed(fields={"licence_valid_to": ["有效期截止日期不能早于起始日期"]})
 
 
-def is_regulator(account: Account) -> bool:
-    return account.role in REGULATOR_ROLES
-
-
-def check_can_see_institution(account: Account, institution_id: int) -> None:
-    if is_regulator(account):
-        return
-    if account.role == "institution" and account.institution_id == institution_id:
-        return
-    raise NotVisible("未找到该机构")
-
-
 def get_institution(*, session, institution_id: int, account: Account) -> Institution:
-    check_can_see_institution(account, institution_id)
+    check_own_institution(account, institution_id)
     institution = session.get(Institution, institution_id)
     if institution is None:
         raise NotVisible("未找到该机构")
@@ -148,7 +137,7 @@ def get_staff(*, session, staff_id: int, account: Account) -> Staff:
     staff = session.get(Staff, staff_id)
     if staff is None:
         raise NotVisible("未找到该人员")
-    check_can_see_institution(account, staff.institution_id)
+    check_own_institution(account, staff.institution_id)
     return staff
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from api.access import CITIZEN, check_own_institution, scope_to_account
 from api.database import lock_row, today_shanghai, utcnow
 from api.errors import (
     Conflict,
@@ -129,18 +130,14 @@ def check_may_read(commitment: Commitment, account: Account | None, today: dt.da
         return
     if account is None:
         raise NotFound("未找到有效的信用承诺")
-    if account.role == "institution" and account.institution_id != commitment.institution_id:
-        raise NotFound("未找到该信用承诺")
-    if account.role == "citizen":
+    if account.role == CITIZEN:
         raise Forbidden()
+    check_own_institution(account, commitment.institution_id, "未找到该信用承诺")
 
 
 def query(*, account: Account, institution_id: int | None = None, status: str | None = None):
     statement = select(Commitment).order_by(Commitment.signed_at.desc(), Commitment.id.desc())
-    if account.role == "institution":
-        statement = statement.where(Commitment.institution_id == account.institution_id)
-    elif institution_id:
-        statement = statement.where(Commitment.institution_id == institution_id)
+    statement = scope_to_account(statement, account, Commitment.institution_id, institution_id=institution_id)
     if status:
         statement = statement.where(Commitment.status == status)
     return statement

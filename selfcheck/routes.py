@@ -6,12 +6,12 @@ from flask import current_app, render_template
 from flask.views import MethodView
 
 from api import spreadsheets
+from api.access import ADMIN, INSTITUTION, REGULATORS, check_own_institution
 from api.auth import current_account, login_required
 from api.context import ID
 from api.database import SHANGHAI, db, today_shanghai
-from api.errors import Forbidden, NotFound
+from api.errors import Forbidden
 from api.extensions import Blueprint
-from api.models import REGULATOR_ROLES
 from api.schemas import page_schema, paginate
 from codes import service as codes
 from selfcheck import commitments, exports, service, templates
@@ -35,14 +35,13 @@ from selfcheck.schemas import (
 
 blp = Blueprint("selfcheck", __name__, url_prefix="/api/v1", template_folder="pages",
                 description="Self-inspections (依法执业自查) and credit commitments (信用承诺)")
-REVIEWERS = ("officer", "supervisor", "admin")
 SelfCheckExportArgs = spreadsheets.export_args(SelfCheckListArgs)
 
 
 def _reviewer():
     """Self-inspection is health supervision's (国卫监督发〔2020〕18号): its officers review, and admins."""
     account = current_account()
-    if account.role != "admin" and account.department != "health":
+    if account.role != ADMIN and account.department != "health":
         raise Forbidden("自查审核由卫生健康部门负责")
     return account
 
@@ -55,7 +54,7 @@ class Templates(MethodView):
         """The current checklist templates (latest version of each), optionally for one institution category."""
         return [templates.view(t, category) for t in templates.current(session=db.session, category=category)]
 
-    @login_required("admin")
+    @login_required(ADMIN)
     @blp.arguments(TemplateInSchema)
     @blp.response(201, TemplateSchema)
     def post(self, data):
@@ -76,7 +75,7 @@ class TemplateById(MethodView):
 
 @blp.route("/selfchecks")
 class SelfChecks(MethodView):
-    @login_required("institution", *REGULATOR_ROLES)
+    @login_required(INSTITUTION, *REGULATORS)
     @blp.arguments(SelfCheckListArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(SelfCheckSummarySchema))
     def get(self, page, page_size, **filters):
@@ -86,7 +85,7 @@ class SelfChecks(MethodView):
         result["items"] = [service.summary_view(f) for f in result["items"]]
         return result
 
-    @login_required("institution")
+    @login_required(INSTITUTION)
     @blp.arguments(SelfCheckInSchema)
     @blp.response(201, SelfCheckSchema)
     @blp.error(404, "Unknown template")
@@ -101,7 +100,7 @@ class SelfChecks(MethodView):
 @blp.route("/selfchecks/export")
 class SelfCheckExport(MethodView):
     @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(SelfCheckExportArgs, location="query", as_kwargs=True)
     def get(self, format, **filters):
         """Export filings as .xlsx or .csv (the list's filters): one row per non-compliant item with its
@@ -113,7 +112,7 @@ class SelfCheckExport(MethodView):
 
 @blp.route(f"/selfchecks/<{ID}:selfcheck_id>")
 class SelfCheckById(MethodView):
-    @login_required("institution", *REGULATOR_ROLES)
+    @login_required(INSTITUTION, *REGULATORS)
     @blp.response(200, SelfCheckSchema)
     @blp.error(404, "Unknown, or another institution's filing")
     def get(self, selfcheck_id):
@@ -124,7 +123,7 @@ class SelfCheckById(MethodView):
 
 @blp.route(f"/selfchecks/<{ID}:selfcheck_id>/rectifications")
 class Rectifications(MethodView):
-    @login_required("institution")
+    @login_required(INSTITUTION)
     @blp.arguments(RectificationInSchema)
     @blp.response(201, RectificationSchema)
     @blp.error(404, "Unknown, or another institution's filing")
@@ -141,7 +140,7 @@ class Rectifications(MethodView):
 
 @blp.route(f"/selfchecks/<{ID}:selfcheck_id>/review")
 class Review(MethodView):
-    @login_required(*REVIEWERS)
+    @login_required(*REGULATORS)
     @blp.arguments(ReviewInSchema)
     @blp.response(200, SelfCheckSchema)
     @blp.error(404, "Unknown filing")
@@ -165,7 +164,7 @@ class CommitmentText(MethodView):
 
 @blp.route("/commitments")
 class Commitments(MethodView):
-    @login_required("institution", *REGULATOR_ROLES)
+    @login_required(INSTITUTION, *REGULATORS)
     @blp.arguments(CommitmentListArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(CommitmentSchema))
     def get(self, page, page_size, **filters):
@@ -175,7 +174,7 @@ class Commitments(MethodView):
         result["items"] = [commitments.view(c, today_shanghai()) for c in result["items"]]
         return result
 
-    @login_required("institution")
+    @login_required(INSTITUTION)
     @blp.arguments(CommitmentInSchema)
     @blp.response(201, CommitmentSchema)
     @blp.error(409, "A commitment is in force and does not end within 30 days")
@@ -188,21 +187,20 @@ class Commitments(MethodView):
 
 @blp.route(f"/commitments/<{ID}:commitment_id>")
 class CommitmentById(MethodView):
-    @login_required("institution", *REGULATOR_ROLES)
+    @login_required(INSTITUTION, *REGULATORS)
     @blp.response(200, CommitmentSchema)
     @blp.error(404, "Unknown, or another institution's commitment")
     def get(self, commitment_id):
         """One commitment."""
         account = current_account()
         commitment = commitments.get(session=db.session, commitment_id=commitment_id)
-        if account.role == "institution" and account.institution_id != commitment.institution_id:
-            raise NotFound("未找到该信用承诺")
+        check_own_institution(account, commitment.institution_id, "未找到该信用承诺")
         return commitments.view(commitment, today_shanghai())
 
 
 @blp.route(f"/commitments/<{ID}:commitment_id>/breach")
 class Breach(MethodView):
-    @login_required("officer", "supervisor", "admin")
+    @login_required(*REGULATORS)
     @blp.arguments(BreachInSchema)
     @blp.response(200, CommitmentSchema)
     @blp.error(404, "Unknown commitment")

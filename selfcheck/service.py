@@ -9,6 +9,7 @@ import datetime as dt
 
 from sqlalchemy import and_, exists, select
 
+from api.access import INSTITUTION, scope_to_account
 from api.database import lock_row, today_shanghai, utcnow
 from api.errors import (
     Conflict,
@@ -116,9 +117,7 @@ def file(*, session, account: Account, template_id: int, period: str, answers: l
 
 def visible_query(*, account: Account):
     statement = select(SelfCheck).order_by(SelfCheck.submitted_at.desc(), SelfCheck.id.desc())
-    if account.role == "institution":
-        statement = statement.where(SelfCheck.institution_id == account.institution_id)
-    return statement
+    return scope_to_account(statement, account, SelfCheck.institution_id)
 
 
 def filing_query(*, account: Account, institution_id: int | None = None, period: str | None = None,
@@ -157,7 +156,7 @@ def review(*, session, filing: SelfCheck, account: Account, decision: str, note:
 def record_rectification(*, session, filing: SelfCheck, account: Account, item_code: str, done_on: dt.date,
                          note: str, today: dt.date | None = None) -> Rectification:
     today = today or today_shanghai()
-    if account.role != "institution" or account.institution_id != filing.institution_id:
+    if account.role != INSTITUTION or account.institution_id != filing.institution_id:
         raise Forbidden("只有本机构可以登记整改")
     answer = next((a for a in filing.answers if a.item_code == item_code), None)
     if answer is None:

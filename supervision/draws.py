@@ -22,6 +22,7 @@ import secrets
 
 from sqlalchemy import select
 
+from api.access import SUPERVISOR
 from api.errors import ValidationFailed
 from api.models import Account
 from registry.models import Institution
@@ -102,7 +103,7 @@ def snapshot(*, session, department: str, ratios: dict, inspectors_per_target: i
 
 def draw(*, session, account: Account, department: str, ratios: dict, inspectors_per_target: int,
          seed: str | None = None) -> InspectionDraw:
-    if account.role == "supervisor" and account.department != department:
+    if account.role == SUPERVISOR and account.department != department:
         raise ValidationFailed(fields={"department": ["只能为本部门抽查"]})
     seed = seed or secrets.token_hex(16)
     inputs = snapshot(session=session, department=department, ratios=ratios,

@@ -9,6 +9,7 @@ import datetime as dt
 
 from sqlalchemy import literal, select, union_all
 
+from api.access import ADMIN, OFFICER, SUPERVISOR
 from api.database import lock_row, today_shanghai
 from api.errors import Conflict, NotVisible, ValidationFailed
 from api.models import Account
@@ -94,7 +95,7 @@ def public_record(*, session, institution_id: int, today: dt.date, now) -> tuple
 
 def inspectors(*, session, department: str) -> list[Account]:
     """A department's inspector list: its active officers."""
-    return list(session.scalars(select(Account).where(Account.role == "officer", Account.department == department,
+    return list(session.scalars(select(Account).where(Account.role == OFFICER, Account.department == department,
                                                       Account.active.is_(True)).order_by(Account.id)))
 
 
@@ -103,19 +104,19 @@ def visible_inspector(*, session, actor: Account, account_id: int) -> Account:
     department (an admin: any). Anyone else, an account that is no officer and an unknown id answer
     alike, so the answer tells nothing about whose id it is."""
     inspector = session.get(Account, account_id)
-    if inspector is None or inspector.role != "officer" or not _may_act_for(actor, inspector):
+    if inspector is None or inspector.role != OFFICER or not _may_act_for(actor, inspector):
         raise NotVisible("未找到该执法人员")
     return inspector
 
 
 def _may_act_for(actor: Account, inspector: Account) -> bool:
-    return (actor.id == inspector.id or actor.role == "admin"
-            or (actor.role == "supervisor" and actor.department == inspector.department))
+    return (actor.id == inspector.id or actor.role == ADMIN
+            or (actor.role == SUPERVISOR and actor.department == inspector.department))
 
 
 def declare_conflict(*, session, actor: Account, inspector: Account, institution_id: int | None,
                      street: str | None) -> InspectorConflict:
-    if inspector.role != "officer" or not _may_act_for(actor, inspector):
+    if inspector.role != OFFICER or not _may_act_for(actor, inspector):
         raise NotVisible("未找到该执法人员")
     if institution_id is not None and session.get(Institution, institution_id) is None:
         raise ValidationFailed(fields={"institution_id": ["未找到该机构"]})

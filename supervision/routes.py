@@ -6,12 +6,18 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from api import spreadsheets
+from api.access import (
+    DECIDERS,
+    INSTITUTION,
+    REGULATORS,
+    check_own_institution,
+    scope_to_account,
+)
 from api.auth import current_account, login_required
 from api.context import ID
 from api.database import db, today_shanghai, utcnow
 from api.errors import InvalidTransition, NotFound, NotVisible, ValidationFailed
 from api.extensions import Blueprint
-from api.models import REGULATOR_ROLES
 from api.schemas import PageArgs, page_schema, paginate
 from registry import licence
 from registry.models import Institution
@@ -50,7 +56,6 @@ from supervision.schemas import (
 
 blp = Blueprint("supervision", __name__, url_prefix="/api/v1",
                 description="Supervision: points, credit, lists, inspections, random draws, leads")
-WRITERS = ("officer", "supervisor", "admin")
 LeadExportArgs = spreadsheets.export_args(LeadListArgs)
 ListExportArgs = spreadsheets.export_args(PageArgs)
 
@@ -67,7 +72,7 @@ class Rules(MethodView):
 
 @blp.route("/violations")
 class Violations(MethodView):
-    @login_required("institution", *REGULATOR_ROLES)
+    @login_required(INSTITUTION, *REGULATORS)
     @blp.arguments(ViolationListArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(ViolationSchema))
     def get(self, page, page_size, **filters):
@@ -77,7 +82,7 @@ class Violations(MethodView):
         result["items"] = [violations.view(v) for v in result["items"]]
         return result
 
-    @login_required(*WRITERS)
+    @login_required(*REGULATORS)
     @blp.arguments(ViolationInSchema)
     @blp.response(201, ViolationSchema)
     def post(self, data):
@@ -89,7 +94,7 @@ class Violations(MethodView):
 
 @blp.route(f"/violations/<{ID}:violation_id>")
 class ViolationById(MethodView):
-    @login_required("institution", *REGULATOR_ROLES)
+    @login_required(INSTITUTION, *REGULATORS)
     @blp.response(200, ViolationSchema)
     @blp.error(404, "Unknown, or another institution's")
     def get(self, violation_id):
@@ -100,7 +105,7 @@ class ViolationById(MethodView):
 
 @blp.route(f"/violations/<{ID}:violation_id>/objection")
 class Objection(MethodView):
-    @login_required("institution")
+    @login_required(INSTITUTION)
     @blp.arguments(ObjectionInSchema)
     @blp.response(200, ViolationSchema)
     @blp.error(404, "Unknown, or another institution's")
@@ -116,7 +121,7 @@ class Objection(MethodView):
 
 @blp.route(f"/violations/<{ID}:violation_id>/decision")
 class Decision(MethodView):
-    @login_required("supervisor", "admin")
+    @login_required(*DECIDERS)
     @blp.arguments(DecisionInSchema)
     @blp.response(200, ViolationSchema)
     @blp.error(404, "Unknown violation")
@@ -133,14 +138,15 @@ class Decision(MethodView):
 
 @blp.route(f"/institutions/<{ID}:institution_id>/credit")
 class InstitutionCredit(MethodView):
-    @login_required("institution", *REGULATOR_ROLES)
+    @login_required(INSTITUTION, *REGULATORS)
     @blp.response(200, InstitutionCreditSchema)
     @blp.error(404, "Unknown, or not this account's institution")
     def get(self, institution_id):
         """Credit: points this cycle, grade, colour, consequence band, mode, risk, lists and history."""
         account = current_account()
+        check_own_institution(account, institution_id)
         institution = db.session.get(Institution, institution_id)
-        if institution is None or (account.role == "institution" and account.institution_id != institution_id):
+        if institution is None:
             raise NotVisible("未找到该机构")
         answer = _credit_answer(institution)
         db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
@@ -176,7 +182,7 @@ class Lists(MethodView):
 @blp.route("/lists/<any(red, black):name>/export")
 class ListExport(MethodView):
     @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(ListExportArgs, location="query", as_kwargs=True)
     def get(self, name, format):
         """Export the red or black list as .xlsx or .csv (regulators), with each institution's credit."""
@@ -189,7 +195,7 @@ class ListExport(MethodView):
 
 @blp.route("/lists/black/decisions")
 class BlackListDecisions(MethodView):
-    @login_required("supervisor", "admin")
+    @login_required(*DECIDERS)
     @blp.arguments(BlackListInSchema)
     @blp.response(201, ListEntrySchema)
     @blp.error(404, "No institution with this institution_id")
@@ -214,7 +220,7 @@ class BlackListDecisions(MethodView):
 
 @blp.route(f"/lists/black/decisions/<{ID}:institution_id>/lift")
 class LiftBlackList(MethodView):
-    @login_required("supervisor", "admin")
+    @login_required(*DECIDERS)
     @blp.arguments(LiftInSchema)
     @blp.response(200, InstitutionCreditSchema)
     @blp.error(404, "No black-list decision in force for this institution")
@@ -235,22 +241,19 @@ class LiftBlackList(MethodView):
 
 @blp.route("/inspections")
 class Inspections(MethodView):
-    @login_required("institution", *REGULATOR_ROLES)
+    @login_required(INSTITUTION, *REGULATORS)
     @blp.arguments(InspectionListArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(InspectionRecordSchema))
     def get(self, page, page_size, institution_id=None):
         """Inspection records: an institution's own; all for regulators."""
         account = current_account()
         statement = select(Inspection).order_by(Inspection.inspected_on.desc(), Inspection.id.desc())
-        if account.role == "institution":
-            institution_id = account.institution_id
-        if institution_id:
-            statement = statement.where(Inspection.institution_id == institution_id)
+        statement = scope_to_account(statement, account, Inspection.institution_id, institution_id=institution_id)
         result = paginate(db.session, statement, page=page, page_size=page_size)
         result["items"] = [inspections.view(i) for i in result["items"]]
         return result
 
-    @login_required(*WRITERS)
+    @login_required(*REGULATORS)
     @blp.arguments(InspectionInSchema)
     @blp.response(201, InspectionRecordSchema)
     def post(self, data):
@@ -262,7 +265,7 @@ class Inspections(MethodView):
 
 @blp.route(f"/inspectors/<{ID}:account_id>/conflicts")
 class Conflicts(MethodView):
-    @login_required("officer", "supervisor", "admin")
+    @login_required(*REGULATORS)
     @blp.response(200, ConflictSchema(many=True))
     @blp.error(404, "Unknown, not an officer, or not one the caller may act for (the same answer)")
     def get(self, account_id):
@@ -270,7 +273,7 @@ class Conflicts(MethodView):
         inspector = inspections.visible_inspector(session=db.session, actor=current_account(), account_id=account_id)
         return inspections.conflicts_of(session=db.session, inspector=inspector)
 
-    @login_required("officer", "supervisor", "admin")
+    @login_required(*REGULATORS)
     @blp.arguments(ConflictInSchema)
     @blp.response(201, ConflictSchema)
     @blp.error(404, "Unknown, not an officer, or not one the caller may act for (the same answer)")
@@ -298,7 +301,7 @@ class Draws(MethodView):
         result["items"] = [draws.view(d) for d in result["items"]]
         return result
 
-    @login_required("supervisor", "admin")
+    @login_required(*DECIDERS)
     @blp.arguments(DrawInSchema)
     @blp.response(201, DrawSchema)
     def post(self, data):
@@ -324,7 +327,7 @@ class DrawById(MethodView):
 
 @blp.route("/leads")
 class Leads(MethodView):
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(LeadListArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(LeadSchema))
     def get(self, page, page_size, **filters):
@@ -337,7 +340,7 @@ class Leads(MethodView):
 @blp.route("/leads/export")
 class LeadExport(MethodView):
     @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
-    @login_required(*REGULATOR_ROLES)
+    @login_required(*REGULATORS)
     @blp.arguments(LeadExportArgs, location="query", as_kwargs=True)
     def get(self, format, **filters):
         """Export inspection leads as .xlsx or .csv (the list's filters; open ones unless `status` says)."""
@@ -348,7 +351,7 @@ class LeadExport(MethodView):
 
 @blp.route("/leads/refresh")
 class RefreshLeads(MethodView):
-    @login_required("supervisor", "admin")
+    @login_required(*DECIDERS)
     @blp.response(200, RefreshResultSchema)
     def post(self):
         """Turn passed self-inspection deadlines into leads now (the daily `flask refresh-leads` job)."""
@@ -363,7 +366,7 @@ class RefreshLeads(MethodView):
 
 @blp.route(f"/leads/<{ID}:lead_id>/dismiss")
 class DismissLead(MethodView):
-    @login_required("supervisor", "admin")
+    @login_required(*DECIDERS)
     @blp.arguments(DismissSchema)
     @blp.response(200, LeadSchema)
     @blp.error(404, "Unknown lead")

@@ -15,6 +15,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from api.access import (
+    DECIDERS,
+    INSTITUTION,
+    SUPERVISOR,
+    scope_to_account,
+    sees_institution,
+)
 from api.database import today_shanghai, utcnow
 from api.errors import (
     Forbidden,
@@ -94,7 +101,7 @@ def record(*, session, account: Account, subject_type: str, subject_id: int, rul
 
 def get_visible(*, session, account: Account, violation_id: int) -> Violation:
     violation = session.get(Violation, violation_id)
-    if violation is None or (account.role == "institution" and account.institution_id != violation.institution_id):
+    if violation is None or not sees_institution(account, violation.institution_id):
         raise NotVisible("未找到该记分记录")
     return violation
 
@@ -102,10 +109,7 @@ def get_visible(*, session, account: Account, violation_id: int) -> Violation:
 def query(*, account: Account, institution_id: int | None = None, status: str | None = None,
           subject_type: str | None = None):
     statement = select(Violation).order_by(Violation.recorded_at.desc(), Violation.id.desc())
-    if account.role == "institution":
-        statement = statement.where(Violation.institution_id == account.institution_id)
-    elif institution_id:
-        statement = statement.where(Violation.institution_id == institution_id)
+    statement = scope_to_account(statement, account, Violation.institution_id, institution_id=institution_id)
     if subject_type:
         statement = statement.where(Violation.subject_type == subject_type)
     if status:
@@ -123,7 +127,7 @@ def query(*, account: Account, institution_id: int | None = None, status: str | 
 
 def object_to(*, session, violation: Violation, account: Account, reason: str) -> Violation:
     """The institution concerned objects, once, within the window."""
-    if account.role != "institution" or account.institution_id != violation.institution_id:
+    if account.role != INSTITUTION or account.institution_id != violation.institution_id:
         raise Forbidden("只有被记分的机构可以提出异议")
     status = effective_status(violation)
     if status == "objected" or violation.objected_at is not None:
@@ -138,10 +142,10 @@ def object_to(*, session, violation: Violation, account: Account, reason: str) -
 
 def decide(*, session, violation: Violation, account: Account, decision: str, note: str) -> Violation:
     """A supervisor upholds or cancels an objected violation; credit follows at once."""
-    if account.role != "admin" and account.role != "supervisor":
+    if account.role not in DECIDERS:
         raise Forbidden("只有科室负责人可以作出异议处理决定")
     recorder = session.get(Account, violation.recorded_by_id) if violation.recorded_by_id else None
-    if account.role == "supervisor" and recorder is not None and recorder.department not in (None, account.department):
+    if account.role == SUPERVISOR and recorder is not None and recorder.department not in (None, account.department):
         raise Forbidden("只能由记分部门的科室负责人处理异议")
     if violation.status != "objected":
         raise InvalidTransition("只能对已提出异议的记分作出决定")
