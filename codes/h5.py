@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -192,14 +192,18 @@ def _submit(page: _FormPage, values: dict, photo):
                            status=409)
     if replay:  # the same form posted again (a double tap, a reload): the first answer, no second case
         return _receipt(replay, attached=None, again=True)
+
+    def attach_photo(receipt: dict):
+        if not file_bytes:
+            return None
+        complaint = db.session.scalar(select(Complaint).where(Complaint.tracking_no == receipt["tracking_no"]))
+        attached, _ = attachments.attach(session=db.session, complaint=complaint, data=file_bytes,
+                                         filename=photo.filename, upload_dir=current_app.config["UPLOAD_DIR"])
+        return attached
+
     try:
-        receipt = intake.submit(session=db.session, data=data, account_id=None, idempotency_key=key, secret=secret)
-        attached = None
-        if file_bytes:
-            complaint = db.session.scalar(select(Complaint).where(Complaint.tracking_no == receipt["tracking_no"]))
-            attached, _ = attachments.attach(session=db.session, complaint=complaint, data=file_bytes,
-                                             filename=photo.filename, upload_dir=current_app.config["UPLOAD_DIR"])
-        db.session.commit()
+        submitted = intake.submit_once(session=db.session, data=data, account_id=None, idempotency_key=key,
+                                       secret=secret, before_commit=attach_photo)
     except ValidationFailed as error:
         db.session.rollback()  # nothing half-written: the case and its photo go together or not at all
         errors.merge(error.fields, error.message)
@@ -211,14 +215,8 @@ def _submit(page: _FormPage, values: dict, photo):
         answer.headers["Retry-After"] = RETRY_AFTER
         keep_retry_after({"Retry-After": RETRY_AFTER})
         return answer
-    except IntegrityError:
-        db.session.rollback()  # the same form, posted twice at once: the other request filed it
-        replay = intake.find_replay(session=db.session, idempotency_key=key, secret=secret,
-                                    request_fingerprint=intake.fingerprint(data, None))
-        if replay is None:
-            raise
-        return _receipt(replay, attached=None, again=True)
-    return _receipt(receipt, attached=attached)
+    # replayed: the same form, posted twice at once; the other request filed it
+    return _receipt(submitted.receipt, attached=submitted.extra, again=submitted.replayed)
 
 
 def _photo(photo, errors: FormErrors) -> bytes | None:

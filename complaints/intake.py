@@ -16,9 +16,12 @@ import secrets
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from sqlalchemy import Integer, bindparam, case, cast, func, insert, literal_column, null, select, true
+from sqlalchemy.exc import IntegrityError
 
 from api.database import SHANGHAI, lock_row, upsert_insert, utcnow
 from api.errors import Conflict, NotFound, ValidationFailed
@@ -445,6 +448,37 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
     else:
         feed_lead(session=session, target=target | place, reason=reason, now=now)
     return _receipt(tracking_no, query_code, category.department, accept_due_at)
+
+
+class Submitted(NamedTuple):
+    receipt: dict
+    replayed: bool  # another request with the same key filed it first: its answer, no second case
+    extra: Any = None  # what `before_commit` returned (None for a replay)
+
+
+def submit_once(*, session, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
+                before_commit: Callable[[dict], Any] | None = None) -> Submitted:
+    """submit() and commit, once per Idempotency-Key: the JSON API and the H5 form both file this way.
+    `before_commit(receipt)` adds to the same transaction (the H5 form's photo). Two requests with one
+    key at once: the loser's insert or commit fails on the key's unique constraint; it rolls back and
+    answers as the winner did (409 for another body). Without a key such a failure is raised.
+
+    The one service that commits: the race is decided at the commit, so the replay has to follow it."""
+    try:
+        receipt = submit(session=session, data=data, account_id=account_id, idempotency_key=idempotency_key,
+                         secret=secret)
+        extra = before_commit(receipt) if before_commit else None
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        if not idempotency_key:
+            raise
+        replay = find_replay(session=session, idempotency_key=idempotency_key,
+                             request_fingerprint=fingerprint(data, account_id), secret=secret)
+        if replay is None:
+            raise
+        return Submitted(replay, replayed=True)
+    return Submitted(receipt, replayed=False, extra=extra)
 
 
 # Complaints about an institution in the lead window (since :since, and since its last lead ended):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import current_app, send_file
 from flask.views import MethodView
-from sqlalchemy.exc import IntegrityError
 
 from api import spreadsheets
 from api.access import CITIZEN, INSTITUTION, REGULATORS, STAFF
@@ -75,21 +74,8 @@ class Complaints(MethodView):
         """Submit a complaint (public; a citizen's token links it to the account). Anonymous if wished."""
         account = current_account(optional=True)
         account_id = account.id if account and account.role == "citizen" else None
-        secret = current_app.config["SECRET_KEY"]
-        try:
-            receipt = intake.submit(session=db.session, data=data, account_id=account_id,
-                                    idempotency_key=idempotency_key, secret=secret)
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            if not idempotency_key:
-                raise
-            # Another request with this key won the race: answer as it did (or 409 for another body).
-            receipt = intake.find_replay(session=db.session, idempotency_key=idempotency_key,
-                                         request_fingerprint=intake.fingerprint(data, account_id), secret=secret)
-            if receipt is None:
-                raise
-        return receipt
+        return intake.submit_once(session=db.session, data=data, account_id=account_id,
+                                  idempotency_key=idempotency_key, secret=current_app.config["SECRET_KEY"]).receipt
 
 
 @blp.route("/complaints/export")
