@@ -9,7 +9,7 @@ import datetime as dt
 
 from sqlalchemy import and_, exists, select
 
-from api.access import INSTITUTION, scope_to_account
+from api.access import ADMIN, INSTITUTION, scope_to_account
 from api.database import lock_row, today_shanghai, utcnow
 from api.errors import (
     Conflict,
@@ -26,6 +26,7 @@ from selfcheck.models import Rectification, SelfCheck, SelfCheckAnswer
 from supervision import leads
 
 REVIEW_DECISIONS = ("accepted", "returned")
+REVIEWING_DEPARTMENT = "health"  # self-inspection is health supervision's (国卫监督发〔2020〕18号)
 
 
 def signer_role(institution: Institution, signer_name: str) -> str:
@@ -141,8 +142,15 @@ def get_visible(*, session, account: Account, selfcheck_id: int) -> SelfCheck:
     return filing
 
 
+def check_reviewer(account: Account) -> None:
+    """Self-inspection is health supervision's (国卫监督发〔2020〕18号): its officers review, and admins."""
+    if account.role != ADMIN and account.department != REVIEWING_DEPARTMENT:
+        raise Forbidden("自查审核由卫生健康部门负责")
+
+
 def review(*, session, filing: SelfCheck, account: Account, decision: str, note: str | None = None) -> SelfCheck:
-    """Accept, or return for correction (with a note saying what to correct)."""
+    """Accept, or return for correction (with a note saying what to correct); health reviewers only."""
+    check_reviewer(account)
     if filing.status != "submitted":
         raise InvalidTransition("只能审核待审核的自查")
     if decision == "returned" and not note:
