@@ -9,9 +9,16 @@ import datetime as dt
 
 from sqlalchemy import literal, select, union_all
 
-from api.access import ADMIN, OFFICER, SUPERVISOR
-from api.database import lock_row, today_shanghai
-from api.errors import Conflict, NotVisible, ValidationFailed
+from api.access import ADMIN, DECIDERS, OFFICER, SUPERVISOR
+from api.database import lock_row, today_shanghai, utcnow
+from api.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    NotVisible,
+    ValidationFailed,
+)
 from api.models import Account
 from registry.models import Institution
 from supervision import credit, leads, service
@@ -20,6 +27,7 @@ from supervision.models import (
     Inspection,
     InspectionDraw,
     InspectorConflict,
+    ListDecision,
     ListEntry,
     Violation,
 )
@@ -118,6 +126,8 @@ def declare_conflict(*, session, actor: Account, inspector: Account, institution
                      street: str | None) -> InspectorConflict:
     if inspector.role != OFFICER or not _may_act_for(actor, inspector):
         raise NotVisible("未找到该执法人员")
+    if (institution_id is None) == (street is None):
+        raise ValidationFailed(fields={"institution_id": ["请填写回避的机构或街道（二选一）"]})
     if institution_id is not None and session.get(Institution, institution_id) is None:
         raise ValidationFailed(fields={"institution_id": ["未找到该机构"]})
     existing = session.scalar(select(InspectorConflict).where(
@@ -142,6 +152,45 @@ def list_query(name: str, *, session):
     credit.refresh_stale(session=session)
     return (select(ListEntry).where(ListEntry.list == name, ListEntry.removed_at.is_(None))
             .order_by(ListEntry.listed_at.desc(), ListEntry.id.desc()))
+
+
+def black_list(*, session, account: Account, institution_id: int, reason: str) -> ListEntry:
+    """Put an institution on the black list by decision (supervisors, admins); credit follows at once.
+    Returns its entry on the list."""
+    _check_decider(account)
+    institution = session.get(Institution, institution_id)
+    if institution is None:
+        raise NotFound("未找到该机构")
+    if _decision_in_force(session, institution_id) is not None:
+        raise InvalidTransition("该机构已因决定列入黑名单")
+    session.add(ListDecision(institution_id=institution.id, reason=reason, decided_by_id=account.id))
+    session.flush()
+    service.refresh_institution_credit(session=session, institution=institution, reason="black-list decision")
+    return session.scalars(list_query("black", session=session).where(
+        ListEntry.institution_id == institution.id)).first()
+
+
+def lift_black_list(*, session, account: Account, institution_id: int, reason: str) -> Institution:
+    """Lift the black-list decision in force (supervisors, admins); points may keep it on the list.
+    Returns the institution, its credit recomputed."""
+    _check_decider(account)
+    decision = _decision_in_force(session, institution_id)
+    if decision is None:
+        raise NotFound("该机构没有生效的黑名单决定")
+    decision.lifted_at, decision.lift_reason = utcnow(), reason
+    institution = session.get(Institution, institution_id)
+    service.refresh_institution_credit(session=session, institution=institution, reason="black-list lifted")
+    return institution
+
+
+def _check_decider(account: Account) -> None:
+    if account.role not in DECIDERS:
+        raise Forbidden("只有科室负责人可以作出黑名单决定")
+
+
+def _decision_in_force(session, institution_id: int) -> ListDecision | None:
+    return session.scalar(select(ListDecision).where(ListDecision.institution_id == institution_id,
+                                                     ListDecision.lifted_at.is_(None)))
 
 
 def list_view(entry: ListEntry) -> dict:

@@ -15,8 +15,8 @@ from api.access import (
 )
 from api.auth import current_account, login_required
 from api.context import ID
-from api.database import db, today_shanghai, utcnow
-from api.errors import InvalidTransition, NotFound, NotVisible, ValidationFailed
+from api.database import db, today_shanghai
+from api.errors import NotFound, NotVisible
 from api.extensions import Blueprint
 from api.schemas import PageArgs, page_schema, paginate
 from registry import licence
@@ -27,8 +27,6 @@ from supervision.models import (
     Inspection,
     InspectionDraw,
     Lead,
-    ListDecision,
-    ListEntry,
 )
 from supervision.schemas import (
     BlackListInSchema,
@@ -202,18 +200,7 @@ class BlackListDecisions(MethodView):
     @blp.error(409, "Already on the black list by decision")
     def post(self, data):
         """Put an institution on the black list by decision, with a reason (supervisors)."""
-        institution = db.session.get(Institution, data["institution_id"])
-        if institution is None:
-            raise NotFound("未找到该机构")
-        if db.session.scalar(select(ListDecision.id).where(ListDecision.institution_id == institution.id,
-                                                           ListDecision.lifted_at.is_(None))):
-            raise InvalidTransition("该机构已因决定列入黑名单")
-        db.session.add(ListDecision(institution_id=institution.id, reason=data["reason"],
-                                    decided_by_id=current_account().id))
-        db.session.flush()
-        service.refresh_institution_credit(session=db.session, institution=institution, reason="black-list decision")
-        entry = db.session.scalars(inspections.list_query("black", session=db.session).where(
-            ListEntry.institution_id == institution.id)).first()
+        entry = inspections.black_list(session=db.session, account=current_account(), **data)
         db.session.commit()
         return inspections.list_view(entry)
 
@@ -226,13 +213,8 @@ class LiftBlackList(MethodView):
     @blp.error(404, "No black-list decision in force for this institution")
     def post(self, data, institution_id):
         """Lift a black-list decision, with a reason (supervisors). Points may keep it on the list."""
-        decision = db.session.scalar(select(ListDecision).where(ListDecision.institution_id == institution_id,
-                                                                ListDecision.lifted_at.is_(None)))
-        if decision is None:
-            raise NotFound("该机构没有生效的黑名单决定")
-        decision.lifted_at, decision.lift_reason = utcnow(), data["reason"]
-        institution = db.session.get(Institution, institution_id)
-        service.refresh_institution_credit(session=db.session, institution=institution, reason="black-list lifted")
+        institution = inspections.lift_black_list(session=db.session, account=current_account(),
+                                                  institution_id=institution_id, **data)
         db.session.commit()
         return _credit_answer(institution)
 
@@ -282,8 +264,6 @@ class Conflicts(MethodView):
         """Declare an institution or a street this inspector may not inspect (回避)."""
         actor = current_account()
         inspector = inspections.visible_inspector(session=db.session, actor=actor, account_id=account_id)
-        if (data.get("institution_id") is None) == (data.get("street") is None):
-            raise ValidationFailed(fields={"institution_id": ["请填写回避的机构或街道（二选一）"]})
         conflict = inspections.declare_conflict(session=db.session, actor=actor, inspector=inspector,
                                                 institution_id=data.get("institution_id"), street=data.get("street"))
         db.session.commit()
