@@ -28,6 +28,7 @@ from api.errors import (
     rollback_after_database_error,
 )
 from api.extensions import Blueprint, limiter, query_code_limit
+from api.labels import COMPLAINT_STATUS_NAMES
 from api.models import DEPARTMENTS
 from codes import complain_form, profile
 from codes import service as codes
@@ -62,10 +63,6 @@ PAGE_ERRORS = {
 }
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
-STATUS_NAMES = {
-    "submitted": "已提交，等待受理", "accepted": "已受理", "rejected": "不予受理", "assigned": "已分派承办人",
-    "investigating": "调查核实中", "resolved": "已办结", "replied": "已答复", "closed": "已结案",
-}
 PHOTO_TYPES = "image/jpeg,image/png,application/pdf"
 FIELD_LABELS = {"category": "投诉类别", "content": "投诉内容", "occurred_at": "发生时间", "photo": "照片或材料",
                 "anonymous": "匿名投诉", "contact_name": "姓名", "contact_phone": "联系电话"}
@@ -290,7 +287,7 @@ def track_page():
         return _html(render_template("codes/track.html", values=values, errors={}, not_found=error.message),
                      404, private=True)
     case = complaints.tracking_view(complaint)
-    return _html(render_template("codes/track.html", values=values, errors={}, case=case, statuses=STATUS_NAMES,
+    return _html(render_template("codes/track.html", values=values, errors={}, case=case, statuses=COMPLAINT_STATUS_NAMES,
                                  actions=complaints.ACTION_NAMES, tz=SHANGHAI),
                  private=True)
 

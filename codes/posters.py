@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from api import spreadsheets
 from api.errors import CodeRevoked, NotFound
+from api.labels import COLOUR_NAMES
 from api.text import plain, xml_safe
 from codes import service
 from registry.models import Institution
@@ -30,7 +31,6 @@ PAGE_WIDTH, PAGE_HEIGHT = 210, 297  # mm
 MARGIN = 15
 QR_SIZE = 140  # mm, quiet zone included: about 3 mm a module for a version 3-4 symbol
 INSTRUCTION = "扫码查看执业信息 · 投诉举报"
-COLOUR_NAMES = {"green": "绿码", "yellow": "黄码", "red": "红码"}
 FONT = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei','SimHei',sans-serif"
 SPOOL_BYTES = 16 * 1024 * 1024  # a street's ZIP stays in memory up to this size, then goes to disk
 _UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\ud800-\udfff\ufffe\uffff]+')

@@ -7,6 +7,7 @@ from sqlalchemy.orm import aliased, lazyload
 
 from api.database import utcnow
 from api.errors import CodeRevoked, NotFound
+from api.labels import COLOUR_NAMES, LIST_NAMES, SUPERVISION_MODE_NAMES
 from api.text import plain
 from codes import service as codes
 from codes.models import Code
@@ -129,15 +130,9 @@ LABELS = {
     "category": CATEGORIES,
     "role": STAFF_ROLES,
     "licence_status": licence.LICENCE_STATUS_NAMES,
-    "colour": {"green": "绿码", "yellow": "黄码", "red": "红码"},
-    "supervision_mode": {
-        "commitment": "承诺式信用监管",
-        "one_code": "一码监管",
-        "stationed": "驻点监管",
-        "remote": "远程监管",
-        "graded": "分级量化监管",
-    },
-    "lists": {"red": "红名单", "black": "黑名单"},
+    "colour": COLOUR_NAMES,
+    "supervision_mode": SUPERVISION_MODE_NAMES,
+    "lists": LIST_NAMES,
     "staff_status": {"active": "在岗", "left": "已离职"},
     "inspection_result": {"pass": "合格", "rectify": "责令整改", "penalty": "行政处罚"},
 }

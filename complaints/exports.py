@@ -15,15 +15,12 @@ from dataclasses import dataclass
 from api import audit, spreadsheets
 from api.access import is_staff
 from api.database import utcnow
+from api.labels import COMPLAINT_STATUS_NAMES
 from api.models import DEPARTMENTS, Account
 from complaints import service
 from complaints.models import Complaint, ComplaintCategory
 from registry.models import Institution, Staff
 
-STATUS_NAMES = {
-    "submitted": "待受理", "accepted": "已受理", "rejected": "不予受理", "assigned": "已分派",
-    "investigating": "调查核实中", "resolved": "已办结", "replied": "已答复", "closed": "已结案",
-}
 FINDING_NAMES = {"substantiated": "属实", "partly_substantiated": "部分属实", "unsubstantiated": "不属实"}
 TARGET_NAMES = {"institution": "机构", "staff": "人员", "place": "无证场所"}
 
@@ -110,7 +107,7 @@ def row(complaint, contact: bool, now: dt.datetime) -> list:
     return [
         complaint.tracking_no,
         complaint.category_name or complaint.category,
-        STATUS_NAMES.get(complaint.status, complaint.status),
+        COMPLAINT_STATUS_NAMES.get(complaint.status, complaint.status),
         DEPARTMENTS.get(complaint.department, complaint.department),
         TARGET_NAMES.get(complaint.target_kind, complaint.target_kind),
         complaint.institution_name or complaint.place_name,

@@ -7,17 +7,17 @@ commitment applied, supervision.service.institution_credit), so a printed list a
 from __future__ import annotations
 
 from api import spreadsheets
+from api.labels import (
+    COLOUR_NAMES,
+    INSTITUTION_STATUS_NAMES,
+    LIST_NAMES,
+    RISK_NAMES,
+    SUPERVISION_MODE_NAMES,
+)
 from codes import service as codes
 from registry import licence
 from registry.models import CATEGORIES, Institution
 from supervision import service as supervision
-
-INSTITUTION_STATUS_NAMES = {"active": "正常执业", "suspended": "暂停执业", "revoked": "已吊销", "closed": "已注销"}
-COLOUR_NAMES = {"green": "绿码", "yellow": "黄码", "red": "红码"}
-LIST_NAMES = {"red": "红名单", "black": "黑名单"}
-MODE_NAMES = {"commitment": "承诺式信用监管", "one_code": "一码监管", "stationed": "驻点监管", "remote": "远程监管",
-              "graded": "分级量化监管"}
-RISK_NAMES = {"low": "低", "medium": "中", "high": "高"}
 
 COLUMNS = (  # (header, width); the first thirteen are the import template's, in its order
     ("名称", 30), ("统一社会信用代码", 22), ("登记号", 26), ("类别", 14), ("诊疗科目", 30), ("地址", 36),
@@ -48,6 +48,6 @@ def row(institution: Institution, *, today, base_url: str) -> list:
         INSTITUTION_STATUS_NAMES.get(institution.status, institution.status),
         licence.LICENCE_STATUS_NAMES.get(status, status), credit.grade, credit.points,
         COLOUR_NAMES[credit.colour], [LIST_NAMES[name] for name in credit.lists],
-        MODE_NAMES.get(credit.supervision_mode, credit.supervision_mode), RISK_NAMES.get(credit.risk_level),
+        SUPERVISION_MODE_NAMES.get(credit.supervision_mode, credit.supervision_mode), RISK_NAMES.get(credit.risk_level),
         codes.urls(code.token, base_url)["url"] if code is not None else None, institution.created_at,
     ]

@@ -6,12 +6,12 @@ from __future__ import annotations
 from sqlalchemy.orm import defaultload
 
 from api import spreadsheets
+from api.labels import LIST_NAMES
 from registry.models import Institution
 from supervision.leads import HIGH_PRIORITY, KIND_NAMES
 from supervision.models import Lead, ListEntry
 
 LEAD_STATUS_NAMES = {"open": "待处理", "inspected": "已检查", "dismissed": "已排除"}
-LIST_NAMES = {"red": "红名单", "black": "黑名单"}
 
 LEAD_COLUMNS = (  # (header, width)
     ("线索编号", 10), ("机构编号", 10), ("机构/场所名称", 30), ("地址", 36), ("无证场所", 10), ("分值", 8),

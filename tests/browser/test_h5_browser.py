@@ -83,7 +83,7 @@ def test_a_patient_scans_files_a_complaint_with_a_photo_and_tracks_it(phone, liv
 
     _track(page, tracking_no, query_code)
     assert page.locator("#status").get_attribute("data-status") == "submitted"
-    assert "已提交，等待受理" in page.inner_text("#status")
+    assert "待受理" in page.inner_text("#status")
     assert "卫生健康委" in page.inner_text("#department")
     assert page.locator("#timeline li").count() == 1
     assert "提交" in page.inner_text("#timeline")

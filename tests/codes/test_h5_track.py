@@ -47,7 +47,7 @@ def test_a_case_shows_its_status_department_and_timeline(client, case):
     text = response.get_data(as_text=True)
     assert response.status_code == 200
     assert_accessible(text)
-    assert 'data-status="submitted"' in text and "已提交，等待受理" in text
+    assert 'data-status="submitted"' in text and "待受理" in text
     assert "卫生健康委" in text and "医疗质量与安全" in text
     assert "受理期限" in text
     assert text.count("<li data-status=") == 1
