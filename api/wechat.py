@@ -20,6 +20,7 @@ from sqlalchemy import String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.access import CITIZEN
 from api.database import UTCDateTime, db, lock_row, utcnow
 from api.errors import DomainError, InvalidCredentials
 
@@ -124,7 +125,7 @@ def find_or_create_citizen(*, session, openid: str, unionid: str | None):
     if account is None and unionid:
         account = session.scalar(select(Account).where(Account.wechat_unionid == unionid))
     if account is None:
-        account = Account(username=username_for(openid), role="citizen", wechat_openid=openid,
+        account = Account(username=username_for(openid), role=CITIZEN, wechat_openid=openid,
                           wechat_unionid=unionid, password_hash=None)
         session.add(account)
     else:

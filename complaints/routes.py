@@ -73,7 +73,7 @@ class Complaints(MethodView):
     def post(self, data, idempotency_key=None):
         """Submit a complaint (public; a citizen's token links it to the account). Anonymous if wished."""
         account = current_account(optional=True)
-        account_id = account.id if account and account.role == "citizen" else None
+        account_id = account.id if account and account.role == CITIZEN else None
         return intake.submit_once(session=db.session, data=data, account_id=account_id,
                                   idempotency_key=idempotency_key, secret=current_app.config["SECRET_KEY"]).receipt
 

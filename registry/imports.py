@@ -16,6 +16,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select, text
 
 from api import spreadsheets
+from api.access import ADMIN
 from api.errors import DomainError, ValidationFailed
 from api.zh_messages import in_chinese
 from registry import service
@@ -286,7 +287,7 @@ def _import_staff(context: _Context, payload: dict) -> bool:
 class _Importer:
     """Imports are done by a regulator: the service's regulator-only checks pass."""
 
-    role = "admin"
+    role = ADMIN
     institution_id = None
 
 
