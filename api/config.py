@@ -162,6 +162,7 @@ class Settings:
     WECHAT_ENV_VERSION: str = setting("release", text, one_of("release", "trial", "develop"))
     RATELIMIT_ENABLED: bool = setting(True, boolean)
     RATELIMIT_STORAGE_URI: str = setting("memory://", text)
+    RATELIMIT_KEY_PREFIX: str = setting("", text)  # several deployments (or test runs) sharing one Redis
     RATELIMIT_HEADERS_ENABLED: bool = setting(True, boolean)
     # Counts the last minute (day) from each request, not calendar minutes: a fixed window lets a
     # script send twice the limit across a minute boundary.
