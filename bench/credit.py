@@ -360,7 +360,7 @@ def bench(kind: str, args: argparse.Namespace) -> dict:
 def measure(database: Database, args: argparse.Namespace, tmp: str) -> dict:
     from sqlalchemy import func, select
 
-    from api import create_app
+    from onecode import create_app
     from api.database import SHANGHAI, db, today_shanghai, utcnow
     from api.models import Account
     from registry.models import Institution

@@ -1,22 +1,43 @@
-"""The application: create_app(), settings, extensions, auth, errors, CLI."""
+"""The composition root: create_app() builds the app from every package's blueprints and CLI commands.
+
+Only the entry points import this (wsgi.py, tests/conftest.py, bench/); it sits outside the layers
+(docs/architecture.md), which is why it may import every package, and no package imports it."""
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 
 from flask import Flask
 from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import cli, config, extensions, workdays
+import api.cli
+import complaints.routes
+import onecode.cli
+import public.h5
+import public.routes
+import registry.routes
+import selfcheck.cli
+import selfcheck.routes
+import supervision.cli
+import supervision.routes
+from api import config, extensions, workdays
+from api import routes as core
 from api.request import Request
+from public.cache import ProfileCache
+from public.scans import ScanCounter
+
+BLUEPRINTS = (core.health, core.blp, registry.routes.blp, public.routes.blp, public.h5.h5, public.h5.h5_track,
+              complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp)
+COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *selfcheck.cli.COMMANDS, *supervision.cli.COMMANDS)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app; `test_config` overrides settings (tests) after ONECODE_* variables, both
     converted and checked alike (api.config)."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask("api", instance_relative_config=True)  # its name, logger and root path as before the move
     app.request_class = Request  # a chunked body over MAX_CONTENT_LENGTH is 413 (api.request)
     settings = config.load(app, test_config)  # parsed once, strictly (api.config)
     if settings.HOLIDAY_SCHEDULE:  # a malformed schedule stops the app here, as any bad setting does
@@ -30,21 +51,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         hops = settings.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    api = extensions.init_app(app)
-    from api import routes as core
-    from codes.cache import ProfileCache
-    from codes.h5 import h5, h5_track
-    from codes.routes import blp as codes_blp
-    from codes.scans import ScanCounter
-    from complaints import blp as complaints_blp
-    from registry import blp as registry_blp
-    from selfcheck import blp as selfcheck_blp
-    from supervision import blp as supervision_blp
-
-    blueprints = (core.health, core.blp, registry_blp, codes_blp, h5, h5_track, complaints_blp, selfcheck_blp, supervision_blp)
-    for blueprint in blueprints:
-        api.register_blueprint(blueprint)
-    cli.init_app(app)
+    smorest = extensions.init_app(app)
+    for blueprint in BLUEPRINTS:
+        smorest.register_blueprint(blueprint)
+    for command in COMMANDS:
+        app.cli.add_command(command)
 
     app.extensions["profile_cache"] = ProfileCache(settings.SCAN_CACHE_SECONDS)
     counter = ScanCounter(settings.SCAN_COUNT_FLUSH_SECONDS)
@@ -71,6 +82,4 @@ def _flush_on_exit(app: Flask, counter) -> None:
 
 
 def _make_instance_folder(app: Flask) -> None:
-    import os
-
     os.makedirs(app.instance_path, exist_ok=True)

@@ -1,9 +1,9 @@
-"""Command-line tasks: create-account and seed-demo (API.md, Accounts and auth)."""
+"""seed-demo: a small demo data set across the packages (directory, codes, checklist templates,
+accounts), so it lives with the composition root rather than in any one package."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import click
 from flask import current_app
@@ -12,30 +12,12 @@ from stdnum.cn import ric, uscc
 
 from api import accounts
 from api.database import db, today_shanghai
-from api.errors import DomainError
-from api.models import DEPARTMENTS, ROLES, Account
+from api.models import Account
+from registry import service as registry
+from registry.models import Institution
+from selfcheck import templates
 
 DEMO_PASSWORD = "onecode-demo-2026"  # noqa: S105 - printed for local demos; seed-demo refuses production
-
-
-@click.command("create-account")
-@click.argument("username")
-@click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--department", type=click.Choice(list(DEPARTMENTS)))
-@click.option("--institution-id", type=int)
-def create_account_command(username, role, department, institution_id):
-    """Create an account; the password comes from ONECODE_PASSWORD or a prompt."""
-    password = os.environ.get("ONECODE_PASSWORD") or click.prompt("Password", hide_input=True,
-                                                                   confirmation_prompt=True)
-    try:
-        account = accounts.create_account(session=db.session, username=username, password=password, role=role,
-                                          department=department, institution_id=institution_id)
-    except DomainError as error:
-        db.session.rollback()
-        details = "; ".join(f"{k}: {' '.join(v)}" for k, v in (error.fields or {}).items())
-        raise click.ClickException(f"{error.message} {details}".strip()) from None
-    db.session.commit()
-    click.echo(f"created account {account.username} (id {account.id}, role {account.role})")
 
 
 def _uscc(prefix17: str) -> str:
@@ -72,13 +54,8 @@ def demo_institutions(today: dt.date) -> list[dict]:
 @click.command("seed-demo")
 def seed_demo_command():
     """Load a small demo data set (idempotent) and print logins and scan URLs."""
-    from registry import service as registry
-    from registry.models import Institution
-
     if current_app.config["ENV"] == "production":
         raise click.ClickException("seed-demo loads demo accounts with a known password; not in production")
-    from selfcheck import templates
-
     base_url = current_app.config["PUBLIC_BASE_URL"]
     templates.load_files(session=db.session)
     made = []
@@ -113,43 +90,4 @@ def seed_demo_command():
     click.echo(f"API docs: {base_url}/api/v1/docs")
 
 
-@click.command("load-templates")
-def load_templates_command():
-    """Publish the checklist templates of selfcheck/templates/ that the database does not have yet."""
-    from selfcheck import templates
-
-    try:
-        added = templates.load_files(session=db.session)
-    except DomainError as error:
-        db.session.rollback()
-        raise click.ClickException(f"{error.message} {error.fields or ''}".strip()) from None
-    db.session.commit()
-    for template in added:
-        click.echo(f"published {template.key} v{template.version} ({len(template.items)} items)")
-    click.echo(f"{len(added)} new template version(s)")
-
-
-@click.command("refresh-leads")
-def refresh_leads_command():
-    """Turn passed self-inspection deadlines into inspection leads (run daily, e.g. from cron)."""
-    from selfcheck import service as selfcheck
-
-    changed = selfcheck.sweep_leads(session=db.session)
-    db.session.commit()
-    click.echo(f"{changed} institution(s) with new lead reasons")
-
-
-@click.command("recompute-credit")
-def recompute_credit_command():
-    """Recompute every institution's credit (daily; events recompute their own institution at once)."""
-    from supervision import credit
-
-    changed = credit.recompute(session=db.session, reason="daily recomputation")
-    db.session.commit()
-    click.echo(f"{changed} institution(s) changed")
-
-
-def init_app(app) -> None:
-    for command in (create_account_command, seed_demo_command, load_templates_command, refresh_leads_command,
-                    recompute_credit_command):
-        app.cli.add_command(command)
+COMMANDS = (seed_demo_command,)

@@ -13,8 +13,7 @@ from api.context import view_context
 from api.database import db
 from api.extensions import Blueprint
 from api.models import REGULATOR_ROLES
-from codes import posters, profile, scans, service
-from codes.cache import CachedProfile, ProfileCache, cached_profile
+from codes import service
 from codes.schemas import (
     ImageArgs,
     PosterArgs,
@@ -23,6 +22,8 @@ from codes.schemas import (
     ScanCountArgs,
     ScanCountsSchema,
 )
+from public import posters, profile, scans
+from public.cache import CachedProfile, ProfileCache, cached_profile
 from registry.schemas import CodeSchema
 
 TOKEN = "string(maxlength=32)"  # longer strings are never tokens: a plain 404

@@ -14,7 +14,7 @@ from api.database import db
 from api.extensions import Blueprint
 from api.models import REGULATOR_ROLES
 from api.schemas import page_schema, paginate
-from codes import posters
+from public import posters
 from registry import exports, imports, service
 from registry.schemas import (
     ImportArgs,
