@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import object_session
 
 GREEN, YELLOW, RED = "green", "yellow", "red"
-COLOUR_HEX = {GREEN: "#1a7f37", YELLOW: "#9a6700", RED: "#cf222e"}
 RED_LICENCE_STATUSES = frozenset({"expired", "suspended", "revoked"})
 GRADED_CATEGORIES = frozenset({"cosmetic", "dental"})
 HIGH_PRIORITY_LEAD = 40  # supervision.leads.HIGH_PRIORITY; repeated to keep this module import-free

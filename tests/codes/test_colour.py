@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from api.database import today_shanghai
+from codes import service as codes_service
 from registry.models import Institution
 from supervision import service as supervision
 from tests.conftest import institution_payload, staff_payload
@@ -68,7 +69,7 @@ def test_supervision_mode_follows_the_mode_table(grade, category, remote, commit
 
 
 def test_the_colours_have_their_contract_hex_values():
-    assert supervision.COLOUR_HEX == {"green": "#1a7f37", "yellow": "#9a6700", "red": "#cf222e"}
+    assert codes_service.COLOUR_HEX == {"green": "#1a7f37", "yellow": "#9a6700", "red": "#cf222e"}
 
 
 def _create(admin, serial, **overrides):
