@@ -20,7 +20,7 @@ from registry.models import Institution, Staff
 
 TOKEN_BYTES = 15  # 120 bits -> 20 URL-safe characters (a WeChat scene allows 32)
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}")
-# The ink of each credit colour (the colour itself is credit: supervision.service.colour_for).
+# The ink of each credit colour (the colour itself is credit: supervision.grades.colour_for).
 COLOUR_HEX = {"green": "#1a7f37", "yellow": "#9a6700", "red": "#cf222e"}
 RENDER_VERSION = "1"  # bump when the rendering changes, so cached images and ETags move on
 
