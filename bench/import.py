@@ -206,7 +206,7 @@ def seed_complaints(env: dict, count: int) -> float:
     from onecode import create_app
     from api.database import db
 
-    app = create_app()  # imports the feature packages in the order that works
+    app = create_app()  # the composition root imports every package
     from complaints.models import Complaint
     from registry.models import Institution
 
