@@ -1,5 +1,5 @@
 """Entry point for gunicorn and `flask --app wsgi`."""
 
-from api import create_app
+from onecode import create_app
 
 app = create_app()

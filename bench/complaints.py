@@ -156,7 +156,7 @@ def seed(url: str, institutions: int, staff_each: int) -> dict:
     """Institutions with staff, through the service layer; their ids and institution code tokens."""
     from stdnum.cn import ric, uscc
 
-    from api import create_app
+    from onecode import create_app
     from api.database import db
     from registry import service as registry
 

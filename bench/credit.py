@@ -301,7 +301,7 @@ def verify_sample(session, ids: list[int], rng: random.Random, now: dt.datetime,
     from sqlalchemy import bindparam, text
 
     from api.database import UTCDateTime
-    from supervision import service
+    from supervision import grades as grading
 
     direct = text("SELECT COALESCE(SUM(points), 0) FROM violations WHERE institution_id = :id "
                   "AND subject_type = 'institution' AND occurred_on >= :start "
@@ -313,7 +313,7 @@ def verify_sample(session, ids: list[int], rng: random.Random, now: dt.datetime,
         expected = session.execute(direct, {"id": institution_id, "start": dt.date(today.year, 1, 1),
                                             "now": now}).scalar_one()
         points, grade = session.execute(stored, {"id": institution_id}).one()
-        want_grade = service.grade_for(points=expected, black_listed=expected >= 12)  # no commitments loaded
+        want_grade = grading.grade_for(points=expected, black_listed=expected >= 12)  # no commitments loaded
         if points != expected or grade != want_grade:
             problems.append(f"institution {institution_id}: stored {points} points grade {grade}, "
                             f"direct sum {expected} (grade {want_grade})")
@@ -360,7 +360,7 @@ def bench(kind: str, args: argparse.Namespace) -> dict:
 def measure(database: Database, args: argparse.Namespace, tmp: str) -> dict:
     from sqlalchemy import func, select
 
-    from api import create_app
+    from onecode import create_app
     from api.database import SHANGHAI, db, today_shanghai, utcnow
     from api.models import Account
     from registry.models import Institution

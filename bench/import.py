@@ -118,7 +118,8 @@ def write_xlsx(path: Path, count: int) -> None:
 # ---- the child processes ------------------------------------------------------------------------
 
 def _app_and_token():
-    from api import accounts, auth, create_app
+    from api import accounts, auth
+    from onecode import create_app
     from api.database import db
 
     app = create_app()
@@ -202,10 +203,10 @@ def seed_complaints(env: dict, count: int) -> float:
     os.environ.update(env)
     from sqlalchemy import insert, select
 
-    from api import create_app
+    from onecode import create_app
     from api.database import db
 
-    app = create_app()  # imports the feature packages in the order that works
+    app = create_app()  # the composition root imports every package
     from complaints.models import Complaint
     from registry.models import Institution
 

@@ -50,7 +50,7 @@ def main() -> int:
 
     from sqlalchemy import event
 
-    from api import create_app
+    from onecode import create_app
     from api.database import db
 
     with tempfile.TemporaryDirectory(prefix="onecode-intake-") as tmp:

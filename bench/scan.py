@@ -55,7 +55,7 @@ def seed(env: dict) -> str:
     os.environ.update(env)  # create_app reads ONECODE_* from the environment, as the workers will
     from stdnum.cn import ric, uscc
 
-    from api import create_app
+    from onecode import create_app
     from api.database import db
     from registry import service as registry
 

@@ -1,7 +1,2 @@
-"""Codes (一码): issue, rotate and revoke; QR images; the public scan profile and its H5 pages.
-
-The blueprints are `codes.routes.blp` (the API) and `codes.h5.h5` / `codes.h5.h5_track` (the pages),
-imported by the app factory from those modules: other packages import `codes.models` and
-`codes.service`, and the H5 complaint pages import the complaints package, so importing the routes
-here would make `import complaints` circular.
-"""
+"""Codes (一码): the code model, issue, rotate and revoke, and QR rendering. What citizens see when they
+scan one (the profile, the H5 pages, posters) is the `public` package, above everything it shows."""

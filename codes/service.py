@@ -12,15 +12,16 @@ import segno
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from api import wechat
 from api.database import utcnow
 from api.errors import CodeRevoked, Conflict, NotFound
-from codes.models import Code
-from registry import licence
+from codes.models import Code, MiniProgramCode
 from registry.models import Institution, Staff
-from supervision import service as supervision
 
 TOKEN_BYTES = 15  # 120 bits -> 20 URL-safe characters (a WeChat scene allows 32)
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# The ink of each credit colour (the colour itself is credit: supervision.grades.colour_for).
+COLOUR_HEX = {"green": "#1a7f37", "yellow": "#9a6700", "red": "#cf222e"}
 RENDER_VERSION = "1"  # bump when the rendering changes, so cached images and ETags move on
 
 
@@ -74,12 +75,6 @@ def revoke(*, session, token: str, reason: str, by_account_id: int) -> Code:
     return new_code
 
 
-def colour_of(*, institution: Institution | None = None, staff: Staff | None = None, today) -> str:
-    if staff is not None:
-        return supervision.staff_credit(staff, licence.of(staff.institution, today)).colour
-    return supervision.institution_credit(institution, licence.of(institution, today), today).colour
-
-
 def urls(token: str, base_url: str) -> dict:
     return {"url": f"{base_url}/c/{token}", "image_url": f"{base_url}/api/v1/codes/{token}/image?format=png"}
 
@@ -105,32 +100,13 @@ def render(url: str, colour: str, fmt: str, scale: int) -> bytes:
     modules in the credit colour on white. Cached per (url, colour, format, scale)."""
     qr = segno.make(url, error="m", boost_error=True, micro=False)
     out = io.BytesIO()
-    qr.save(out, kind=fmt, scale=scale, border=4, dark=supervision.COLOUR_HEX[colour], light="#ffffff")
+    qr.save(out, kind=fmt, scale=scale, border=4, dark=COLOUR_HEX[colour], light="#ffffff")
     return out.getvalue()
-
-
-def subject_colour(*, session, code: Code, today) -> str:
-    if code.staff_id is not None:
-        return colour_of(staff=session.get(Staff, code.staff_id), today=today)
-    return colour_of(institution=session.get(Institution, code.institution_id), today=today)
-
-
-def active_for_image(*, session, token: str, today) -> tuple[Code, str]:
-    """The code behind an image request and its colour; revoked codes have no image."""
-    code = find(session=session, token=token)
-    if code.status != "active":
-        raise CodeRevoked()
-    return code, subject_colour(session=session, code=code, today=today)
 
 
 def mini_program_code(*, session, token: str):
     """The mini-program code of an active code: stored after the first request, so WeChat is asked
     once per code (a revoked code's new token gets its own)."""
-    import hashlib as _hashlib
-
-    from api import wechat
-    from codes.models import MiniProgramCode
-
     code = find(session=session, token=token)
     if code.status != "active":
         raise CodeRevoked()
@@ -138,7 +114,7 @@ def mini_program_code(*, session, token: str):
     if stored is None:
         image, content_type = wechat.unlimited_code(session=session, scene=code.token)
         stored = MiniProgramCode(code_id=code.id, image=image, content_type=content_type,
-                                 sha256=_hashlib.sha256(image).hexdigest())
+                                 sha256=hashlib.sha256(image).hexdigest())
         try:
             with session.begin_nested():
                 session.add(stored)

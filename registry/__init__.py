@@ -1,5 +1,1 @@
 """The directory of supervised institutions and their staff (监管对象名录库, 一户一档)."""
-
-from registry.routes import blp
-
-__all__ = ["blp"]

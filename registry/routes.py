@@ -14,7 +14,7 @@ from api.context import ID, view_context
 from api.database import db
 from api.extensions import Blueprint
 from api.schemas import page_schema, paginate
-from codes import posters
+from public import posters
 from registry import exports, imports, service
 from registry.schemas import (
     ImportArgs,

@@ -13,6 +13,7 @@ from codes import service as codes
 from registry import licence
 from registry.models import Institution, Staff
 from supervision import credit
+from supervision import grades
 from supervision import service as supervision
 
 # What an institution account may change about itself; licence facts belong to the regulator.
@@ -66,7 +67,7 @@ def create_institution(*, session, data: dict) -> Institution:
     data["uscc"] = normalise_uscc(data["uscc"])
     _check_dates(data["licence_valid_from"], data["licence_valid_to"])
     _check_unique(session, data)
-    institution = Institution(**data, status="active", credit_grade=supervision.grade_for(points=0),
+    institution = Institution(**data, status="active", credit_grade=grades.grade_for(points=0),
                               credit_points=0)
     session.add(institution)
     session.flush()
@@ -126,7 +127,7 @@ def create_staff(*, session, institution: Institution, data: dict) -> Staff:
     data = dict(data)
     data["id_number"] = normalise_id_number(data["id_number"])
     staff = Staff(**data, institution_id=institution.id, status="active",
-                  credit_grade=supervision.grade_for(points=0), credit_points=0)
+                  credit_grade=grades.grade_for(points=0), credit_points=0)
     session.add(staff)
     session.flush()
     codes.issue(session=session, staff=staff)

@@ -1,5 +1,1 @@
 """Self-inspections (依法执业自查): checklist templates, filings, rectifications; credit commitments (信用承诺)."""
-
-from selfcheck.routes import blp
-
-__all__ = ["blp"]

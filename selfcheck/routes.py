@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template
 from flask.views import MethodView
 
 from api import spreadsheets
 from api.access import ADMIN, INSTITUTION, REGULATORS, check_own_institution
 from api.auth import current_account, login_required
 from api.context import ID
-from api.database import SHANGHAI, db, today_shanghai
+from api.database import db, today_shanghai
 from api.extensions import Blueprint
 from api.schemas import page_schema, paginate
-from codes import service as codes
 from selfcheck import commitments, exports, service, templates
 from selfcheck.schemas import (
     BreachInSchema,
@@ -32,7 +30,7 @@ from selfcheck.schemas import (
     TemplateSchema,
 )
 
-blp = Blueprint("selfcheck", __name__, url_prefix="/api/v1", template_folder="pages",
+blp = Blueprint("selfcheck", __name__, url_prefix="/api/v1",
                 description="Self-inspections (依法执业自查) and credit commitments (信用承诺)")
 SelfCheckExportArgs = spreadsheets.export_args(SelfCheckListArgs)
 
@@ -203,33 +201,3 @@ class Breach(MethodView):
         commitments.breach(session=db.session, commitment=commitment, account=current_account(), **data)
         db.session.commit()
         return commitments.view(commitment, today_shanghai())
-
-
-@blp.route(f"/commitments/<{ID}:commitment_id>/document")
-class CommitmentDocument(MethodView):
-    @login_required(optional=True)
-    @blp.doc(responses={"200": {"description": "Printable A4 HTML page with the institution's code",
-                                "content": {"text/html": {}}}})
-    @blp.error(404, "Unknown, or not in force and not yours")
-    def get(self, commitment_id):
-        """The commitment as a printable page for the clinic wall (public while in force)."""
-        today = today_shanghai()
-        commitment = commitments.get(session=db.session, commitment_id=commitment_id)
-        commitments.check_may_read(commitment, current_account(optional=True), today)
-        institution = commitment.institution
-        qr_svg = None
-        if institution.code is not None:
-            base_url = current_app.config["PUBLIC_BASE_URL"]
-            colour = codes.colour_of(institution=institution, today=today)
-            svg = codes.render(codes.urls(institution.code.token, base_url)["url"], colour, "svg", 4).decode()
-            qr_svg = svg[svg.index("<svg"):]
-        status_text = {"breached": "该机构已违背此承诺", "superseded": "此承诺已由新承诺替代"}.get(
-            commitment.status, "此承诺已过有效期")
-        html = render_template(
-            "selfcheck/commitment.html", commitment=commitment, institution=institution, qr_svg=qr_svg,
-            title=commitments.texts()[commitment.version]["title"] if commitment.version in commitments.texts()
-            else "信用承诺书",
-            in_force=commitments.in_force(commitment, today), status_text=status_text,
-            signed_at=commitment.signed_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M"),
-        )
-        return html, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"}

@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import and_, exists, select
 
 from api.access import ADMIN, INSTITUTION, scope_to_account
-from api.database import lock_row, today_shanghai, utcnow
+from api.database import SHANGHAI, lock_row, today_shanghai, utcnow
 from api.errors import (
     Conflict,
     Forbidden,
@@ -236,8 +236,6 @@ def missed_period(*, session, today: dt.date):
     """(institution_id, period label) of active institutions registered before the last quarter past its
     deadline that filed nothing for it (a full-year filing submitted in that quarter counts): one query."""
     period = periods.last_quarter_past_due(today)
-    from api.database import SHANGHAI
-
     quarter_start = dt.datetime.combine(period.start, dt.time.min, tzinfo=SHANGHAI)
     quarter_end = dt.datetime.combine(period.due, dt.time.max, tzinfo=SHANGHAI)
     filed = exists().where(

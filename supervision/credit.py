@@ -1,5 +1,5 @@
 """Set-based credit recomputation: a fixed number of aggregate queries whatever the number of
-institutions, `service.compute()` per row in Python, then one bulk UPDATE and one bulk INSERT of
+institutions, `grades.compute()` per row in Python, then one bulk UPDATE and one bulk INSERT of
 history for the rows that changed. Used for one institution after an event and for all of them
 (`flask recompute-credit`, daily, and bench/credit.py).
 """
@@ -14,7 +14,7 @@ from api.database import SHANGHAI, lock_rows, today_shanghai, utcnow
 from complaints.models import Complaint
 from registry.models import Institution, Staff
 from selfcheck.models import Commitment
-from supervision import service
+from supervision import grades
 from supervision.models import CreditRecord, Lead, ListDecision, ListEntry, Violation
 
 
@@ -43,8 +43,8 @@ def recompute(*, session, institution_ids: list[int] | None = None, today: dt.da
     now = now or utcnow()
     year = today.year
     start = dt.date(year, 1, 1)
-    cycle_start = service.cycle_start(year)
-    previous_start = service.cycle_start(year - 1)
+    cycle_start = grades.cycle_start(year)
+    previous_start = grades.cycle_start(year - 1)
     final = final_clause(now)
 
     points = _by_institution(session, select(Violation.institution_id, func.sum(Violation.points))
@@ -88,10 +88,10 @@ def recompute(*, session, institution_ids: list[int] | None = None, today: dt.da
     updates, history, opened, closed = [], [], [], []
     for row in session.execute(institutions):
         valid_to = in_force.get(row.id)
-        result = service.compute(service.CreditInputs(
+        result = grades.compute(grades.CreditInputs(
             points=int(points.get(row.id) or 0), commitment_in_force=valid_to is not None,
             breached=bool(breached.get(row.id)), black_decision=black.get(row.id),
-            open_lead=row.id in leads, high_lead=(leads.get(row.id) or 0) >= service.HIGH_PRIORITY_LEAD,
+            open_lead=row.id in leads, high_lead=(leads.get(row.id) or 0) >= grades.HIGH_PRIORITY_LEAD,
             previous_grade=previous_grade.get(row.id), substantiated_complaints=int(substantiated.get(row.id) or 0),
             category=row.category, remote_monitoring=row.remote_monitoring,
         ))
@@ -168,6 +168,6 @@ def _recompute_staff(session, institution_ids, start: dt.date, final) -> None:
     for staff_id, stored in session.execute(staff):
         total = int(totals.get(staff_id) or 0)
         if total != stored:
-            changes.append({"id": staff_id, "credit_points": total, "credit_grade": service.grade_for(points=total)})
+            changes.append({"id": staff_id, "credit_points": total, "credit_grade": grades.grade_for(points=total)})
     if changes:
         session.execute(update(Staff), changes)

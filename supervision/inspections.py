@@ -21,7 +21,7 @@ from api.errors import (
 )
 from api.models import Account
 from registry.models import Institution
-from supervision import credit, leads, service
+from supervision import credit, grades, leads, service
 from supervision.credit import final_clause
 from supervision.models import (
     Inspection,
@@ -80,7 +80,7 @@ def years_before(day: dt.date, years: int) -> dt.date:
 def public_record(*, session, institution_id: int, today: dt.date, now) -> tuple[list[dict], list[dict]]:
     """The last public inspections and the public penalties (final, public violations) of the past five
     years, in one query."""
-    since = years_before(today, service.PUBLIC_YEARS)
+    since = years_before(today, grades.PUBLIC_YEARS)
     inspections = (select(literal("inspection").label("kind"), Inspection.inspected_on.label("on"),
                           Inspection.result.label("result"), Inspection.summary.label("text"),
                           literal(None).label("decision_no"), Inspection.id.label("id"))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import lazyload
 from api.database import lock_row, upsert_insert, utcnow
 from api.errors import InvalidTransition
 from registry.models import Institution
+from supervision import credit
 from supervision.models import LEAD_REASON_KINDS, Lead, LeadReason
 
 # Points per reason of each kind; a lead's score is their sum, capped at 100.
@@ -211,8 +212,6 @@ def _priority(lead_score: int | None) -> str | None:
 def _refresh_risk(session, institution_id: int | None) -> None:
     """An institution's risk level follows its open lead at once."""
     if institution_id is not None:
-        from supervision import credit
-
         credit.recompute(session=session, institution_ids=[institution_id], reason="lead changed")
 
 

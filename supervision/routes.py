@@ -21,6 +21,7 @@ from api.extensions import Blueprint
 from api.schemas import PageArgs, page_schema, paginate
 from registry import licence
 from registry.models import Institution
+from selfcheck import service as selfcheck  # selfcheck feeds supervision, not the other way round
 from supervision import draws, exports, inspections, leads, service, violations
 from supervision.models import (
     CreditRecord,
@@ -335,10 +336,6 @@ class RefreshLeads(MethodView):
     @blp.response(200, RefreshResultSchema)
     def post(self):
         """Turn passed self-inspection deadlines into leads now (the daily `flask refresh-leads` job)."""
-        from selfcheck import (
-            service as selfcheck,  # selfcheck feeds supervision, not the other way round
-        )
-
         changed = selfcheck.sweep_leads(session=db.session)
         db.session.commit()
         return {"institutions": changed}

@@ -34,6 +34,7 @@ from api.models import Account
 from api.workdays import add_working_days, end_of, local_date
 from registry.models import Institution, Staff
 from supervision import service
+from supervision.credit import final_clause
 from supervision.models import Violation
 
 RULES_FILE = Path(__file__).parent / "rules" / "violations-v1.json"
@@ -115,8 +116,6 @@ def query(*, account: Account, institution_id: int | None = None, status: str | 
     if status:
         now = utcnow()
         if status == "final":
-            from supervision.credit import final_clause
-
             statement = statement.where(final_clause(now))
         elif status == "pending":
             statement = statement.where(Violation.status == "pending", Violation.objection_due_at >= now)

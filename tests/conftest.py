@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from api import create_app
+from onecode import create_app
 from api.database import db
 
 PG_URL = os.environ.get("ONECODE_TEST_DATABASE_URL")

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import func, select
 
-from api.cli import DEMO_PASSWORD
+from onecode.cli import DEMO_PASSWORD
 from api.database import db
 from api.models import Account
 from tests.api.helpers import log_in

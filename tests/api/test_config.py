@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api import create_app
+from onecode import create_app
 from api.config import DEFAULT_SECRET_KEY, ConfigError
 
 GOOD_SECRET = "a-production-secret-of-more-than-32-characters"

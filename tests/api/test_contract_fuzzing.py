@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import CheckContext
 from schemathesis.core.failures import Failure
 
-from api import create_app
+from onecode import create_app
 from api.database import db
 from tests.conftest import BASE_CONFIG, institution_payload, staff_payload
 

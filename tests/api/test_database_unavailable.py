@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from api import create_app
+from onecode import create_app
 from api.errors import RETRY_AFTER
 from tests.api.helpers import assert_error
 from tests.conftest import BASE_CONFIG, PG_URL

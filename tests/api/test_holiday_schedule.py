@@ -13,7 +13,7 @@ import logging
 import chinese_calendar
 import pytest
 
-from api import create_app
+from onecode import create_app
 from api.config import ConfigError
 from api.database import SHANGHAI
 from api.workdays import LIBRARY_CALENDAR, WorkCalendar, load_schedule

@@ -3,8 +3,8 @@ outlives SCAN_CACHE_SECONDS."""
 
 import pytest
 
-from codes import cache as cache_module
-from codes.cache import ProfileCache, cached_profile
+from public import cache as cache_module
+from public.cache import ProfileCache, cached_profile
 
 
 class Clock:

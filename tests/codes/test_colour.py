@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import update
 
 from api.database import today_shanghai
+from codes import service as codes_service
 from registry.models import Institution
-from supervision import service as supervision
+from supervision import grades
 from tests.conftest import institution_payload, staff_payload
 
 
@@ -27,7 +28,7 @@ from tests.conftest import institution_payload, staff_payload
     (3, True, False, False, "D"),
 ])
 def test_grade_for_follows_the_points_table(points, black_listed, commitment, breached, grade):
-    assert supervision.grade_for(points=points, black_listed=black_listed, commitment_in_force=commitment,
+    assert grades.grade_for(points=points, black_listed=black_listed, commitment_in_force=commitment,
                                  breached=breached) == grade
 
 
@@ -46,7 +47,7 @@ def test_grade_for_follows_the_points_table(points, black_listed, commitment, br
     ("C", (), "expired", "red"),
 ])
 def test_colour_for_follows_the_colour_table(grade, lists, licence_status, colour):
-    assert supervision.colour_for(grade=grade, lists=lists, licence_status=licence_status) == colour
+    assert grades.colour_for(grade=grade, lists=lists, licence_status=licence_status) == colour
 
 
 @pytest.mark.parametrize(("grade", "category", "remote", "commitment", "mode"), [
@@ -63,12 +64,12 @@ def test_colour_for_follows_the_colour_table(grade, lists, licence_status, colou
     ("A", "clinic", False, False, "one_code"),
 ])
 def test_supervision_mode_follows_the_mode_table(grade, category, remote, commitment, mode):
-    assert supervision.supervision_mode(grade=grade, category=category, remote_monitoring=remote,
+    assert grades.supervision_mode(grade=grade, category=category, remote_monitoring=remote,
                                         commitment_in_force=commitment) == mode
 
 
 def test_the_colours_have_their_contract_hex_values():
-    assert supervision.COLOUR_HEX == {"green": "#1a7f37", "yellow": "#9a6700", "red": "#cf222e"}
+    assert codes_service.COLOUR_HEX == {"green": "#1a7f37", "yellow": "#9a6700", "red": "#cf222e"}
 
 
 def _create(admin, serial, **overrides):

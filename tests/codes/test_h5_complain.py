@@ -11,7 +11,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from api.database import db
-from codes import complain_form
+from public import complain_form
 from complaints import attachments
 from complaints.models import Attachment, Complaint
 from tests.codes.h5_helpers import (

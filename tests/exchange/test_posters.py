@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from api.database import db
 from codes.models import Code
-from codes.posters import INSTRUCTION
+from public.posters import INSTRUCTION
 from tests.conftest import institution_payload
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -15,9 +15,9 @@ from api.database import SHANGHAI, today_shanghai, utcnow
 from registry.models import Institution
 from selfcheck import commitments
 from supervision import credit as credit_module
-from supervision import service
+from supervision import grades, service
 from supervision.models import CreditRecord, ListEntry, Violation
-from supervision.service import CreditInputs, compute
+from supervision.grades import CreditInputs, compute
 from tests.api.helpers import assert_error
 from tests.complaints.workflow_helpers import submit
 from tests.supervision.helpers import (  # noqa: F401 - fixtures
@@ -108,7 +108,7 @@ def test_the_risk_level_follows_the_grade_the_leads_and_the_black_list(inputs, r
 @pytest.mark.parametrize(("licence", "risk"), [("valid", "low"), ("expiring", "medium"), ("expired", "high"),
                                                ("suspended", "high"), ("revoked", "high")])
 def test_the_licence_raises_the_risk_level(licence, risk):
-    assert service.risk_for(grade="B", lists=(), open_lead=False, high_lead=False, licence_status=licence) == risk
+    assert grades.risk_for(grade="B", lists=(), open_lead=False, high_lead=False, licence_status=licence) == risk
 
 
 @pytest.mark.parametrize(("grade", "lists", "licence", "colour"), [
@@ -118,7 +118,7 @@ def test_the_licence_raises_the_risk_level(licence, risk):
     ("C", (), "revoked", "red"),
 ])
 def test_the_colour_follows_the_grade_the_black_list_and_the_licence(grade, lists, licence, colour):
-    assert service.colour_for(grade=grade, lists=lists, licence_status=licence) == colour
+    assert grades.colour_for(grade=grade, lists=lists, licence_status=licence) == colour
 
 
 @pytest.mark.parametrize(("grade", "category", "remote", "in_force", "mode"), [
@@ -133,7 +133,7 @@ def test_the_colour_follows_the_grade_the_black_list_and_the_licence(grade, list
     ("C", "cosmetic", False, False, "graded"),
 ])
 def test_the_supervision_mode_follows_the_grade_category_and_monitoring(grade, category, remote, in_force, mode):
-    assert service.supervision_mode(grade=grade, category=category, remote_monitoring=remote,
+    assert grades.supervision_mode(grade=grade, category=category, remote_monitoring=remote,
                                     commitment_in_force=in_force) == mode
 
 

@@ -30,10 +30,10 @@ from api.errors import (
 from api.extensions import Blueprint, limiter, query_code_limit
 from api.labels import COMPLAINT_STATUS_NAMES
 from api.models import DEPARTMENTS
-from codes import complain_form, profile
+from public import complain_form, profile
 from codes import service as codes
-from codes.complain_form import GENERAL, FormErrors
-from codes.routes import TOKEN, scan_answer
+from public.complain_form import GENERAL, FormErrors
+from public.routes import TOKEN, scan_answer
 from complaints import attachments, intake
 from complaints import service as complaints
 from complaints.models import Complaint

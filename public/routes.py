@@ -5,16 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import quote
 
-from flask import current_app, request
+from flask import current_app, render_template, request
 from flask.views import MethodView
 
 from api.access import REGULATORS
 from api.auth import current_account, login_required
-from api.context import view_context
-from api.database import db
+from api.context import ID, view_context
+from api.database import SHANGHAI, db, today_shanghai
 from api.extensions import Blueprint
-from codes import posters, profile, scans, service
-from codes.cache import CachedProfile, ProfileCache, cached_profile
+from codes import service
 from codes.schemas import (
     ImageArgs,
     PosterArgs,
@@ -23,13 +22,18 @@ from codes.schemas import (
     ScanCountArgs,
     ScanCountsSchema,
 )
+from public import colour as code_colour
+from public import posters, profile, scans
+from public.cache import CachedProfile, ProfileCache, cached_profile
 from registry.schemas import CodeSchema
+from selfcheck import commitments
 
 TOKEN = "string(maxlength=32)"  # longer strings are never tokens: a plain 404
 IMAGE_MAX_AGE = 300  # a colour change reaches cached images within five minutes
 PROFILE_MAX_AGE = 60
 
-blp = Blueprint("codes", __name__, url_prefix="/api/v1", description="Codes (一码) and the public scan")
+blp = Blueprint("codes", __name__, url_prefix="/api/v1", description="Codes (一码) and the public scan",
+                template_folder="templates")
 
 
 def scan_answer(token: str) -> CachedProfile:
@@ -69,7 +73,7 @@ class CodeImage(MethodView):
     def get(self, token, format, scale):
         """The QR image of a code's URL, dark modules in the credit colour (public)."""
         context = view_context()
-        code, colour = service.active_for_image(session=db.session, token=token, today=context["today"])
+        code, colour = code_colour.active_for_image(session=db.session, token=token, today=context["today"])
         etag = service.image_etag(code.token, colour, format, scale)
         headers = {"ETag": f'"{etag}"', "Cache-Control": f"public, max-age={IMAGE_MAX_AGE}"}
         if request.if_none_match.contains(etag):
@@ -128,7 +132,7 @@ class CodeRevoke(MethodView):
                               by_account_id=current_account().id)
         db.session.commit()
         context = view_context()
-        colour = service.subject_colour(session=db.session, code=code, today=context["today"])
+        colour = code_colour.subject_colour(session=db.session, code=code, today=context["today"])
         return service.code_view(code, colour=colour, base_url=context["base_url"])
 
 
@@ -162,3 +166,32 @@ class Scan(MethodView):
         response.set_etag(entry.etag)
         return response.make_conditional(request)
 
+
+@blp.route(f"/commitments/<{ID}:commitment_id>/document", tags=["selfcheck"])  # documented with the commitments
+class CommitmentDocument(MethodView):
+    @login_required(optional=True)
+    @blp.doc(responses={"200": {"description": "Printable A4 HTML page with the institution's code",
+                                "content": {"text/html": {}}}})
+    @blp.error(404, "Unknown, or not in force and not yours")
+    def get(self, commitment_id):
+        """The commitment as a printable page for the clinic wall (public while in force)."""
+        today = today_shanghai()
+        commitment = commitments.get(session=db.session, commitment_id=commitment_id)
+        commitments.check_may_read(commitment, current_account(optional=True), today)
+        institution = commitment.institution
+        qr_svg = None
+        if institution.code is not None:
+            base_url = current_app.config["PUBLIC_BASE_URL"]
+            ink = code_colour.colour_of(institution=institution, today=today)
+            svg = service.render(service.urls(institution.code.token, base_url)["url"], ink, "svg", 4).decode()
+            qr_svg = svg[svg.index("<svg"):]
+        status_text = {"breached": "该机构已违背此承诺", "superseded": "此承诺已由新承诺替代"}.get(
+            commitment.status, "此承诺已过有效期")
+        html = render_template(
+            "selfcheck/commitment.html", commitment=commitment, institution=institution, qr_svg=qr_svg,
+            title=commitments.texts()[commitment.version]["title"] if commitment.version in commitments.texts()
+            else "信用承诺书",
+            in_force=commitments.in_force(commitment, today), status_text=status_text,
+            signed_at=commitment.signed_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M"),
+        )
+        return html, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"}

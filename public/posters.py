@@ -24,8 +24,9 @@ from api.errors import CodeRevoked, NotFound
 from api.labels import COLOUR_NAMES
 from api.text import plain, xml_safe
 from codes import service
+from codes.service import COLOUR_HEX
+from public.colour import colour_of
 from registry.models import Institution
-from supervision.service import COLOUR_HEX
 
 PAGE_WIDTH, PAGE_HEIGHT = 210, 297  # mm
 MARGIN = 15
@@ -111,7 +112,7 @@ def institution_poster(institution: Institution, *, today: dt.date, base_url: st
     code = institution.code
     if code is None:
         raise CodeRevoked("该机构当前没有有效的码，无法生成公示牌")
-    colour = service.colour_of(institution=institution, today=today)
+    colour = colour_of(institution=institution, today=today)
     return poster_svg(name=printable(institution.name), licence_no=printable(institution.licence_no),
                       url=service.urls(code.token, base_url)["url"], colour=colour, printed_on=today)
 

@@ -1,0 +1,85 @@
+"""The composition root: create_app() builds the app from every package's blueprints and CLI commands.
+
+Only the entry points import this (wsgi.py, tests/conftest.py, bench/); it sits outside the layers
+(docs/architecture.md), which is why it may import every package, and no package imports it."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+
+from flask import Flask
+from flask.sessions import SessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import api.cli
+import complaints.routes
+import onecode.cli
+import public.h5
+import public.routes
+import registry.routes
+import selfcheck.cli
+import selfcheck.routes
+import supervision.cli
+import supervision.routes
+from api import config, extensions, workdays
+from api import routes as core
+from api.request import Request
+from public.cache import ProfileCache
+from public.scans import ScanCounter
+
+BLUEPRINTS = (core.health, core.blp, registry.routes.blp, public.routes.blp, public.h5.h5, public.h5.h5_track,
+              complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp)
+COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *selfcheck.cli.COMMANDS, *supervision.cli.COMMANDS)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app; `test_config` overrides settings (tests) after ONECODE_* variables, both
+    converted and checked alike (api.config)."""
+    app = Flask("api", instance_relative_config=True)  # its name, logger and root path as before the move
+    app.request_class = Request  # a chunked body over MAX_CONTENT_LENGTH is 413 (api.request)
+    settings = config.load(app, test_config)  # parsed once, strictly (api.config)
+    if settings.HOLIDAY_SCHEDULE:  # a malformed schedule stops the app here, as any bad setting does
+        schedule = workdays.load_schedule(settings.HOLIDAY_SCHEDULE)
+        app.extensions["work_calendar"] = workdays.WorkCalendar(schedule)
+    app.session_interface = NoCookieSessions()
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.TRUSTED_PROXIES:
+        hops = settings.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    smorest = extensions.init_app(app)
+    for blueprint in BLUEPRINTS:
+        smorest.register_blueprint(blueprint)
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+    app.extensions["profile_cache"] = ProfileCache(settings.SCAN_CACHE_SECONDS)
+    counter = ScanCounter(settings.SCAN_COUNT_FLUSH_SECONDS)
+    app.extensions["scan_counter"] = counter
+    atexit.register(_flush_on_exit, app, counter)
+    _make_instance_folder(app)
+    return app
+
+
+class NoCookieSessions(SessionInterface):
+    """Nothing here uses Flask's cookie session (the API takes bearer tokens, the H5 form a signed
+    nonce), so no request builds its signer or sets a cookie; writing to `session` raises."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        return None
+
+
+def _flush_on_exit(app: Flask, counter) -> None:
+    with app.app_context():
+        counter.flush(extensions.db.engine)
+
+
+def _make_instance_folder(app: Flask) -> None:
+    os.makedirs(app.instance_path, exist_ok=True)
