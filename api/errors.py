@@ -192,7 +192,7 @@ def handle_http_exception(error: HTTPException):
     if page is not None:
         return page(error)
     status = error.code or 500
-    code, message = HTTP_CODES.get(status, ("HTTP_%d" % status, error.name))
+    code, message = HTTP_CODES.get(status, (f"HTTP_{status}", error.name))
     data = getattr(error, "data", None) or {}
     field_errors = _webargs_fields(data)
     if status == 400:

@@ -156,8 +156,8 @@ def seed(url: str, institutions: int, staff_each: int) -> dict:
     """Institutions with staff, through the service layer; their ids and institution code tokens."""
     from stdnum.cn import ric, uscc
 
-    from onecode import create_app
     from api.database import db
+    from onecode import create_app
     from registry import service as registry
 
     today = dt.date.today()

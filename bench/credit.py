@@ -360,9 +360,9 @@ def bench(kind: str, args: argparse.Namespace) -> dict:
 def measure(database: Database, args: argparse.Namespace, tmp: str) -> dict:
     from sqlalchemy import func, select
 
-    from onecode import create_app
     from api.database import SHANGHAI, db, today_shanghai, utcnow
     from api.models import Account
+    from onecode import create_app
     from registry.models import Institution
     from supervision import credit, draws
     from supervision.models import CreditRecord, ListEntry

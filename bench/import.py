@@ -119,8 +119,8 @@ def write_xlsx(path: Path, count: int) -> None:
 
 def _app_and_token():
     from api import accounts, auth
-    from onecode import create_app
     from api.database import db
+    from onecode import create_app
 
     app = create_app()
     with app.app_context():
@@ -203,8 +203,8 @@ def seed_complaints(env: dict, count: int) -> float:
     os.environ.update(env)
     from sqlalchemy import insert, select
 
-    from onecode import create_app
     from api.database import db
+    from onecode import create_app
 
     app = create_app()  # the composition root imports every package
     from complaints.models import Complaint

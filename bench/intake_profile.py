@@ -50,8 +50,8 @@ def main() -> int:
 
     from sqlalchemy import event
 
-    from onecode import create_app
     from api.database import db
+    from onecode import create_app
 
     with tempfile.TemporaryDirectory(prefix="onecode-intake-") as tmp:
         database = common.Database(args.database, tmp, args.pg_url)

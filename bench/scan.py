@@ -55,8 +55,8 @@ def seed(env: dict) -> str:
     os.environ.update(env)  # create_app reads ONECODE_* from the environment, as the workers will
     from stdnum.cn import ric, uscc
 
-    from onecode import create_app
     from api.database import db
+    from onecode import create_app
     from registry import service as registry
 
     today = dt.date.today()

@@ -16,13 +16,13 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from api.database import SHANGHAI, db
 from api.errors import (
     RETRY_AFTER,
-    answer_with_pages,
     CodeRevoked,
     Conflict,
     DomainError,
     NotFound,
     Unavailable,
     ValidationFailed,
+    answer_with_pages,
     database_busy,
     keep_retry_after,
     rollback_after_database_error,
@@ -30,14 +30,14 @@ from api.errors import (
 from api.extensions import Blueprint, limiter, query_code_limit
 from api.labels import COMPLAINT_STATUS_NAMES
 from api.models import DEPARTMENTS
-from public import complain_form, profile
 from codes import service as codes
-from public.complain_form import GENERAL, FormErrors
-from public.routes import TOKEN, scan_answer
 from complaints import attachments, intake
 from complaints import service as complaints
 from complaints.models import Complaint
 from complaints.schemas import TRACKING_NO
+from public import complain_form, profile
+from public.complain_form import GENERAL, FormErrors
+from public.routes import TOKEN, scan_answer
 from registry.models import Institution, Staff
 
 h5 = Blueprint("h5", __name__, url_prefix="/c", description="Mobile web pages opened by scanning a code",

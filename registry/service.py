@@ -12,8 +12,7 @@ from api.models import Account
 from codes import service as codes
 from registry import licence
 from registry.models import Institution, Staff
-from supervision import credit
-from supervision import grades
+from supervision import credit, grades
 from supervision import service as supervision
 
 # What an institution account may change about itself; licence facts belong to the regulator.

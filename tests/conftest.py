@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from onecode import create_app
 from api.database import db
+from onecode import create_app
 
 PG_URL = os.environ.get("ONECODE_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("ONECODE_TEST_REDIS_URL")

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 
 from api.models import Account
-
 from tests.api.helpers import assert_error, bearer, log_in
 from tests.conftest import BASE_CONFIG
 

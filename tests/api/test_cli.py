@@ -6,9 +6,9 @@ import re
 
 from sqlalchemy import func, select
 
-from onecode.cli import DEMO_PASSWORD
 from api.database import db
 from api.models import Account
+from onecode.cli import DEMO_PASSWORD
 from tests.api.helpers import log_in
 
 PASSWORD = "a-cli-made-password"

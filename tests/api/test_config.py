@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from onecode import create_app
 from api.config import DEFAULT_SECRET_KEY, ConfigError
+from onecode import create_app
 
 GOOD_SECRET = "a-production-secret-of-more-than-32-characters"
 

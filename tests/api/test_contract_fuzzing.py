@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import CheckContext
 from schemathesis.core.failures import Failure
 
-from onecode import create_app
 from api.database import db
+from onecode import create_app
 from tests.conftest import BASE_CONFIG, institution_payload, staff_payload
 
 # Examples per operation and persona: about a minute per database on a 2-core machine. A deeper run

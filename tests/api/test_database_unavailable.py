@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from onecode import create_app
 from api.errors import RETRY_AFTER
+from onecode import create_app
 from tests.api.helpers import assert_error
 from tests.conftest import BASE_CONFIG, PG_URL
 

@@ -13,11 +13,11 @@ import logging
 import chinese_calendar
 import pytest
 
-from onecode import create_app
 from api.config import ConfigError
 from api.database import SHANGHAI
 from api.workdays import LIBRARY_CALENDAR, WorkCalendar, load_schedule
 from complaints import deadlines
+from onecode import create_app
 from tests.complaints.helpers import submitted
 
 NEW_YEAR_2099 = {"2099": {"rest_days": ["2099-01-01/2099-01-02"], "working_days": ["2099-01-04"]}}

@@ -11,9 +11,9 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from api.database import db
-from public import complain_form
 from complaints import attachments
 from complaints.models import Attachment, Complaint
+from public import complain_form
 from tests.codes.h5_helpers import (
     CONTENT,
     SAVE_MESSAGE,

@@ -7,8 +7,8 @@ import pytest
 
 from registry.models import Staff
 from tests.codes.h5_helpers import CONTENT, Page, complain
-from tests.conftest import staff_payload
 from tests.complaints.helpers import stored_counts
+from tests.conftest import staff_payload
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ def _modules(png: bytes, scale: int) -> list[list[tuple]]:
 
 
 def _hex(rgb) -> str:
-    return "#%02x%02x%02x" % rgb
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
 def test_the_png_is_the_qr_code_of_the_url_in_green_with_a_quiet_zone(client, clinic):

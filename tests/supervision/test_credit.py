@@ -16,8 +16,8 @@ from registry.models import Institution
 from selfcheck import commitments
 from supervision import credit as credit_module
 from supervision import grades, service
-from supervision.models import CreditRecord, ListEntry, Violation
 from supervision.grades import CreditInputs, compute
+from supervision.models import CreditRecord, ListEntry, Violation
 from tests.api.helpers import assert_error
 from tests.complaints.workflow_helpers import submit
 from tests.supervision.helpers import (  # noqa: F401 - fixtures
