@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.database import UTCDateTime, db, utcnow
+from api.database import Model, SessionLike, UTCDateTime, utcnow
 
 READ_CONTACT = "read_contact"
 DOWNLOAD_ATTACHMENT = "download_attachment"
@@ -24,7 +24,7 @@ ACTIONS = {
 }
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
 
@@ -37,7 +37,7 @@ class AuditEntry(db.Model):
     detail: Mapped[str | None] = mapped_column(String(200))
 
 
-def record(*, session, account_id: int | None, action: str, object_type: str, object_id: str,
+def record(*, session: SessionLike, account_id: int | None, action: str, object_type: str, object_id: str,
            detail: str | None = None) -> AuditEntry:
     if action not in ACTIONS:
         raise ValueError(f"undeclared audit action {action!r}: add it to api.audit.ACTIONS")

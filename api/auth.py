@@ -8,13 +8,15 @@ import hashlib
 import re
 import secrets
 import uuid
+from typing import Any, cast
 
 import jwt
 from flask import current_app, request
 from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy.engine import CursorResult
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from api.database import db, utcnow
+from api.database import SessionLike, db, utcnow
 from api.errors import Forbidden, InvalidCredentials, Unauthorized
 from api.extensions import BEARER
 from api.models import Account, RefreshToken, RevokedSession
@@ -34,7 +36,7 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
-def authenticate(*, session, username: str, password: str) -> Account:
+def authenticate(*, session: SessionLike, username: str, password: str) -> Account:
     account = session.scalar(select(Account).where(Account.username == username))
     if account is None or account.password_hash is None:
         check_password_hash(_DUMMY_HASH, password)
@@ -48,7 +50,7 @@ def _hash_refresh(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_tokens(*, session, account: Account, session_id: str | None = None) -> dict:
+def issue_tokens(*, session: SessionLike, account: Account, session_id: str | None = None) -> dict:
     """A fresh access token and a refresh token in the given login session (a new one if None)."""
     config = current_app.config
     now = utcnow()
@@ -81,19 +83,19 @@ def issue_tokens(*, session, account: Account, session_id: str | None = None) ->
             "expires_in": ttl, "account": account}
 
 
-def rotate_refresh_token(*, session, refresh_token: str) -> dict:
+def rotate_refresh_token(*, session: SessionLike, refresh_token: str) -> dict:
     """Spend a refresh token for a new pair. A spent token presented again ends its whole session:
     whoever holds the copy (the thief or the owner) must log in again."""
     now = utcnow()
     row = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _hash_refresh(refresh_token)))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise InvalidCredentials("登录已失效，请重新登录")
-    spent = session.execute(
+    spent = cast(CursorResult[Any], session.execute(  # an UPDATE: its result has a rowcount
         update(RefreshToken)
         .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
         .values(used_at=now)
         .execution_options(synchronize_session=False)
-    )
+    ))
     if spent.rowcount != 1:
         end_session(session=session, session_id=row.session_id)
         raise InvalidCredentials("登录凭证已被使用过，为安全起见请重新登录")
@@ -103,7 +105,7 @@ def rotate_refresh_token(*, session, refresh_token: str) -> dict:
     return issue_tokens(session=session, account=account, session_id=row.session_id)
 
 
-def end_session(*, session, session_id: str) -> None:
+def end_session(*, session: SessionLike, session_id: str) -> None:
     """Logout: refuse the session's access tokens and its refresh tokens from now on."""
     now = utcnow()
     session.execute(
@@ -200,16 +202,16 @@ def login_required(*roles: str, optional: bool = False):
                 raise Forbidden()
             return fn(*args, **kwargs)
 
-        doc = getattr(fn, "_apidoc", {})
-        wrapper._apidoc = {**doc}
-        manual = dict(wrapper._apidoc.get("manual_doc", {}))
+        apidoc = {**getattr(fn, "_apidoc", {})}
+        manual = dict(apidoc.get("manual_doc", {}))
         manual["security"] = BEARER + ([{}] if optional else [])
         manual["responses"] = {**manual.get("responses", {}), "401": "UNAUTHORIZED",
                                **({"403": "FORBIDDEN"} if roles else {})}
         if roles:
             note = "Roles: " + ", ".join(roles) + "."
             manual["description"] = (manual.get("description", "") + "\n\n" + note).strip()
-        wrapper._apidoc["manual_doc"] = manual
+        apidoc["manual_doc"] = manual
+        vars(wrapper)["_apidoc"] = apidoc  # flask-smorest reads an endpoint's docs from this attribute
         return wrapper
 
     return decorator

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from select import POLLERR, POLLHUP, POLLIN, poll
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event, func
+from sqlalchemy import DateTime, MetaData, Table, event, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
@@ -29,8 +30,22 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
+    if TYPE_CHECKING:
+        __table__: ClassVar[Table]  # every model maps to a table (DeclarativeBase allows any FromClause)
+
 
 db = SQLAlchemy(model_class=Base)
+
+# The models' base class. Flask-SQLAlchemy builds db.Model at run time (Base plus its mixins: table
+# names, Model.query), so a type checker cannot see it as a class; to one, Model is Base.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
+
+# What the service functions take as `session`: a Session, or Flask-SQLAlchemy's scoped `db.session`
+# (which hands each call on to the request's Session).
+SessionLike = Session | scoped_session[Any]
 
 
 class UTCDateTime(TypeDecorator):
@@ -106,7 +121,7 @@ def upsert_insert(dialect, table):
     return (postgresql if name == "postgresql" else sqlite).insert(table)
 
 
-def lock_rows(session, model, keys=None) -> None:
+def lock_rows(session: SessionLike, model, keys=None) -> None:
     """Hold rows of `model` (by id; all of them when `keys` is None) against other writers until the
     transaction ends, for work that reads them and then writes what it computed (a credit
     recomputation): what it reads is then current.
@@ -131,7 +146,7 @@ def lock_rows(session, model, keys=None) -> None:
             lock_row(session, model, first)
 
 
-def lock_row(session, model, key, column: str = "id") -> None:
+def lock_row(session: SessionLike, model, key, column: str = "id") -> None:
     """Serialise writers on one row until the transaction ends, on both databases.
 
     PostgreSQL: SELECT … FOR UPDATE. SQLite ignores FOR UPDATE and reads outside the write transaction,

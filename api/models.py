@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.database import UTCDateTime, db, utcnow
+from api.database import Model, UTCDateTime, utcnow
 
 ROLES = ("citizen", "institution", "officer", "supervisor", "admin")
 DEPARTMENTS = {
@@ -24,7 +24,7 @@ def _in(column: str, values) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class Account(db.Model):
+class Account(Model):
     __tablename__ = "accounts"
     __table_args__ = (
         CheckConstraint(_in("role", ROLES), name="role"),
@@ -47,7 +47,7 @@ class Account(db.Model):
     wechat_unionid: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
-class RefreshToken(db.Model):
+class RefreshToken(Model):
     """One row per refresh token (stored hashed). A token works once; its `session_id` groups the chain
     of rotations of one login so that reuse of a spent token or a logout ends the whole session."""
 
@@ -64,7 +64,7 @@ class RefreshToken(db.Model):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class RevokedSession(db.Model):
+class RevokedSession(Model):
     """A login session ended by logout or by refresh-token reuse: its access tokens are refused.
 
     Keyed by session rather than by each access token's jti, so one row ends every access token the

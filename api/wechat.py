@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.access import CITIZEN
-from api.database import UTCDateTime, db, lock_row, utcnow
+from api.database import Model, UTCDateTime, lock_row, utcnow
 from api.errors import DomainError, InvalidCredentials
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def find_or_create_citizen(*, session, openid: str, unionid: str | None):
 
 # ---- the API access token, shared by all workers ----------------------------------------------------
 
-class WeChatToken(db.Model):
+class WeChatToken(Model):
     """WeChat's API access token, one row: fetching a new one invalidates the old one after a few
     minutes, so every worker must use the same token rather than each fetching its own."""
 

@@ -17,10 +17,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.database import UTCDateTime, db, utcnow
+from api.database import Model, UTCDateTime, utcnow
 
 
-class Code(db.Model):
+class Code(Model):
     """A printed code. Exactly one subject (institution or staff); at most one active code per subject,
     so a revoked poster can never be confused with the current one."""
 
@@ -45,7 +45,7 @@ class Code(db.Model):
     revoked_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
 
 
-class ScanCount(db.Model):
+class ScanCount(Model):
     """How often a code was scanned on a (Beijing) day. Nothing about who scanned is kept."""
 
     __tablename__ = "code_scan_counts"
@@ -55,7 +55,7 @@ class ScanCount(db.Model):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class MiniProgramCode(db.Model):
+class MiniProgramCode(Model):
     """The WeChat mini-program code (小程序码) of a code, fetched from WeChat once and kept."""
 
     __tablename__ = "mini_program_codes"

@@ -7,13 +7,15 @@ import hashlib
 import io
 import re
 import secrets
+from typing import Any, cast
 
 import segno
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from api import wechat
-from api.database import utcnow
+from api.database import SessionLike, utcnow
 from api.errors import CodeRevoked, Conflict, NotFound
 from codes.models import Code, MiniProgramCode
 from registry.models import Institution, Staff
@@ -29,7 +31,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def issue(*, session, institution: Institution | None = None, staff: Staff | None = None) -> Code:
+def issue(*, session: SessionLike, institution: Institution | None = None, staff: Staff | None = None) -> Code:
     """Give a subject a new active code (callers revoke the previous one first)."""
     code = Code(
         token=new_token(),
@@ -43,7 +45,7 @@ def issue(*, session, institution: Institution | None = None, staff: Staff | Non
     return code
 
 
-def find(*, session, token: str) -> Code:
+def find(*, session: SessionLike, token: str) -> Code:
     code = session.scalar(select(Code).where(Code.token == token)) if plausible(token) else None
     if code is None:
         raise NotFound("未找到此码，请确认是否为本平台发放的二维码")
@@ -55,15 +57,15 @@ def plausible(token: str) -> bool:
     return _TOKEN_SHAPE.fullmatch(token) is not None
 
 
-def revoke(*, session, token: str, reason: str, by_account_id: int) -> Code:
+def revoke(*, session: SessionLike, token: str, reason: str, by_account_id: int) -> Code:
     """Retire a code (poster stolen, forgeries seen) and issue its subject a new one."""
     code = find(session=session, token=token)
-    retired = session.execute(
+    retired = cast(CursorResult[Any], session.execute(  # an UPDATE: its result has a rowcount
         update(Code)
         .where(Code.id == code.id, Code.status == "active")
         .values(status="revoked", revoked_at=utcnow(), revoked_reason=reason, revoked_by=by_account_id)
         .execution_options(synchronize_session=False)
-    )
+    ))
     if retired.rowcount != 1:
         raise Conflict("此码已作废，不能重复作废")
     session.expire(code)
@@ -104,7 +106,7 @@ def render(url: str, colour: str, fmt: str, scale: int) -> bytes:
     return out.getvalue()
 
 
-def mini_program_code(*, session, token: str):
+def mini_program_code(*, session: SessionLike, token: str):
     """The mini-program code of an active code: stored after the first request, so WeChat is asked
     once per code (a revoked code's new token gets its own)."""
     code = find(session=session, token=token)

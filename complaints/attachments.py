@@ -17,7 +17,7 @@ import zlib
 
 from sqlalchemy import select
 
-from api.database import lock_row
+from api.database import SessionLike, lock_row
 from api.errors import Conflict, DomainError, Unavailable, ValidationFailed
 from complaints.models import Attachment, Complaint
 
@@ -170,7 +170,7 @@ def path_of(upload_dir: str, digest: str) -> str:
     return os.path.join(upload_dir, digest[:2], digest)
 
 
-def attach(*, session, complaint: Complaint, data: bytes, filename: str | None, upload_dir: str) -> tuple[Attachment, bool]:
+def attach(*, session: SessionLike, complaint: Complaint, data: bytes, filename: str | None, upload_dir: str) -> tuple[Attachment, bool]:
     """Add a file to the case: (attachment, created). Sending the same file again returns the first."""
     if len(data) > MAX_BYTES:
         raise PayloadTooLarge()

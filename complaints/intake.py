@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Integer, bindparam, case, cast, func, insert, literal_column, null, select, true
 from sqlalchemy.exc import IntegrityError
 
-from api.database import SHANGHAI, lock_row, upsert_insert, utcnow
+from api.database import SHANGHAI, SessionLike, lock_row, upsert_insert, utcnow
 from api.errors import Conflict, NotFound, ValidationFailed
 from api.text import unstorable
 from codes.models import Code
@@ -62,7 +62,7 @@ CATEGORY_CACHE_SECONDS = 60.0
 _category_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> (loaded at, categories)
 
 
-def get_category(*, session, code: str) -> Category:
+def get_category(*, session: SessionLike, code: str) -> Category:
     """The category table is reference data that only a migration changes, yet every submission needs
     it: each process reads it at most once a minute per database, not once per complaint."""
     key = session.get_bind()
@@ -78,7 +78,7 @@ def get_category(*, session, code: str) -> Category:
     return categories[code]
 
 
-def list_categories(*, session) -> list[ComplaintCategory]:
+def list_categories(*, session: SessionLike) -> list[ComplaintCategory]:
     return list(session.scalars(select(ComplaintCategory).order_by(ComplaintCategory.position)))
 
 
@@ -178,7 +178,7 @@ def target_key(target: dict) -> str | None:
     return next((key for key in _TARGETS if key in target), None)
 
 
-def resolve_target(*, session, target: dict) -> dict:
+def resolve_target(*, session: SessionLike, target: dict) -> dict:
     """The four target kinds of the contract, as the columns of the case; unknown targets are a 422.
 
     A code names an institution or a staff member (and, through them, the institution). The
@@ -244,7 +244,7 @@ _blocks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> th
 _blocks_lock = threading.Lock()
 
 
-def next_tracking_no(*, session, now: dt.datetime) -> str:
+def next_tracking_no(*, session: SessionLike, now: dt.datetime) -> str:
     """TS + Beijing date + a number of the day from the day's counter: unique under any concurrency.
 
     SQLite has one writer at a time, so there the counter is bumped by one inside the complaint's own
@@ -287,7 +287,7 @@ def hash_query_code(tracking_no: str, query_code: str) -> str:
     return hashlib.sha256(f"{tracking_no}:{normalised}".encode()).hexdigest()
 
 
-def find_with_code(*, session, tracking_no: str, query_code: str) -> Complaint:
+def find_with_code(*, session: SessionLike, tracking_no: str, query_code: str) -> Complaint:
     """The case, if the code fits; an unknown number and a wrong code are the same 404."""
     complaint = session.scalar(select(Complaint).where(Complaint.tracking_no == tracking_no))
     expected = complaint.query_code_hash if complaint else "0" * 64
@@ -309,7 +309,7 @@ def fingerprint(data: dict, account_id: int | None) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def find_replay(*, session, idempotency_key: str, request_fingerprint: str, secret: str) -> dict | None:
+def find_replay(*, session: SessionLike, idempotency_key: str, request_fingerprint: str, secret: str) -> dict | None:
     """The first answer for this key, or None if the key is new; 409 if it came with another body."""
     complaint = session.scalar(select(Complaint).where(Complaint.idempotency_key == stored_key(idempotency_key)))
     if complaint is None:
@@ -380,7 +380,7 @@ def submit_actor(case: dict) -> int | None:
     return None if case["anonymous"] else case["account_id"]
 
 
-def _store(session, case: dict, target: dict, reason: dict) -> tuple[dict, tuple[int, int] | None]:
+def _store(session: SessionLike, case: dict, target: dict, reason: dict) -> tuple[dict, tuple[int, int] | None]:
     """Insert the case about `target` (as the request names it) and the first entry of its timeline
     (`submit`). Returns the case's _TARGET_COLUMNS and the (id, new score) of the open lead its lead
     `reason` joined, or None.
@@ -401,12 +401,13 @@ def _store(session, case: dict, target: dict, reason: dict) -> tuple[dict, tuple
     params = {f"new_{name}": value for name, value in case.items()} | leads.reason_params(reason)
     row = connection.execute(_STORE_AND_JOIN_LEAD[key], params | {"target_key": target.get(key)}).first()
     if row is None:
+        assert key is not None  # a place is stored as given: only a code or a name can be unknown
         raise _unknown_target(key)
     return ({name: getattr(row, name) for name in _TARGET_COLUMNS},
             None if row.lead_id is None else (row.lead_id, row.score))
 
 
-def submit(*, session, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
+def submit(*, session: SessionLike, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
            now: dt.datetime | None = None) -> dict:
     """Validate, number, store and route a complaint; feed the institution's lead. Returns the receipt
     (with the query code, shown this once). The caller commits; on IntegrityError for the key, it
@@ -422,7 +423,7 @@ def submit(*, session, data: dict, account_id: int | None, idempotency_key: str 
     details = validate_details(category, data.get("details") or {})
     check_contact(data)
     request_fingerprint = fingerprint(data, account_id) if idempotency_key else None
-    if idempotency_key:
+    if idempotency_key and request_fingerprint:
         replay = find_replay(session=session, idempotency_key=idempotency_key,
                              request_fingerprint=request_fingerprint, secret=secret)
         if replay:
@@ -456,7 +457,7 @@ class Submitted(NamedTuple):
     extra: Any = None  # what `before_commit` returned (None for a replay)
 
 
-def submit_once(*, session, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
+def submit_once(*, session: SessionLike, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
                 before_commit: Callable[[dict], Any] | None = None) -> Submitted:
     """submit() and commit, once per Idempotency-Key: the JSON API and the H5 form both file this way.
     `before_commit(receipt)` adds to the same transaction (the H5 form's photo). Two requests with one
@@ -505,7 +506,7 @@ def lead_reason(category: Category, tracking_no: str, now: dt.datetime) -> dict:
     return leads.reason(kind, f"{tracking_no} {category.name}", now, ref=tracking_no)
 
 
-def feed_lead(*, session, target: dict, reason: dict, now: dt.datetime) -> None:
+def feed_lead(*, session: SessionLike, target: dict, reason: dict, now: dt.datetime) -> None:
     """Serious category: a lead at once. Otherwise the complaint joins an open lead, or opens one when
     it is the third in 30 days (counting only complaints since the institution's last lead ended).
 

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.database import UTCDateTime, db, utcnow
+from api.database import Model, UTCDateTime, utcnow
 from api.models import DEPARTMENTS, _in
 
 STATUSES = ("submitted", "accepted", "rejected", "assigned", "investigating", "resolved", "replied", "closed")
@@ -24,7 +24,7 @@ TARGET_KINDS = ("institution", "staff", "place")  # a scanned code resolves to i
 FINDINGS = ("substantiated", "partly_substantiated", "unsubstantiated")
 
 
-class ComplaintCategory(db.Model):
+class ComplaintCategory(Model):
     """Reference table, seeded by a migration: what a complaint is about decides who handles it.
 
     `also_departments` see the cases too (joint work, e.g. health on illegal practice) without
@@ -46,7 +46,7 @@ class ComplaintCategory(db.Model):
     position: Mapped[int] = mapped_column(default=0)
 
 
-class Complaint(db.Model):
+class Complaint(Model):
     __tablename__ = "complaints"
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status"),
@@ -106,7 +106,7 @@ class Complaint(db.Model):
     staff = relationship("Staff", lazy="joined", viewonly=True)
 
 
-class ComplaintEvent(db.Model):
+class ComplaintEvent(Model):
     """One row of a case's timeline: who did what, when. `note` is public (the complainant sees it when
     tracking); `internal_note` is for regulators only."""
 
@@ -125,7 +125,7 @@ class ComplaintEvent(db.Model):
     complaint: Mapped[Complaint] = relationship(back_populates="events")
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     """A file sent with a complaint, stored once by content hash under UPLOAD_DIR (never served publicly)."""
 
     __tablename__ = "complaint_attachments"
@@ -143,7 +143,7 @@ class Attachment(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class TrackingCounter(db.Model):
+class TrackingCounter(Model):
     """The last tracking number taken per Beijing day, by one atomic upsert: one number per complaint
     on SQLite, a block of numbers per process on PostgreSQL (see complaints.intake.next_tracking_no)."""
 

@@ -9,13 +9,14 @@ reply deadline once. Every action is a timeline row with who, when and its notes
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from api import audit
 from api.access import ADMIN, DECIDERS, INSTITUTION, REGULATORS, is_staff
-from api.database import utcnow
+from api.database import SessionLike, utcnow
 from api.errors import (
     Forbidden,
     InvalidTransition,
@@ -74,7 +75,7 @@ def is_overdue(complaint: Complaint, now: dt.datetime | None = None) -> bool:
     return False
 
 
-def overdue_clause(now: dt.datetime):
+def overdue_clause(now: dt.datetime) -> ColumnElement[bool]:
     """is_overdue() as SQL, so lists filter on it."""
     return or_(
         and_(Complaint.status == "submitted", Complaint.accept_due_at < now),
@@ -84,12 +85,12 @@ def overdue_clause(now: dt.datetime):
 
 # ---- who sees what ----------------------------------------------------------------------------
 
-def co_handled_categories(*, session, department: str) -> list[str]:
+def co_handled_categories(*, session: SessionLike, department: str | None) -> list[str]:
     """Categories whose cases this department sees besides its own (e.g. health on illegal practice)."""
     return [c.code for c in session.scalars(select(ComplaintCategory)) if department in (c.also_departments or [])]
 
 
-def visibility_clause(*, session, account: Account):
+def visibility_clause(*, session: SessionLike, account: Account):
     if account.role == ADMIN:
         return true()
     if is_staff(account):
@@ -106,7 +107,7 @@ def handles(account: Account, complaint: Complaint) -> bool:
     return is_staff(account) and account.department == complaint.department
 
 
-def get_visible(*, session, account: Account, tracking_no: str) -> Complaint:
+def get_visible(*, session: SessionLike, account: Account, tracking_no: str) -> Complaint:
     complaint = session.scalar(
         select(Complaint).where(Complaint.tracking_no == tracking_no, visibility_clause(session=session, account=account))
     )
@@ -115,7 +116,7 @@ def get_visible(*, session, account: Account, tracking_no: str) -> Complaint:
     return complaint
 
 
-def complaint_query(*, session, account: Account, status: str | None = None, category: str | None = None,
+def complaint_query(*, session: SessionLike, account: Account, status: str | None = None, category: str | None = None,
                     institution_id: int | None = None, overdue: bool | None = None, department: str | None = None,
                     now: dt.datetime | None = None):
     statement = (select(Complaint).where(visibility_clause(session=session, account=account))
@@ -136,7 +137,7 @@ def complaint_query(*, session, account: Account, status: str | None = None, cat
 
 # ---- actions ----------------------------------------------------------------------------------
 
-def act(*, session, complaint: Complaint, account: Account, action: str, data: dict,
+def act(*, session: SessionLike, complaint: Complaint, account: Account, action: str, data: dict,
         now: dt.datetime | None = None) -> Complaint:
     """Apply one workflow action by `account`, or refuse it: 403 for the wrong person, 409 for the
     wrong status, 422 for a missing note or value."""
@@ -166,12 +167,12 @@ def act(*, session, complaint: Complaint, account: Account, action: str, data: d
     return complaint
 
 
-def _accept(*, complaint, now, **_):
+def _accept(*, complaint, now, **_) -> None:
     complaint.accepted_at = now
     complaint.reply_due_at = deadlines.reply_due(now)
 
 
-def _assign(*, session, complaint, data, **_):
+def _assign(*, session: SessionLike, complaint, data, **_) -> None:
     handler_id = data.get("handler_id")
     if handler_id is None:
         raise ValidationFailed(fields={"handler_id": ["请选择承办人"]})
@@ -182,21 +183,21 @@ def _assign(*, session, complaint, data, **_):
     complaint.handler_id = handler.id
 
 
-def _resolve(*, complaint, data, **_):
+def _resolve(*, complaint, data, **_) -> None:
     if not data.get("finding"):
         raise ValidationFailed(fields={"finding": ["请填写核查结论"]})
     complaint.finding = data["finding"]
 
 
-def _reply(*, complaint, data, now, **_):
+def _reply(*, complaint, data, now, **_) -> None:
     complaint.reply, complaint.replied_at = data["note"], now
 
 
-def _close(*, complaint, now, **_):
+def _close(*, complaint, now, **_) -> None:
     complaint.closed_at = now
 
 
-def _transfer(*, complaint, data, now, **_):
+def _transfer(*, complaint, data, now, **_) -> None:
     department = data.get("department")
     if not department:
         raise ValidationFailed(fields={"department": ["请选择转交部门"]})
@@ -207,7 +208,7 @@ def _transfer(*, complaint, data, now, **_):
     complaint.accept_due_at = deadlines.accept_due(now)
 
 
-def _extend(*, complaint, data, **_):
+def _extend(*, complaint, data, **_) -> None:
     days = data.get("days")
     if not days:
         raise ValidationFailed(fields={"days": [f"请填写延长天数（1–{deadlines.MAX_EXTENSION_DAYS}）"]})
@@ -217,16 +218,16 @@ def _extend(*, complaint, data, **_):
     complaint.reply_due_at = deadlines.extended(complaint.reply_due_at, days)
 
 
-def _nothing(**_):
+def _nothing(**_) -> None:
     pass
 
 
-_APPLY = {"accept": _accept, "reject": _nothing, "assign": _assign, "investigate": _nothing,
+_APPLY: dict[str, Callable[..., None]] = {"accept": _accept, "reject": _nothing, "assign": _assign, "investigate": _nothing,
           "resolve": _resolve, "reply": _reply, "close": _close, "transfer": _transfer, "extend": _extend}
 assert _APPLY.keys() == TRANSITIONS.keys()
 
 
-def rate(*, session, tracking_no: str, query_code: str, score: int, comment: str | None = None,
+def rate(*, session: SessionLike, tracking_no: str, query_code: str, score: int, comment: str | None = None,
          now: dt.datetime | None = None) -> Complaint:
     now = now or utcnow()
     complaint = find_with_code(session=session, tracking_no=tracking_no, query_code=query_code)
@@ -302,7 +303,7 @@ def summary_view(complaint: Complaint, now: dt.datetime | None = None, *, for_in
     return view
 
 
-def case_view(*, session, complaint: Complaint, account: Account, attachments: list[Attachment],
+def case_view(*, session: SessionLike, complaint: Complaint, account: Account, attachments: list[Attachment],
               with_contact: bool = True) -> dict:
     """The full case for a regulator. The complainant's contact only for the handling department, and
     each such reading is written to the audit log. An institution gets the content and outcome only.
@@ -338,7 +339,7 @@ def case_view(*, session, complaint: Complaint, account: Account, attachments: l
     return view
 
 
-def attachments_of(*, session, complaint: Complaint) -> list[Attachment]:
+def attachments_of(*, session: SessionLike, complaint: Complaint) -> list[Attachment]:
     return list(session.scalars(select(Attachment).where(Attachment.complaint_id == complaint.id)
                                 .order_by(Attachment.id)))
 
@@ -348,7 +349,7 @@ def citizen_query(*, account: Account):
             .order_by(Complaint.submitted_at.desc(), Complaint.id.desc()))
 
 
-def attachment_for_download(*, session, account: Account, tracking_no: str, attachment_id: int) -> Attachment:
+def attachment_for_download(*, session: SessionLike, account: Account, tracking_no: str, attachment_id: int) -> Attachment:
     """Only the handling department (and admin: never, contact-grade data) may download."""
     complaint = get_visible(session=session, account=account, tracking_no=tracking_no)
     if not handles(account, complaint):

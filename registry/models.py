@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.database import UTCDateTime, db, utcnow
+from api.database import Model, UTCDateTime, utcnow
 from api.models import _in
 
 CATEGORIES = {
@@ -33,7 +33,7 @@ STAFF_ROLES = {"physician": "医师", "nurse": "护士", "pharmacist": "药师",
 STAFF_STATUSES = ("active", "left")
 
 
-class Institution(db.Model):
+class Institution(Model):
     __tablename__ = "institutions"
     __table_args__ = (
         CheckConstraint(_in("category", CATEGORIES), name="category"),
@@ -80,7 +80,7 @@ class Institution(db.Model):
     )
 
 
-class Staff(db.Model):
+class Staff(Model):
     __tablename__ = "staff"
     __table_args__ = (
         CheckConstraint(_in("role", STAFF_ROLES), name="role"),

@@ -7,6 +7,7 @@ from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
 from api.access import check_own_institution, is_regulator
+from api.database import SessionLike
 from api.errors import Conflict, Forbidden, NotVisible, ValidationFailed
 from api.models import Account
 from codes import service as codes
@@ -38,7 +39,7 @@ def _check_dates(valid_from, valid_to) -> None:
         raise ValidationFailed(fields={"licence_valid_to": ["有效期截止日期不能早于起始日期"]})
 
 
-def get_institution(*, session, institution_id: int, account: Account) -> Institution:
+def get_institution(*, session: SessionLike, institution_id: int, account: Account) -> Institution:
     check_own_institution(account, institution_id)
     institution = session.get(Institution, institution_id)
     if institution is None:
@@ -46,7 +47,7 @@ def get_institution(*, session, institution_id: int, account: Account) -> Instit
     return institution
 
 
-def _check_unique(session, values: dict, *, exclude_id: int | None = None) -> None:
+def _check_unique(session: SessionLike, values: dict, *, exclude_id: int | None = None) -> None:
     """Name the clashing field for a friendly 409; the unique constraints still decide races."""
     clashes = {}
     for name in ("uscc", "licence_no"):
@@ -61,7 +62,7 @@ def _check_unique(session, values: dict, *, exclude_id: int | None = None) -> No
         raise Conflict("统一社会信用代码或执业许可证号已存在", fields=clashes)
 
 
-def create_institution(*, session, data: dict) -> Institution:
+def create_institution(*, session: SessionLike, data: dict) -> Institution:
     data = dict(data)
     data["uscc"] = normalise_uscc(data["uscc"])
     _check_dates(data["licence_valid_from"], data["licence_valid_to"])
@@ -74,7 +75,7 @@ def create_institution(*, session, data: dict) -> Institution:
     return institution
 
 
-def update_institution(*, session, institution: Institution, changes: dict, account: Account) -> Institution:
+def update_institution(*, session: SessionLike, institution: Institution, changes: dict, account: Account) -> Institution:
     if not is_regulator(account):
         refused = sorted(set(changes) - INSTITUTION_SELF_EDITABLE)
         if refused:
@@ -91,7 +92,7 @@ def update_institution(*, session, institution: Institution, changes: dict, acco
     return institution
 
 
-def institution_query(*, session, q=None, category=None, street=None, grade=None):
+def institution_query(*, session: SessionLike, q=None, category=None, street=None, grade=None):
     """Institutions as the list filters them, after recomputing the credit that went stale (the grade
     filter reads the stored grade)."""
     credit.refresh_stale(session=session)
@@ -122,7 +123,7 @@ def institution_view(institution: Institution, *, today, base_url: str) -> dict:
 
 # --- staff -------------------------------------------------------------------------------------
 
-def create_staff(*, session, institution: Institution, data: dict) -> Staff:
+def create_staff(*, session: SessionLike, institution: Institution, data: dict) -> Staff:
     data = dict(data)
     data["id_number"] = normalise_id_number(data["id_number"])
     staff = Staff(**data, institution_id=institution.id, status="active",
@@ -133,7 +134,7 @@ def create_staff(*, session, institution: Institution, data: dict) -> Staff:
     return staff
 
 
-def get_staff(*, session, staff_id: int, account: Account) -> Staff:
+def get_staff(*, session: SessionLike, staff_id: int, account: Account) -> Staff:
     staff = session.get(Staff, staff_id)
     if staff is None:
         raise NotVisible("未找到该人员")
@@ -141,7 +142,7 @@ def get_staff(*, session, staff_id: int, account: Account) -> Staff:
     return staff
 
 
-def update_staff(*, session, staff: Staff, changes: dict) -> Staff:
+def update_staff(*, session: SessionLike, staff: Staff, changes: dict) -> Staff:
     if "id_number" in changes:
         changes["id_number"] = normalise_id_number(changes["id_number"])
     for name, value in changes.items():

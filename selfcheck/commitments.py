@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from api.access import CITIZEN, check_own_institution, scope_to_account
-from api.database import lock_row, today_shanghai, utcnow
+from api.database import SessionLike, lock_row, today_shanghai, utcnow
 from api.errors import (
     Conflict,
     Forbidden,
@@ -60,12 +60,12 @@ def in_force(commitment: Commitment | None, today: dt.date) -> bool:
     return commitment is not None and commitment.status == "active" and commitment.valid_from <= today <= commitment.valid_to
 
 
-def active_for(*, session, institution_id: int) -> Commitment | None:
+def active_for(*, session: SessionLike, institution_id: int) -> Commitment | None:
     return session.scalar(select(Commitment).where(Commitment.institution_id == institution_id,
                                                    Commitment.status == "active"))
 
 
-def sign(*, session, account: Account, version: int, signer_name: str, signer_title: str, agree: bool,
+def sign(*, session: SessionLike, account: Account, version: int, signer_name: str, signer_title: str, agree: bool,
          today: dt.date | None = None) -> Commitment:
     """Sign the current text for the account's institution; valid one year from today."""
     today = today or today_shanghai()
@@ -74,7 +74,7 @@ def sign(*, session, account: Account, version: int, signer_name: str, signer_ti
     text = current_text()
     if version != text["version"]:
         raise ValidationFailed(fields={"version": [f"承诺书已更新为第 {text['version']} 版，请阅读后重新签署"]})
-    institution = session.get(Institution, account.institution_id)
+    institution = session.get_one(Institution, account.institution_id)
     signer_role(institution, signer_name)
     # Lock the institution: two signatures at once cannot both replace the same commitment.
     lock_row(session, Institution, institution.id)
@@ -95,7 +95,7 @@ def sign(*, session, account: Account, version: int, signer_name: str, signer_ti
     return commitment
 
 
-def breach(*, session, commitment: Commitment, account: Account, reason: str) -> Commitment:
+def breach(*, session: SessionLike, commitment: Commitment, account: Account, reason: str) -> Commitment:
     """A regulator records a breach: the commitment ends, the institution loses grade A for this year,
     gets a lead reason, and the points of the breach rule (which also recomputes its credit).
     The institution is locked and the commitment read again first: a second click on the button, or a
@@ -117,7 +117,7 @@ def breach(*, session, commitment: Commitment, account: Account, reason: str) ->
     return commitment
 
 
-def get(*, session, commitment_id: int) -> Commitment:
+def get(*, session: SessionLike, commitment_id: int) -> Commitment:
     commitment = session.get(Commitment, commitment_id)
     if commitment is None:
         raise NotFound("未找到该信用承诺")
@@ -157,7 +157,7 @@ def view(commitment: Commitment, today: dt.date) -> dict:
 
 def public_view(commitment: Commitment | None, today: dt.date, base_url: str) -> dict | None:
     """What the scan shows: only a commitment in force."""
-    if not in_force(commitment, today):
+    if commitment is None or not in_force(commitment, today):
         return None
     return {"version": commitment.version, "signer_name": commitment.signer_name,
             "signer_title": commitment.signer_title, "signed_at": commitment.signed_at,

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.database import UTCDateTime, db, utcnow
+from api.database import Model, UTCDateTime, utcnow
 from api.models import _in
 
 AREAS = {
@@ -38,7 +38,7 @@ FILING_STATUSES = ("submitted", "accepted", "returned")
 COMMITMENT_STATUSES = ("active", "superseded", "breached")
 
 
-class ChecklistTemplate(db.Model):
+class ChecklistTemplate(Model):
     """One published version of a checklist. Items are frozen with the version: filings point at it."""
 
     __tablename__ = "checklist_templates"
@@ -55,7 +55,7 @@ class ChecklistTemplate(db.Model):
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
 
 
-class SelfCheck(db.Model):
+class SelfCheck(Model):
     """A filing for one period. Immutable once submitted; a returned filing is corrected by a new
     revision (the returned one stays, as history). At most one live (submitted or accepted) filing per
     institution and period, enforced by a partial unique index."""
@@ -94,7 +94,7 @@ class SelfCheck(db.Model):
     institution = relationship("Institution", lazy="joined", viewonly=True)
 
 
-class SelfCheckAnswer(db.Model):
+class SelfCheckAnswer(Model):
     """One item's answer, with the item's text and tier copied from the template version answered."""
 
     __tablename__ = "selfcheck_answers"
@@ -123,7 +123,7 @@ class SelfCheckAnswer(db.Model):
     selfcheck: Mapped[SelfCheck] = relationship(back_populates="answers")
 
 
-class Rectification(db.Model):
+class Rectification(Model):
     """An item put right: recorded after the filing, which itself never changes."""
 
     __tablename__ = "selfcheck_rectifications"
@@ -136,7 +136,7 @@ class Rectification(db.Model):
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
 
 
-class Commitment(db.Model):
+class Commitment(Model):
     """A signed credit commitment: the exact text, its SHA-256, who signed and when; valid one year.
     One active at a time (partial unique index); a breach or a renewal ends it."""
 

@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import and_, exists, select
 
 from api.access import ADMIN, INSTITUTION, scope_to_account
-from api.database import SHANGHAI, lock_row, today_shanghai, utcnow
+from api.database import SHANGHAI, SessionLike, lock_row, today_shanghai, utcnow
 from api.errors import (
     Conflict,
     Forbidden,
@@ -76,12 +76,12 @@ def check_answers(template, answers: list[dict], today: dt.date) -> list[SelfChe
     return rows
 
 
-def file(*, session, account: Account, template_id: int, period: str, answers: list[dict], signer_name: str,
+def file(*, session: SessionLike, account: Account, template_id: int, period: str, answers: list[dict], signer_name: str,
          today: dt.date | None = None) -> SelfCheck:
     """File a self-inspection for the account's institution. A period with a live filing is a 409; a
     returned one is corrected by a new revision pointing at it."""
     today = today or today_shanghai()
-    institution = session.get(Institution, account.institution_id)
+    institution = session.get_one(Institution, account.institution_id)
     template = templates.get(session=session, template_id=template_id)
     if institution.category not in template.categories:
         raise ValidationFailed(fields={"template_id": ["该检查表不适用于本机构类别"]})
@@ -135,7 +135,7 @@ def filing_query(*, account: Account, institution_id: int | None = None, period:
     return statement
 
 
-def get_visible(*, session, account: Account, selfcheck_id: int) -> SelfCheck:
+def get_visible(*, session: SessionLike, account: Account, selfcheck_id: int) -> SelfCheck:
     filing = session.scalar(visible_query(account=account).where(SelfCheck.id == selfcheck_id))
     if filing is None:
         raise NotVisible("未找到该自查记录")
@@ -148,7 +148,7 @@ def check_reviewer(account: Account) -> None:
         raise Forbidden("自查审核由卫生健康部门负责")
 
 
-def review(*, session, filing: SelfCheck, account: Account, decision: str, note: str | None = None) -> SelfCheck:
+def review(*, session: SessionLike, filing: SelfCheck, account: Account, decision: str, note: str | None = None) -> SelfCheck:
     """Accept, or return for correction (with a note saying what to correct); health reviewers only."""
     check_reviewer(account)
     if filing.status != "submitted":
@@ -161,7 +161,7 @@ def review(*, session, filing: SelfCheck, account: Account, decision: str, note:
     return filing
 
 
-def record_rectification(*, session, filing: SelfCheck, account: Account, item_code: str, done_on: dt.date,
+def record_rectification(*, session: SessionLike, filing: SelfCheck, account: Account, item_code: str, done_on: dt.date,
                          note: str, today: dt.date | None = None) -> Rectification:
     today = today or today_shanghai()
     if account.role != INSTITUTION or account.institution_id != filing.institution_id:
@@ -181,7 +181,7 @@ def record_rectification(*, session, filing: SelfCheck, account: Account, item_c
     return rectification
 
 
-def rectifications_of(*, session, filing: SelfCheck) -> dict[int, Rectification]:
+def rectifications_of(*, session: SessionLike, filing: SelfCheck) -> dict[int, Rectification]:
     rows = session.scalars(select(Rectification).join(SelfCheckAnswer)
                            .where(SelfCheckAnswer.selfcheck_id == filing.id)).all()
     return {r.answer_id: r for r in rows}
@@ -219,7 +219,7 @@ def summary_view(filing: SelfCheck) -> dict:
 
 # ---- the daily sweep: deadlines that passed become lead reasons ------------------------------------
 
-def overdue_rectifications(*, session, today: dt.date):
+def overdue_rectifications(*, session: SessionLike, today: dt.date):
     """(institution_id, period, item_code, text, due) of non-compliant items past due and not put right,
     in live filings: one query."""
     return session.execute(
@@ -232,7 +232,7 @@ def overdue_rectifications(*, session, today: dt.date):
     ).all()
 
 
-def missed_period(*, session, today: dt.date):
+def missed_period(*, session: SessionLike, today: dt.date):
     """(institution_id, period label) of active institutions registered before the last quarter past its
     deadline that filed nothing for it (a full-year filing submitted in that quarter counts): one query."""
     period = periods.last_quarter_past_due(today)
@@ -250,7 +250,7 @@ def missed_period(*, session, today: dt.date):
     return period, [row.id for row in rows]
 
 
-def sweep_leads(*, session, today: dt.date | None = None) -> int:
+def sweep_leads(*, session: SessionLike, today: dt.date | None = None) -> int:
     """Turn passed self-check deadlines into lead reasons (each once: reasons carry a ref). Returns how
     many institutions got a new reason. Run daily (`flask refresh-leads`) or from POST /leads/refresh."""
     today = today or today_shanghai()

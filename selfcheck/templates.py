@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from api.database import SessionLike
 from api.errors import Conflict, NotFound, ValidationFailed
 from registry.models import CATEGORIES
 from selfcheck.models import AREAS, TIERS, ChecklistTemplate
@@ -54,7 +55,7 @@ def check_categories(categories: list[str]) -> list[str]:
     return categories
 
 
-def load_files(*, session, directory: Path = TEMPLATE_DIR) -> list[ChecklistTemplate]:
+def load_files(*, session: SessionLike, directory: Path = TEMPLATE_DIR) -> list[ChecklistTemplate]:
     """Insert each file's version if missing; returns the templates inserted."""
     added = []
     for path in sorted(directory.glob("*.json")):
@@ -76,7 +77,7 @@ def load_files(*, session, directory: Path = TEMPLATE_DIR) -> list[ChecklistTemp
     return added
 
 
-def publish(*, session, key: str, name: str, categories: list[str], items: list[dict], published_by_id: int,
+def publish(*, session: SessionLike, key: str, name: str, categories: list[str], items: list[dict], published_by_id: int,
             basis: str | None = None) -> ChecklistTemplate:
     """A new version of `key` (version 1 if it is new). The template's own legal basis is optional
     (each item carries its own)."""
@@ -88,7 +89,7 @@ def publish(*, session, key: str, name: str, categories: list[str], items: list[
     return template
 
 
-def current(*, session, category: str | None = None) -> list[ChecklistTemplate]:
+def current(*, session: SessionLike, category: str | None = None) -> list[ChecklistTemplate]:
     """The latest version of each template, optionally only those for an institution category."""
     latest = (select(ChecklistTemplate.key, func.max(ChecklistTemplate.version).label("version"))
               .group_by(ChecklistTemplate.key).subquery())
@@ -100,7 +101,7 @@ def current(*, session, category: str | None = None) -> list[ChecklistTemplate]:
     return [t for t in templates if category is None or category in t.categories]
 
 
-def get(*, session, template_id: int) -> ChecklistTemplate:
+def get(*, session: SessionLike, template_id: int) -> ChecklistTemplate:
     template = session.get(ChecklistTemplate, template_id)
     if template is None:
         raise NotFound("未找到该检查表模板")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 
-from api.database import SHANGHAI, lock_rows, today_shanghai, utcnow
+from api.database import SHANGHAI, SessionLike, lock_rows, today_shanghai, utcnow
 from complaints.models import Complaint
 from registry.models import Institution, Staff
 from selfcheck.models import Commitment
@@ -18,19 +18,19 @@ from supervision import grades
 from supervision.models import CreditRecord, Lead, ListDecision, ListEntry, Violation
 
 
-def final_clause(now: dt.datetime):
+def final_clause(now: dt.datetime) -> ColumnElement[bool]:
     """A violation counts when upheld, or when still pending after its objection window ended."""
     return or_(Violation.status == "upheld",
                and_(Violation.status == "pending", Violation.objection_due_at < now))
 
 
-def _by_institution(session, statement, ids) -> dict:
+def _by_institution(session: SessionLike, statement, ids) -> dict:
     if ids is not None:
         statement = statement.where(statement.selected_columns[0].in_(ids))
     return {row[0]: row[1] for row in session.execute(statement)}
 
 
-def recompute(*, session, institution_ids: list[int] | None = None, today: dt.date | None = None,
+def recompute(*, session: SessionLike, institution_ids: list[int] | None = None, today: dt.date | None = None,
               now: dt.datetime | None = None, reason: str = "recomputed") -> int:
     """Recompute institutions' (and their staff's) credit; returns how many institutions changed.
 
@@ -74,10 +74,10 @@ def recompute(*, session, institution_ids: list[int] | None = None, today: dt.da
                          .where(CreditRecord.computed_at < cycle_start).group_by(CreditRecord.institution_id))
     if institution_ids is not None:
         last_before_cycle = last_before_cycle.where(CreditRecord.institution_id.in_(institution_ids))
-    last_before_cycle = last_before_cycle.subquery()
+    last_record = last_before_cycle.subquery()
     previous_grade = dict(session.execute(
-        select(CreditRecord.institution_id, CreditRecord.grade).join(last_before_cycle,
-                                                                     CreditRecord.id == last_before_cycle.c.id)).all())
+        select(CreditRecord.institution_id, CreditRecord.grade).join(last_record,
+                                                                     CreditRecord.id == last_record.c.id)).all())
     institutions = select(Institution.id, Institution.category, Institution.remote_monitoring,
                           Institution.credit_points, Institution.credit_grade, Institution.credit_band,
                           Institution.credit_risk, Institution.credit_lists, Institution.commitment_valid_to,
@@ -134,7 +134,7 @@ def recompute(*, session, institution_ids: list[int] | None = None, today: dt.da
     return len(updates)
 
 
-def refresh_stale(*, session, now: dt.datetime | None = None) -> int:
+def refresh_stale(*, session: SessionLike, now: dt.datetime | None = None) -> int:
     """Recompute the institutions whose inputs changed with time since their snapshot (a pending
     violation became final, a commitment lapsed): readers of many institutions at once (the public
     lists, a draw, exports) call this first, so none of them needs the daily job to be right."""
@@ -154,7 +154,7 @@ def _stale_after(next_final: dt.datetime | None, commitment_valid_to: dt.date | 
     return min(moments) if moments else None
 
 
-def _recompute_staff(session, institution_ids, start: dt.date, final) -> None:
+def _recompute_staff(session: SessionLike, institution_ids, start: dt.date, final) -> None:
     """Staff points and grade (the same bands; staff sign no commitment, so 0 points is B)."""
     points = select(Violation.staff_id, func.sum(Violation.points).label("points")).where(
         Violation.subject_type == "staff", Violation.occurred_on >= start, final).group_by(Violation.staff_id)

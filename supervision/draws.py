@@ -23,6 +23,7 @@ import secrets
 from sqlalchemy import select
 
 from api.access import SUPERVISOR
+from api.database import SessionLike
 from api.errors import ValidationFailed
 from api.models import Account
 from registry.models import Institution
@@ -72,7 +73,7 @@ def run(inputs: dict) -> list[dict]:
     return result
 
 
-def snapshot(*, session, department: str, ratios: dict, inspectors_per_target: int, seed: str) -> dict:
+def snapshot(*, session: SessionLike, department: str, ratios: dict, inspectors_per_target: int, seed: str) -> dict:
     """The inputs of a draw, read from the directory now; stored with the draw and published."""
     officers = inspections.inspectors(session=session, department=department)
     if not officers:
@@ -101,7 +102,7 @@ def snapshot(*, session, department: str, ratios: dict, inspectors_per_target: i
     }
 
 
-def draw(*, session, account: Account, department: str, ratios: dict, inspectors_per_target: int,
+def draw(*, session: SessionLike, account: Account, department: str, ratios: dict, inspectors_per_target: int,
          seed: str | None = None) -> InspectionDraw:
     if account.role == SUPERVISOR and account.department != department:
         raise ValidationFailed(fields={"department": ["只能为本部门抽查"]})

@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import literal, select, union_all
 
 from api.access import ADMIN, DECIDERS, OFFICER, SUPERVISOR
-from api.database import lock_row, today_shanghai, utcnow
+from api.database import SessionLike, lock_row, today_shanghai, utcnow
 from api.errors import (
     Conflict,
     Forbidden,
@@ -35,7 +35,7 @@ from supervision.models import (
 PROFILE_ITEMS = 5  # the profile shows the last five public inspections and penalties
 
 
-def record(*, session, account: Account, institution_id: int, inspected_on: dt.date, result: str, summary: str,
+def record(*, session: SessionLike, account: Account, institution_id: int, inspected_on: dt.date, result: str, summary: str,
            public: bool, draw_id: int | None = None, today: dt.date | None = None) -> Inspection:
     """Store the inspection and close the institution's open lead. The institution is locked before
     anything is written, as every writer to its lead does (see leads.add_reasons): the inspection's
@@ -77,7 +77,7 @@ def years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-def public_record(*, session, institution_id: int, today: dt.date, now) -> tuple[list[dict], list[dict]]:
+def public_record(*, session: SessionLike, institution_id: int, today: dt.date, now) -> tuple[list[dict], list[dict]]:
     """The last public inspections and the public penalties (final, public violations) of the past five
     years, in one query."""
     since = years_before(today, grades.PUBLIC_YEARS)
@@ -101,13 +101,13 @@ def public_record(*, session, institution_id: int, today: dt.date, now) -> tuple
 
 # ---- inspectors -----------------------------------------------------------------------------------
 
-def inspectors(*, session, department: str) -> list[Account]:
+def inspectors(*, session: SessionLike, department: str) -> list[Account]:
     """A department's inspector list: its active officers."""
     return list(session.scalars(select(Account).where(Account.role == OFFICER, Account.department == department,
                                                       Account.active.is_(True)).order_by(Account.id)))
 
 
-def visible_inspector(*, session, actor: Account, account_id: int) -> Account:
+def visible_inspector(*, session: SessionLike, actor: Account, account_id: int) -> Account:
     """The officer whose conflicts `actor` may read and declare: itself, or one of a supervisor's own
     department (an admin: any). Anyone else, an account that is no officer and an unknown id answer
     alike, so the answer tells nothing about whose id it is."""
@@ -122,7 +122,7 @@ def _may_act_for(actor: Account, inspector: Account) -> bool:
             or (actor.role == SUPERVISOR and actor.department == inspector.department))
 
 
-def declare_conflict(*, session, actor: Account, inspector: Account, institution_id: int | None,
+def declare_conflict(*, session: SessionLike, actor: Account, inspector: Account, institution_id: int | None,
                      street: str | None) -> InspectorConflict:
     if inspector.role != OFFICER or not _may_act_for(actor, inspector):
         raise NotVisible("未找到该执法人员")
@@ -142,19 +142,19 @@ def declare_conflict(*, session, actor: Account, inspector: Account, institution
     return conflict
 
 
-def conflicts_of(*, session, inspector: Account) -> list[InspectorConflict]:
+def conflicts_of(*, session: SessionLike, inspector: Account) -> list[InspectorConflict]:
     return list(session.scalars(select(InspectorConflict).where(InspectorConflict.account_id == inspector.id)
                                 .order_by(InspectorConflict.id)))
 
 
-def list_query(name: str, *, session):
+def list_query(name: str, *, session: SessionLike):
     """The entries of a list, after recomputing the credit that went stale (entries open and close with it)."""
     credit.refresh_stale(session=session)
     return (select(ListEntry).where(ListEntry.list == name, ListEntry.removed_at.is_(None))
             .order_by(ListEntry.listed_at.desc(), ListEntry.id.desc()))
 
 
-def black_list(*, session, account: Account, institution_id: int, reason: str) -> ListEntry:
+def black_list(*, session: SessionLike, account: Account, institution_id: int, reason: str) -> ListEntry | None:
     """Put an institution on the black list by decision (supervisors, admins); credit follows at once.
     Returns its entry on the list."""
     _check_decider(account)
@@ -170,7 +170,7 @@ def black_list(*, session, account: Account, institution_id: int, reason: str) -
         ListEntry.institution_id == institution.id)).first()
 
 
-def lift_black_list(*, session, account: Account, institution_id: int, reason: str) -> Institution:
+def lift_black_list(*, session: SessionLike, account: Account, institution_id: int, reason: str) -> Institution:
     """Lift the black-list decision in force (supervisors, admins); points may keep it on the list.
     Returns the institution, its credit recomputed."""
     _check_decider(account)
@@ -178,7 +178,7 @@ def lift_black_list(*, session, account: Account, institution_id: int, reason: s
     if decision is None:
         raise NotFound("该机构没有生效的黑名单决定")
     decision.lifted_at, decision.lift_reason = utcnow(), reason
-    institution = session.get(Institution, institution_id)
+    institution = session.get_one(Institution, institution_id)  # the decision's institution
     service.refresh_institution_credit(session=session, institution=institution, reason="black-list lifted")
     return institution
 
@@ -188,7 +188,7 @@ def _check_decider(account: Account) -> None:
         raise Forbidden("只有科室负责人可以作出黑名单决定")
 
 
-def _decision_in_force(session, institution_id: int) -> ListDecision | None:
+def _decision_in_force(session: SessionLike, institution_id: int) -> ListDecision | None:
     return session.scalar(select(ListDecision).where(ListDecision.institution_id == institution_id,
                                                      ListDecision.lifted_at.is_(None)))
 

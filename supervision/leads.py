@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Sequence
 
-from sqlalchemy import bindparam, case, func, insert, literal_column, select, update
+from sqlalchemy import ColumnClause, bindparam, case, func, insert, literal_column, select, update
 from sqlalchemy.orm import lazyload
 
-from api.database import lock_row, upsert_insert, utcnow
+from api.database import SessionLike, lock_row, upsert_insert, utcnow
 from api.errors import InvalidTransition
 from registry.models import Institution
 from supervision import credit
@@ -48,7 +49,7 @@ def score(reasons: list[dict]) -> int:
     return min(MAX_SCORE, sum(WEIGHTS[reason["kind"]] for reason in reasons))
 
 
-def rescore(current: int, added_kinds: list[str]) -> int:
+def rescore(current: int, added_kinds: Sequence[str]) -> int:
     """score() after adding reasons of `added_kinds` to reasons that scored `current`: the same number,
     since no weight is negative (min(C, a + b) = min(C, min(C, a) + b) for b >= 0), with no need to
     read the reasons already there."""
@@ -61,7 +62,7 @@ def reason(kind: str, detail: str, at: dt.datetime, ref: str | None = None) -> d
     return {"kind": kind, "detail": detail, "at": at, "ref": ref}
 
 
-def open_lead_for(*, session, institution_id: int) -> Lead | None:
+def open_lead_for(*, session: SessionLike, institution_id: int) -> Lead | None:
     # Adding a reason needs the lead alone: not its institution (joined by default for the list views).
     return session.scalar(select(Lead).where(Lead.institution_id == institution_id, Lead.status == "open")
                           .options(lazyload(Lead.institution)))
@@ -77,7 +78,7 @@ _SET_SCORE = update(_leads).where(_leads.c.id == bindparam("lead_id")).values(sc
 
 # rescore() of one reason, in SQL. (Constants are inlined: bound ones go missing from a statement
 # cached with this as a nested CTE, see complaints.intake.)
-_cap = literal_column(str(MAX_SCORE))
+_cap: ColumnClause[int] = literal_column(str(MAX_SCORE))
 _plus_points = case((_leads.c.score + bindparam("points") > _cap, _cap), else_=_leads.c.score + bindparam("points"))
 _ADD_POINTS = update(_leads).where(_leads.c.id == bindparam("lead_id")).values(score=_plus_points) \
     .returning(_leads.c.score)
@@ -140,7 +141,7 @@ def _add_to_open_lead(connection, institution_id: int, reason: dict) -> tuple[in
     return lead_id, connection.execute(_ADD_POINTS, {"lead_id": lead_id, "points": params["points"]}).scalar_one()
 
 
-def join_open_lead(*, session, institution_id: int, reason: dict) -> int | None:
+def join_open_lead(*, session: SessionLike, institution_id: int, reason: dict) -> int | None:
     """add_reasons() of one reason when the institution has an open lead: the lead's id; else None
     and nothing happens."""
     joined = _add_to_open_lead(session.connection(), institution_id, reason)
@@ -150,7 +151,7 @@ def join_open_lead(*, session, institution_id: int, reason: dict) -> int | None:
                             lead_id=joined[0], score=joined[1])
 
 
-def joined_open_lead(*, session, institution_id: int, kind: str, lead_id: int, score: int) -> int:
+def joined_open_lead(*, session: SessionLike, institution_id: int, kind: str, lead_id: int, score: int) -> int:
     """After a reason of `kind` joined the institution's open lead, which now scores `score`: the
     institution's risk follows if the lead just became high priority. Returns the lead's id."""
     if _priority(_score_before(score, WEIGHTS[kind])) != _priority(score):
@@ -164,7 +165,7 @@ def _insert_new_reasons(dialect: str):
     return upsert_insert(dialect, _lead_reasons).on_conflict_do_nothing().returning(_lead_reasons.c.kind)
 
 
-def add_reasons(*, session, reasons: list[dict], institution_id: int | None = None,
+def add_reasons(*, session: SessionLike, reasons: list[dict], institution_id: int | None = None,
                 place_name: str | None = None, place_address: str | None = None) -> int:
     """Add reasons to the institution's open lead, opening one if there is none. Returns the lead's id.
 
@@ -209,13 +210,13 @@ def _priority(lead_score: int | None) -> str | None:
     return None if lead_score is None else "high" if lead_score >= HIGH_PRIORITY else "normal"
 
 
-def _refresh_risk(session, institution_id: int | None) -> None:
+def _refresh_risk(session: SessionLike, institution_id: int | None) -> None:
     """An institution's risk level follows its open lead at once."""
     if institution_id is not None:
         credit.recompute(session=session, institution_ids=[institution_id], reason="lead changed")
 
 
-def add_new_reasons(*, session, institution_id: int, reasons: list[dict]) -> int | None:
+def add_new_reasons(*, session: SessionLike, institution_id: int, reasons: list[dict]) -> int | None:
     """add_reasons() for a daily sweep: reasons whose ref any lead of the institution already carries
     (open, inspected or dismissed) are not added again; None if nothing was new. (Read under the
     institution's lock: a lead closed meanwhile has its reasons counted.)"""
@@ -228,7 +229,7 @@ def add_new_reasons(*, session, institution_id: int, reasons: list[dict]) -> int
     return add_reasons(session=session, institution_id=institution_id, reasons=fresh)
 
 
-def close_open_lead(*, session, institution_id: int, status: str, by_id: int | None, note: str | None) -> Lead | None:
+def close_open_lead(*, session: SessionLike, institution_id: int, status: str, by_id: int | None, note: str | None) -> Lead | None:
     """End the institution's open lead: `inspected` (an inspection was recorded) or `dismissed`.
     Locks the institution first, as every writer to its lead does (see add_reasons)."""
     lock_row(session, Institution, institution_id)
@@ -238,7 +239,7 @@ def close_open_lead(*, session, institution_id: int, status: str, by_id: int | N
     return lead
 
 
-def dismiss(*, session, lead: Lead, by_id: int, note: str) -> Lead:
+def dismiss(*, session: SessionLike, lead: Lead, by_id: int, note: str) -> Lead:
     """Close the lead by a regulator's decision. The institution is locked first, then the lead read
     again: a complaint that holds the institution and is joining the lead finishes first (taken the
     other way round, the two would wait for each other), and a lead closed meanwhile is not closed twice."""

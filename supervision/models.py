@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.database import UTCDateTime, db, utcnow
+from api.database import Model, UTCDateTime, utcnow
 from api.models import _in
 
 LEAD_STATUSES = ("open", "inspected", "dismissed")
@@ -26,7 +26,7 @@ LEAD_REASON_KINDS = ("complaint", "serious_complaint", "veto_item", "rectificati
                      "commitment_breach", "expired_licence_scanned")
 
 
-class Lead(db.Model):
+class Lead(Model):
     """A reason to inspect an institution (or an unlicensed place), scored from its reasons.
 
     One open lead per institution (a partial unique index): new reasons join the open lead. It ends
@@ -62,7 +62,7 @@ class Lead(db.Model):
         cascade="all, delete-orphan", passive_deletes=True)
 
 
-class LeadReason(db.Model):
+class LeadReason(Model):
     """One reason of a lead. `ref` names its source (a tracking number, `veto:2026Q3:A01`...): a source
     counts once per lead (unique with the lead; reasons without a ref are never merged)."""
 
@@ -87,7 +87,7 @@ SUBJECT_TYPES = ("institution", "staff")
 INSPECTION_RESULTS = ("pass", "rectify", "penalty")
 
 
-class Violation(db.Model):
+class Violation(Model):
     """A violation recorded against an institution or a staff member (不良记分), with the rule's points.
 
     Stored status is what people did (pending, objected, upheld, cancelled); whether a pending one is
@@ -131,7 +131,7 @@ class Violation(db.Model):
     institution = relationship("Institution", lazy="joined", viewonly=True)
 
 
-class CreditRecord(db.Model):
+class CreditRecord(Model):
     """A credit snapshot, kept whenever an institution's computed credit changes: the history."""
 
     __tablename__ = "credit_history"
@@ -149,7 +149,7 @@ class CreditRecord(db.Model):
     reason: Mapped[str] = mapped_column(String(100))
 
 
-class ListDecision(db.Model):
+class ListDecision(Model):
     """A supervisor's decision to put an institution on the black list (with a reason), or to lift it."""
 
     __tablename__ = "list_decisions"
@@ -165,7 +165,7 @@ class ListDecision(db.Model):
     lift_reason: Mapped[str | None] = mapped_column(Text)
 
 
-class ListEntry(db.Model):
+class ListEntry(Model):
     """Membership of the red or black list, opened and closed by credit recomputation: what the public
     list shows (reason and date of listing)."""
 
@@ -187,7 +187,7 @@ class ListEntry(db.Model):
     institution = relationship("Institution", lazy="joined", viewonly=True)
 
 
-class Inspection(db.Model):
+class Inspection(Model):
     __tablename__ = "inspections"
     __table_args__ = (
         CheckConstraint(_in("result", INSPECTION_RESULTS), name="result"),
@@ -206,7 +206,7 @@ class Inspection(db.Model):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class InspectorConflict(db.Model):
+class InspectorConflict(Model):
     """An inspector declared they may not inspect an institution, or any institution in a street."""
 
     __tablename__ = "inspector_conflicts"
@@ -223,7 +223,7 @@ class InspectorConflict(db.Model):
     declared_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
 
 
-class InspectionDraw(db.Model):
+class InspectionDraw(Model):
     """A random draw (双随机) with everything needed to re-run it: seed, inputs, and the result."""
 
     __tablename__ = "inspection_draws"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import object_session
 
-from api.database import utcnow
+from api.database import SessionLike, utcnow
 from supervision import credit
 from supervision.grades import band_for, colour_for, risk_for, supervision_mode
 
@@ -78,7 +78,7 @@ def staff_credit(staff, institution_licence_status: str) -> Credit:
                   supervision_mode=None, lists=(), band=band_for(staff.credit_points))
 
 
-def refresh_institution_credit(*, session, institution, today=None, reason: str = "recomputed") -> str:
+def refresh_institution_credit(*, session: SessionLike, institution, today=None, reason: str = "recomputed") -> str:
     """Recompute one institution now (after a violation, a breach, a commitment, a list decision)."""
     credit.recompute(session=session, institution_ids=[institution.id], today=today, reason=reason)
     session.refresh(institution)

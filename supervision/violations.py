@@ -22,7 +22,7 @@ from api.access import (
     scope_to_account,
     sees_institution,
 )
-from api.database import today_shanghai, utcnow
+from api.database import SessionLike, today_shanghai, utcnow
 from api.errors import (
     Forbidden,
     InvalidTransition,
@@ -67,7 +67,7 @@ def effective_status(violation: Violation, now: dt.datetime | None = None) -> st
     return violation.status
 
 
-def record(*, session, account: Account, subject_type: str, subject_id: int, rule_code: str, occurred_on: dt.date,
+def record(*, session: SessionLike, account: Account, subject_type: str, subject_id: int, rule_code: str, occurred_on: dt.date,
            note: str | None = None, decision_no: str | None = None, public: bool = False,
            commitment_id: int | None = None, today: dt.date | None = None) -> Violation:
     today = today or today_shanghai()
@@ -100,7 +100,7 @@ def record(*, session, account: Account, subject_type: str, subject_id: int, rul
     return violation
 
 
-def get_visible(*, session, account: Account, violation_id: int) -> Violation:
+def get_visible(*, session: SessionLike, account: Account, violation_id: int) -> Violation:
     violation = session.get(Violation, violation_id)
     if violation is None or not sees_institution(account, violation.institution_id):
         raise NotVisible("未找到该记分记录")
@@ -124,7 +124,7 @@ def query(*, account: Account, institution_id: int | None = None, status: str | 
     return statement
 
 
-def object_to(*, session, violation: Violation, account: Account, reason: str) -> Violation:
+def object_to(*, session: SessionLike, violation: Violation, account: Account, reason: str) -> Violation:
     """The institution concerned objects, once, within the window."""
     if account.role != INSTITUTION or account.institution_id != violation.institution_id:
         raise Forbidden("只有被记分的机构可以提出异议")
@@ -139,7 +139,7 @@ def object_to(*, session, violation: Violation, account: Account, reason: str) -
     return violation
 
 
-def decide(*, session, violation: Violation, account: Account, decision: str, note: str) -> Violation:
+def decide(*, session: SessionLike, violation: Violation, account: Account, decision: str, note: str) -> Violation:
     """A supervisor upholds or cancels an objected violation; credit follows at once."""
     if account.role not in DECIDERS:
         raise Forbidden("只有科室负责人可以作出异议处理决定")
@@ -170,7 +170,7 @@ def view(violation: Violation) -> dict:
     }
 
 
-def get(*, session, violation_id: int) -> Violation:
+def get(*, session: SessionLike, violation_id: int) -> Violation:
     violation = session.get(Violation, violation_id)
     if violation is None:
         raise NotFound("未找到该记分记录")
