@@ -25,25 +25,16 @@ import datetime as dt
 import json
 import os
 import random
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.parse
-import urllib.request
-import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# This file's folder comes first on sys.path when run as a script, and its name would hide the
-# application's `complaints` package: drop it. The checkout this file is in comes first instead, so the
-# seeding here runs the same code as the server (gunicorn and flask run in ROOT).
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-VENV_BIN = Path(sys.executable).parent  # flask and gunicorn from the same environment as this Python
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+import harness  # first: it keeps this file's name from hiding the application's `complaints` package
+
 TARGETS = {"sqlite": 150.0, "postgresql": 300.0}  # acknowledged submissions per second
 TIMEOUT = 30.0  # per request: a write may wait for SQLite's lock (busy_timeout is 10 s)
 BODIES = 1024  # distinct prebuilt requests, cycled through by the clients
@@ -70,11 +61,9 @@ NAMES = ["张三", "李四", "王五", "赵六", "刘女士", "陈先生"]
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both",
-                        help="which database(s) to run against (default both)")
-    parser.add_argument("--pg-url", default=PG_URL, help=f"PostgreSQL server (default {PG_URL}); a schema is "
-                                                         "created in it for the run and dropped afterwards")
+    parser = harness.parser(__doc__)
+    harness.add_database(parser, ("sqlite", "postgresql", "both"), "both",
+                         "; a schema is created in it for the run and dropped afterwards")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the timed phase (default 10)")
     parser.add_argument("--clients", type=int, default=16, help="client threads (default 16)")
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1),
@@ -84,72 +73,27 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread; default 1)")
     parser.add_argument("--institutions", type=int, default=20, help="institutions complained about (default 20)")
     parser.add_argument("--staff", type=int, default=5, help="staff per institution (default 5)")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    parser.add_argument("--report-only", action="store_true", help="exit 0 even if a target is missed")
+    harness.add_port(parser)
+    harness.add_report_only(parser)
     args = parser.parse_args()
     if args.threads > 1 and args.worker_class == "sync":
         args.worker_class = "gthread"  # as gunicorn itself does: --threads > 1 means gthread
     return args
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # ---- the database -----------------------------------------------------------------------------------
 
-class Database:
-    """A throwaway database: its URL for the app, and cleanup."""
+def count_rows(database: harness.Database) -> tuple[int, int]:
+    """(rows in complaints, distinct tracking numbers among them)."""
+    import sqlalchemy as sa
 
-    def __init__(self, kind: str, tmp: str, pg_url: str):
-        import sqlalchemy as sa
-
-        self.kind = kind
-        self._admin = None
-        if kind == "sqlite":
-            self.url = f"sqlite:///{tmp}/onecode.db"
-            self.label = "SQLite (WAL, file in a temporary directory)"
-        else:
-            self._admin = sa.create_engine(pg_url)
-            self.schema = f"onecode_bench_{uuid.uuid4().hex[:10]}"
-            with self._admin.begin() as connection:
-                connection.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
-            separator = "&" if "?" in pg_url else "?"
-            self.url = (f"{pg_url}{separator}options=-csearch_path%3D{self.schema}"  # as tests/conftest.py
-                        f"&application_name={self.schema}")  # to find its backends for the CPU account
-            self.label = f"PostgreSQL, schema {self.schema}"
-
-    def count(self) -> tuple[int, int]:
-        """(rows in complaints, distinct tracking numbers among them)."""
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(self.url)
-        try:
-            with engine.connect() as connection:
-                return tuple(connection.execute(sa.text(
-                    "SELECT count(*), count(DISTINCT tracking_no) FROM complaints")).one())
-        finally:
-            engine.dispose()
-
-    def backend_pids(self) -> list[int]:
-        """PostgreSQL server processes serving this run's connections (none for SQLite)."""
-        import sqlalchemy as sa
-
-        if self._admin is None:
-            return []
-        with self._admin.connect() as connection:
-            return list(connection.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
-                                           {"name": self.schema}).scalars())
-
-    def drop(self) -> None:
-        import sqlalchemy as sa
-
-        if self._admin is not None:
-            with self._admin.begin() as connection:
-                connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
-            self._admin.dispose()
+    engine = sa.create_engine(database.url)
+    try:
+        with engine.connect() as connection:
+            return tuple(connection.execute(sa.text(
+                "SELECT count(*), count(DISTINCT tracking_no) FROM complaints")).one())
+    finally:
+        engine.dispose()
 
 
 def seed(url: str, institutions: int, staff_each: int) -> dict:
@@ -236,10 +180,8 @@ def exchange(port: int, request: bytes) -> tuple[int, bytes]:
 
 def run_clients(port: int, requests: list[bytes], seconds: float, clients: int):
     """POST from `clients` threads for `seconds`: (elapsed, receipt bodies, error count, error samples)."""
-    results = []  # per thread (201 bodies, errors, samples); list.append is atomic
-    deadline = time.monotonic() + seconds
 
-    def client(offset: int):
+    def client(offset: int, deadline: float):
         ok, errors, samples = [], 0, []
         n = offset
         while time.monotonic() < deadline:
@@ -258,15 +200,9 @@ def run_clients(port: int, requests: list[bytes], seconds: float, clients: int):
                 errors += 1
                 if len(samples) < 3:
                     samples.append(f"{status}: {body[:300].decode(errors='replace')}")
-        results.append((ok, errors, samples))
+        return ok, errors, samples
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(seconds + TIMEOUT + 10)
-    elapsed = time.monotonic() - started
+    elapsed, results = harness.run_threads(client, clients, seconds, grace=TIMEOUT + 10)
     bodies = [body for ok, _, _ in results for body in ok]
     return elapsed, bodies, sum(r[1] for r in results), [s for r in results for s in r[2]]
 
@@ -305,133 +241,10 @@ def read_back(port: int, receipts: list[dict], clients: int) -> tuple[int, list[
     return len(lost), samples
 
 
-# ---- CPU accounting: robust to a busy machine where wall-clock rates are not -------------------------
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_of(pid: int) -> float | None:
-    """User + system CPU seconds of one process so far; None if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
-
-
-def children(pid: int) -> list[int]:
-    """gunicorn's workers (the master's children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rpartition(")")[2].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found
-
-
-def machine_busy() -> float:
-    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / TICKS
-
-
-def reference_loop() -> float:
-    """Milliseconds one core takes for a fixed piece of pure Python (best of three). The speed of the
-    shared virtual machine this runs on changes over the day, by up to 2x: this number says how fast
-    it was during a run, so runs can be compared (lower is faster)."""
-    best = float("inf")
-    for _ in range(3):
-        started, total = time.process_time(), 0
-        for n in range(2_000_000):
-            total += n
-        best = min(best, time.process_time() - started)
-    return best * 1000
-
-
-class CpuAccount:
-    """CPU spent during the timed phase by gunicorn (master and workers), this run's PostgreSQL backends,
-    this process (the clients) and the whole machine. Processes are polled every 0.5 s, so a backend
-    that comes and goes (a pool's overflow connection) counts up to its last poll."""
-
-    def __init__(self, server: subprocess.Popen, database: Database):
-        self.server, self.database = server, database
-        self.first: dict[tuple[str, int], float] = {}
-        self.last: dict[tuple[str, int], float] = {}
-        self.stopping = threading.Event()
-
-    def poll(self) -> None:
-        groups = {"app": [self.server.pid, *children(self.server.pid)], "database": self.database.backend_pids()}
-        for group, pids in groups.items():
-            for pid in pids:
-                cpu = cpu_of(pid)
-                if cpu is not None:
-                    self.first.setdefault((group, pid), cpu if not self.started else 0.0)
-                    self.last[(group, pid)] = cpu
-
-    def __enter__(self):
-        self.started = False
-        self.poll()
-        self.started = True  # processes first seen from now on count from 0
-        self.client, self.machine = time.process_time(), machine_busy()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self.stopping.wait(0.5):
-            self.poll()
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join()
-        self.poll()
-        self.totals = {"app": 0.0, "database": 0.0, "client": time.process_time() - self.client,
-                       "machine": machine_busy() - self.machine}
-        for (group, pid), cpu in self.last.items():
-            self.totals[group] += cpu - self.first[(group, pid)]
-        return False
-
-
 # ---- the server ---------------------------------------------------------------------------------------
 
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def wait_ready(port: int, server: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
-        try:
-            if get(f"http://127.0.0.1:{port}/healthz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"/healthz did not answer 200 within {timeout:.0f} s")
-
-
-def stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.terminate()  # gunicorn: graceful shutdown of its workers
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)  # its own process group (start_new_session)
-            server.wait(5)
-
-
 def gunicorn_command(args: argparse.Namespace, port: int) -> list:
-    command = [VENV_BIN / "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}"]
+    command = ["-w", str(args.workers), "-b", f"127.0.0.1:{port}"]
     if args.worker_class == "gthread":
         command += ["-k", "gthread", "--threads", str(args.threads)]
     return command + ["wsgi:app"]
@@ -447,33 +260,29 @@ def describe(args: argparse.Namespace) -> str:
 # ---- one database -----------------------------------------------------------------------------------
 
 def bench(kind: str, args: argparse.Namespace) -> dict:
-    port = args.port or free_port()
+    port = args.port or harness.free_port()
     with tempfile.TemporaryDirectory(prefix="onecode-bench-") as tmp:
-        database = Database(kind, tmp, args.pg_url)
+        database = harness.Database(kind, tmp, args.pg_url)
         log_path = Path(tmp) / "gunicorn.log"
         server = None
         result = {"database": kind, "config": describe(args)}
         try:
-            env = {**os.environ, "ONECODE_DATABASE_URL": database.url, "ONECODE_RATELIMIT_ENABLED": "false",
-                   "ONECODE_UPLOAD_DIR": f"{tmp}/uploads", "ONECODE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
-            subprocess.run([VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                           capture_output=True, timeout=120)
+            env = harness.server_env(database.url, tmp, f"http://127.0.0.1:{port}")
+            harness.migrate(env)
             targets = seed(database.url, args.institutions, args.staff)
             requests, mix = build_requests(port, targets, BODIES)
-            with open(log_path, "wb") as log:
-                server = subprocess.Popen(gunicorn_command(args, port), cwd=ROOT, env=env, stdout=log,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
-            wait_ready(port, server)
+            server = harness.gunicorn(gunicorn_command(args, port), env, log_path)
+            harness.wait_ready(port, server)
             print(f"\n== {database.label}\n{describe(args)} on 127.0.0.1:{port}; {args.clients} client threads, "
                   f"{args.seconds:g} s; {args.institutions} institutions x {args.staff} staff; "
                   f"{len(requests)} prebuilt bodies: " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items())))
 
             # Warm-up, not timed: imports, first queries, connection pools. Its cases are checked too.
             _, warm_bodies, warm_errors, warm_samples = run_clients(port, requests[::-1], 1.0, args.clients)
-            reference = reference_loop()
-            with CpuAccount(server, database) as account:
+            reference = harness.reference_loop()
+            with harness.CpuAccount(server, database) as account:
                 elapsed, bodies, errors, samples = run_clients(port, requests, args.seconds, args.clients)
-            reference = (reference + reference_loop()) / 2
+            reference = (reference + harness.reference_loop()) / 2
             cpu = {name: seconds * 1000 / max(len(bodies), 1) for name, seconds in account.totals.items()}
             errors += warm_errors
             samples = warm_samples + samples
@@ -481,7 +290,7 @@ def bench(kind: str, args: argparse.Namespace) -> dict:
             numbers = collections.Counter(r["tracking_no"] for r in receipts)
             duplicates = sum(n - 1 for n in numbers.values() if n > 1)
             lost, lost_samples = read_back(port, receipts, args.clients)
-            rows, distinct_rows = database.count()
+            rows, distinct_rows = count_rows(database)
             result |= {"rate": len(bodies) / elapsed, "acknowledged": len(bodies), "elapsed": elapsed,
                        "warmup": len(warm_bodies), "errors": errors, "lost": lost, "duplicates": duplicates,
                        "rows": rows, "distinct_rows": distinct_rows, "total_ack": len(receipts), "cpu": cpu,
@@ -490,9 +299,9 @@ def bench(kind: str, args: argparse.Namespace) -> dict:
                 print(f"  sample problem: {sample}")
         finally:
             if server is not None:
-                stop(server)
+                harness.stop(server)
                 if result.get("errors") or result.get("lost") or server.returncode not in (0, None):
-                    print("--- gunicorn log (tail) ---\n" + log_path.read_text(errors="replace")[-3000:])
+                    print(harness.log_tail(log_path))
             database.drop()
     target = TARGETS[kind]
     result["target"] = target
@@ -521,9 +330,8 @@ def other_share(cpu: dict) -> float:
 
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the `finally` blocks on kill too
-    kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
-    results = [bench(kind, args) for kind in kinds]
+    harness.exit_on_sigterm()  # run the `finally` blocks on kill too
+    results = [bench(kind, args) for kind in harness.kinds(args.database)]
     print("\n| database | configuration | submissions/s | target | errors | lost | duplicates | rows = acknowledged "
           "| CPU ms per submission (app + database + client) | other processes' share of the CPU | reference loop |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

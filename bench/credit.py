@@ -39,22 +39,12 @@ import json
 import os
 import pstats
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# This file's folder comes first on sys.path when run as a script, and bench/complaints.py would hide
-# the application's `complaints` package (supervision.credit imports it): drop the folder.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-VENV_BIN = Path(sys.executable).parent  # flask from the same environment as this Python
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+import harness  # first: bench/complaints.py would hide the application's `complaints` package
+
 TARGETS = {"recompute": 10.0, "draw": 2.0}  # seconds, on SQLite (the same bar is applied to PostgreSQL)
 MAX_STATEMENTS = 25  # per recompute() call: a constant, not one per row
 OFFICERS = 40
@@ -68,53 +58,20 @@ STREETS = [f"{name}街道" for name in (
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="sqlite",
-                        help="which database(s) to run against (default sqlite)")
-    parser.add_argument("--pg-url", default=PG_URL, help=f"PostgreSQL server (default {PG_URL}); a schema is "
-                                                         "created in it for the run and dropped afterwards")
+    parser = harness.parser(__doc__)
+    harness.add_database(parser, ("sqlite", "postgresql", "both"), "sqlite",
+                         "; a schema is created in it for the run and dropped afterwards")
     parser.add_argument("--institutions", type=int, default=10_000, help="institutions (default 10000)")
     parser.add_argument("--violations", type=int, default=100_000, help="violations (default 100000)")
     parser.add_argument("--leads", type=int, default=300, help="open leads, on distinct institutions (default 300)")
     parser.add_argument("--sample", type=int, default=20, help="institutions checked against a direct SQL sum")
     parser.add_argument("--seed", type=int, default=5, help="seed of the data (default 5)")
     parser.add_argument("--profile", action="store_true", help="run each step under cProfile and print the top")
-    parser.add_argument("--report-only", action="store_true", help="exit 0 even if a target is missed")
+    harness.add_report_only(parser)
     args = parser.parse_args()
     if args.violations < args.institutions:
         parser.error("--violations must be at least --institutions (every institution gets one)")
     return args
-
-
-# ---- the database -----------------------------------------------------------------------------------
-
-class Database:
-    """A throwaway database: its URL for the app, and cleanup."""
-
-    def __init__(self, kind: str, tmp: str, pg_url: str):
-        import sqlalchemy as sa
-
-        self.kind = kind
-        self._admin = None
-        if kind == "sqlite":
-            self.url = f"sqlite:///{tmp}/onecode.db"
-            self.label = "SQLite (WAL, file in a temporary directory)"
-        else:
-            self._admin = sa.create_engine(pg_url)
-            self.schema = f"onecode_bench_{uuid.uuid4().hex[:10]}"
-            with self._admin.begin() as connection:
-                connection.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
-            separator = "&" if "?" in pg_url else "?"
-            self.url = f"{pg_url}{separator}options=-csearch_path%3D{self.schema}"  # as tests/conftest.py
-            self.label = f"PostgreSQL, schema {self.schema}"
-
-    def drop(self) -> None:
-        import sqlalchemy as sa
-
-        if self._admin is not None:
-            with self._admin.begin() as connection:
-                connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
-            self._admin.dispose()
 
 
 # ---- the data ---------------------------------------------------------------------------------------
@@ -345,19 +302,15 @@ def check_draw(record, inputs: dict, rerun: list[dict]) -> list[str]:
 
 def bench(kind: str, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="onecode-bench-") as tmp:
-        database = Database(kind, tmp, args.pg_url)
+        database = harness.Database(kind, tmp, args.pg_url)
         try:
-            env = {**os.environ, "ONECODE_DATABASE_URL": database.url, "ONECODE_UPLOAD_DIR": f"{tmp}/uploads"}
-            migrated = subprocess.run([VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
-                                      capture_output=True, text=True, timeout=120, check=False)
-            if migrated.returncode != 0:
-                raise RuntimeError(f"`flask db upgrade` failed ({migrated.returncode}):\n{migrated.stderr[-3000:]}")
+            harness.migrate({**os.environ, "ONECODE_DATABASE_URL": database.url, "ONECODE_UPLOAD_DIR": f"{tmp}/uploads"})
             return measure(database, args, tmp)
         finally:
             database.drop()
 
 
-def measure(database: Database, args: argparse.Namespace, tmp: str) -> dict:
+def measure(database: harness.Database, args: argparse.Namespace, tmp: str) -> dict:
     from sqlalchemy import func, select
 
     from api.database import SHANGHAI, db, today_shanghai, utcnow
@@ -510,9 +463,8 @@ def measure(database: Database, args: argparse.Namespace, tmp: str) -> dict:
 
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the `finally` blocks on kill too
-    kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
-    results = [bench(kind, args) for kind in kinds]
+    harness.exit_on_sigterm()  # run the `finally` blocks on kill too
+    results = [bench(kind, args) for kind in harness.kinds(args.database)]
     passed = all(r["passed"] for r in results)
     if len(results) > 1:
         print("\n" + "; ".join(f"{r['database']}: {'PASS' if r['passed'] else 'FAIL'}" for r in results))

@@ -34,12 +34,8 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# This file's folder comes first on sys.path when run as a script, and bench/complaints.py would hide
-# the application's `complaints` package: drop it, and put the checkout this file is in first.
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-VENV_BIN = Path(sys.executable).parent
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+import harness  # first: bench/complaints.py would hide the application's `complaints` package
+
 IMPORT_SECONDS, IMPORT_RSS_MB = 60.0, 300.0
 EXPORT_SECONDS, EXPORT_RSS_MB = 30.0, 300.0
 STREETS = ["山大路街道", "洪家楼街道", "东风街道", "全福街道", "王舍人街道", "华山街道", "荷花路街道", "舜华路街道"]
@@ -49,12 +45,11 @@ COMPLAINT_CATEGORIES = [("prices_charges", "market"), ("medical_quality", "healt
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--institutions", type=int, default=20_000, help="rows in the imported .xlsx (default 20000)")
     parser.add_argument("--complaints", type=int, default=100_000, help="complaints to export (default 100000)")
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--pg-url", default=PG_URL, help=f"PostgreSQL server (default {PG_URL})")
-    parser.add_argument("--report-only", action="store_true", help="exit 0 even if a target is missed")
+    harness.add_database(parser, ("sqlite", "postgresql"), "sqlite")
+    harness.add_report_only(parser)
     parser.add_argument("--phase", choices=("import", "export"), help=argparse.SUPPRESS)  # the child processes
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--format", help=argparse.SUPPRESS)
@@ -189,7 +184,7 @@ def child_export(fmt: str) -> dict:
 
 
 def run_child(env: dict, *extra: str) -> dict:
-    completed = subprocess.run([sys.executable, __file__, *extra], cwd=ROOT, env=env, capture_output=True, text=True,
+    completed = subprocess.run([sys.executable, __file__, *extra], cwd=harness.ROOT, env=env, capture_output=True, text=True,
                                timeout=900, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"child {extra} failed:\n{completed.stderr[-3000:]}")
@@ -241,25 +236,6 @@ def seed_complaints(env: dict, count: int) -> float:
 
 # ---- the run ------------------------------------------------------------------------------------
 
-def database_env(args, tmp: str) -> tuple[dict, callable]:
-    if args.database == "sqlite":
-        return {"ONECODE_DATABASE_URL": f"sqlite:///{tmp}/onecode.db"}, lambda: None
-    import sqlalchemy as sa
-
-    schema = f"onecode_bench_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(args.pg_url)
-    with engine.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in args.pg_url else "?"
-
-    def drop():
-        with engine.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
-
-    return {"ONECODE_DATABASE_URL": f"{args.pg_url}{separator}options=-csearch_path%3D{schema}"}, drop
-
-
 def main() -> int:
     args = parse_args()
     if args.phase == "import":
@@ -269,15 +245,14 @@ def main() -> int:
         print(json.dumps(child_export(args.format)))
         return 0
 
-    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, database {args.database}")
+    print(f"{harness.machine()}, database {args.database}")
     failures = []
     with tempfile.TemporaryDirectory(prefix="onecode-bench-") as tmp:
-        db_env, drop = database_env(args, tmp)
-        env = {**os.environ, **db_env, "ONECODE_RATELIMIT_ENABLED": "false", "ONECODE_UPLOAD_DIR": f"{tmp}/uploads",
-               "ONECODE_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "ONECODE_PUBLIC_BASE_URL": "https://code.example.org"}
+        database = harness.Database(args.database, tmp, args.pg_url)
+        env = harness.server_env(database.url, tmp, "https://code.example.org",
+                                 ONECODE_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000")
         try:
-            subprocess.run([VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                           capture_output=True, timeout=300)
+            harness.migrate(env, timeout=300)
             path = Path(tmp) / "directory.xlsx"
             started = time.perf_counter()
             write_xlsx(path, args.institutions)
@@ -309,7 +284,7 @@ def main() -> int:
                 if not passed:
                     failures.append(f"export {fmt}")
         finally:
-            drop()
+            database.drop()
     print("all targets met" if not failures else f"missed: {', '.join(failures)}")
     return 0 if not failures or args.report_only else 1
 

@@ -17,7 +17,6 @@ line of the output file gives the count; divide by -n).
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import importlib.util
 import io
@@ -27,19 +26,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("bench_complaints", HERE / "complaints.py")
+import harness  # first: the app's packages come from this checkout, not from this folder
+
+# bench/complaints.py by its path: under its own name it would be the application's `complaints`.
+_spec = importlib.util.spec_from_file_location("bench_complaints", harness.HERE / "complaints.py")
 common = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(common)  # sets sys.path so that the app's packages come from this checkout
+_spec.loader.exec_module(common)
 WARM_UP = 100
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--pg-url", default=common.PG_URL)
+    parser = harness.parser(__doc__)
+    harness.add_database(parser, ("postgresql", "sqlite"), "postgresql")
     parser.add_argument("-n", type=int, default=1000, help="timed submissions (default 1000)")
     parser.add_argument("--institutions", type=int, default=20,
                         help="institutions complained about (default 20: most complaints join an open lead; "
@@ -54,11 +53,9 @@ def main() -> int:
     from onecode import create_app
 
     with tempfile.TemporaryDirectory(prefix="onecode-intake-") as tmp:
-        database = common.Database(args.database, tmp, args.pg_url)
+        database = harness.Database(args.database, tmp, args.pg_url)
         try:
-            env = {**os.environ, "ONECODE_DATABASE_URL": database.url}
-            subprocess.run([common.VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=common.ROOT,
-                           env=env, check=True, capture_output=True, timeout=120)
+            harness.migrate({**os.environ, "ONECODE_DATABASE_URL": database.url})
             targets = common.seed(database.url, args.institutions, args.staff)
             requests, _ = common.build_requests(0, targets, common.BODIES)
             bodies = [request.partition(b"\r\n\r\n")[2] for request in requests]
@@ -96,7 +93,7 @@ def main() -> int:
                 subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], capture_output=True)
             print(f"{args.database}: {args.n} submissions, {statements / args.n:.2f} SQL statements and "
                   f"{cpu / args.n * 1000:.2f} ms CPU each (this process; reference loop "
-                  f"{common.reference_loop():.0f} ms){' (profiled: slower)' if args.profile else ''}")
+                  f"{harness.reference_loop():.0f} ms){' (profiled: slower)' if args.profile else ''}")
             if args.profile:
                 out = io.StringIO()
                 pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)

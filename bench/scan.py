@@ -14,40 +14,30 @@ import argparse
 import datetime as dt
 import json
 import os
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent  # flask and gunicorn from the same environment as this Python
+import harness
+
 WORKERS = 2
 STAFF = 50
 TARGET = 0.5
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--rounds", type=int, default=5, help="round pairs (healthz, scan) to run (default 5)")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each round in seconds (default 5)")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    harness.add_port(parser)
     parser.add_argument("--no-scan-cache", action="store_true",
                         help="set ONECODE_SCAN_CACHE_SECONDS=0: every scan reads the database")
-    parser.add_argument("--report-only", action="store_true", help="exit 0 even if the target is missed")
+    harness.add_report_only(parser, "the target is missed")
     return parser.parse_args()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(env: dict) -> str:
@@ -82,28 +72,6 @@ def seed(env: dict) -> str:
     return token
 
 
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def wait_ready(port: int, server: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
-        try:
-            if get(f"http://127.0.0.1:{port}/healthz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"/healthz did not answer 200 within {timeout:.0f} s")
-
-
 def hammer(port: int, path: str, seconds: float, concurrency: int) -> tuple[float, int, int]:
     """GET `path` from `concurrency` threads for `seconds`; returns (200s per second, 200s, errors).
 
@@ -111,10 +79,8 @@ def hammer(port: int, path: str, seconds: float, concurrency: int) -> tuple[floa
     Gunicorn's sync workers close the connection after each answer, so each request has its own.
     """
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode()
-    counts = []  # (ok, errors) per thread; list.append is atomic
-    deadline = time.monotonic() + seconds
 
-    def client():
+    def client(_, deadline: float) -> tuple[int, int]:
         ok = errors = 0
         while time.monotonic() < deadline:
             try:
@@ -129,50 +95,30 @@ def hammer(port: int, path: str, seconds: float, concurrency: int) -> tuple[floa
                     errors += 1
             except OSError:
                 errors += 1
-        counts.append((ok, errors))
+        return ok, errors
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(seconds + 10)  # bounded: socket timeouts end a stuck request within 5 s
-    elapsed = time.monotonic() - started
+    # bounded: socket timeouts end a stuck request within 5 s
+    elapsed, counts = harness.run_threads(client, concurrency, seconds, grace=10)
     ok, errors = sum(c[0] for c in counts), sum(c[1] for c in counts)
     return ok / elapsed, ok, errors
 
 
-def stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.terminate()  # gunicorn: graceful shutdown of its workers
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)  # its own process group (start_new_session)
-            server.wait(5)
-
-
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the `finally` below on kill too
-    port = args.port or free_port()
+    harness.exit_on_sigterm()  # run the `finally` below on kill too
+    port = args.port or harness.free_port()
     with tempfile.TemporaryDirectory(prefix="onecode-bench-") as tmp:
-        env = {"ONECODE_DATABASE_URL": f"sqlite:///{tmp}/onecode.db", "ONECODE_RATELIMIT_ENABLED": "false",
-               "ONECODE_UPLOAD_DIR": f"{tmp}/uploads", "ONECODE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
-        if args.no_scan_cache:
-            env["ONECODE_SCAN_CACHE_SECONDS"] = "0"
-        env = {**os.environ, **env}
-        subprocess.run([VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                       capture_output=True, timeout=120)
+        env = harness.server_env(f"sqlite:///{tmp}/onecode.db", tmp, f"http://127.0.0.1:{port}",
+                                 **({"ONECODE_SCAN_CACHE_SECONDS": "0"} if args.no_scan_cache else {}))
+        harness.migrate(env)
         token = seed(env)
-        log = open(f"{tmp}/gunicorn.log", "wb")
-        server = subprocess.Popen([VENV_BIN / "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "wsgi:app"],
-                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log_path = Path(tmp) / "gunicorn.log"
+        server = harness.gunicorn(["-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "wsgi:app"], env, log_path)
         rates: dict[str, list[float]] = {"healthz": [], "scan": []}
         errors = 0
         try:
-            wait_ready(port, server)
-            status, body = get(f"http://127.0.0.1:{port}/api/v1/scan/{token}")
+            harness.wait_ready(port, server)
+            status, body = harness.get(f"http://127.0.0.1:{port}/api/v1/scan/{token}")
             profile = json.loads(body) if status == 200 else {}
             listed = len(profile.get("institution", {}).get("staff", []))
             if status != 200 or listed != STAFF:
@@ -189,10 +135,9 @@ def main() -> int:
                     errors += failed
                     print(f"round {number} {name:8} {rate:8.0f} req/s  ({ok} ok, {failed} errors)")
         finally:
-            stop(server)
-            log.close()
+            harness.stop(server)
             if errors or server.returncode not in (0, None):
-                print("--- gunicorn log (tail) ---\n" + Path(f"{tmp}/gunicorn.log").read_text()[-3000:])
+                print(harness.log_tail(log_path))
     healthz, scan = statistics.median(rates["healthz"]), statistics.median(rates["scan"])
     ratio = scan / healthz if healthz else 0.0
     passed = errors == 0 and ratio >= TARGET

@@ -219,6 +219,12 @@ def health_supervisor(login):
 
 
 @pytest.fixture
+def supervisor(login):
+    """The same person as `health_supervisor`, by the name the supervision and exchange tests use."""
+    return login("supervisor", department="health")
+
+
+@pytest.fixture
 def citizen(login):
     return login("citizen")
 
@@ -276,3 +282,17 @@ def clinic(admin):
 @pytest.fixture
 def clinic_account(login, clinic):
     return login("institution", institution_id=clinic["id"])
+
+
+@pytest.fixture
+def token(clinic):
+    """The clinic's code token (what its QR code carries)."""
+    return clinic["code"]["token"]
+
+
+@pytest.fixture
+def second_clinic(admin, clinic):
+    """A second clinic, registered after `clinic`."""
+    response = admin.post("/api/v1/institutions", json=institution_payload(2, name="第二诊所"))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()

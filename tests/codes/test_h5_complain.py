@@ -40,11 +40,6 @@ from tests.complaints.helpers import (
 from tests.conftest import BASE_CONFIG, institution_payload, staff_payload
 
 
-@pytest.fixture
-def token(clinic):
-    return clinic["code"]["token"]
-
-
 def _case(tracking_no: str) -> Complaint:
     db.session.expire_all()
     return db.session.scalar(select(Complaint).where(Complaint.tracking_no == tracking_no))

@@ -11,11 +11,6 @@ from tests.complaints.helpers import stored_counts
 from tests.conftest import staff_payload
 
 
-@pytest.fixture
-def token(clinic):
-    return clinic["code"]["token"]
-
-
 @pytest.mark.parametrize("character", ["\uffff", "\ufffe"])
 def test_content_no_spreadsheet_can_hold_brings_the_form_back_naming_content(client, session, token, character):
     before = stored_counts()

@@ -9,14 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from complaints.models import ComplaintEvent
-from tests.complaints.workflow_helpers import (  # noqa: F401 - fixtures
-    act,
-    advance,
-    case_url,
-    complaint_body,
-    health_supervisor,
-    stored_case,
-)
+from tests.complaints.workflow_helpers import advance, case_url, complaint_body, stored_case
 from tests.exchange.helpers import export
 
 

@@ -8,19 +8,7 @@ import io
 import pytest
 
 from tests.api.helpers import assert_error
-from tests.complaints.workflow_helpers import (  # noqa: F401 - fixtures
-    CONTACT,
-    act,
-    advance,
-    case_url,
-    health_case,
-    health_supervisor,
-    ids,
-    market_case,
-    market_supervisor,
-    second_clinic,
-    submit,
-)
+from tests.complaints.workflow_helpers import CONTACT, act, advance, case_url, ids, submit
 
 LIST = "/api/v1/complaints"
 AUDIT = "/api/v1/audit-log"

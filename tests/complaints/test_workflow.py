@@ -12,19 +12,7 @@ from complaints import deadlines
 from complaints.models import STATUSES
 from complaints.service import TRANSITIONS
 from tests.api.helpers import assert_error
-from tests.complaints.workflow_helpers import (  # noqa: F401 - fixtures
-    act,
-    action_data,
-    advance,
-    case_url,
-    health_case,
-    health_supervisor,
-    ids,
-    market_case,
-    second_clinic,
-    submit,
-    update_case,
-)
+from tests.complaints.workflow_helpers import act, action_data, advance, case_url, ids, submit, update_case
 
 LIST = "/api/v1/complaints"
 

@@ -1,15 +1,14 @@
-"""Fixtures and helpers for the regulators' side of complaints (workflow, visibility, leads).
+"""Helpers for the regulators' side of complaints (workflow, visibility, leads).
 
-Import what a test module needs, fixtures included: `from tests.complaints.workflow_helpers import ...`.
+Their fixtures are in tests/complaints/conftest.py (`second_clinic`, also used by the supervision
+tests, in tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from complaints.models import Complaint
-from tests.conftest import institution_payload
 
 CONTENT = "就诊时医生未说明检查费用，收费明显高于公示价格。"
 CONTACT = {"contact_name": "张三", "contact_phone": "13800138000"}
@@ -93,36 +92,3 @@ def update_case(session, tracking_no: str, **columns) -> None:
 
 def ids(page: dict) -> list[str]:
     return [item["tracking_no"] for item in page["items"]]
-
-
-@pytest.fixture
-def health_supervisor(login):
-    return login("supervisor", department="health")
-
-
-@pytest.fixture
-def market_supervisor(login):
-    return login("supervisor", department="market")
-
-
-@pytest.fixture
-def second_clinic(admin, clinic):
-    response = admin.post("/api/v1/institutions", json=institution_payload(2, name="第二诊所"))
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-@pytest.fixture
-def health_case(client, clinic) -> dict:
-    """A named complaint about the clinic, handled by health."""
-    receipt = submit(client, {"institution_id": clinic["id"]})
-    assert receipt["department"] == "health"
-    return receipt
-
-
-@pytest.fixture
-def market_case(client, clinic) -> dict:
-    receipt = submit(client, {"institution_id": clinic["id"]}, category="prices_charges")
-    assert receipt["department"] == "market"
-    return receipt
-

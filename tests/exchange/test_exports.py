@@ -26,11 +26,6 @@ def _register(admin, serial: int, **overrides) -> dict:
 
 
 @pytest.fixture
-def supervisor(login):
-    return login("supervisor", department="health")
-
-
-@pytest.fixture
 def black_listed(admin, supervisor) -> dict:
     institution = _register(admin, 2, name="黑名单诊所", street="洪家楼街道", category="dental")
     response = supervisor.post("/api/v1/lists/black/decisions",

@@ -1,6 +1,7 @@
-"""Helpers and fixtures shared by the supervision tests (violations, credit, lists, inspections, draws).
+"""Helpers shared by the supervision tests (violations, credit, lists, inspections, draws).
 
-Import what a module needs, fixtures included: `from tests.supervision.helpers import ...`.
+Their fixtures are in tests/supervision/conftest.py (`supervisor`, shared with other packages, in
+tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 
-import pytest
 from sqlalchemy import event
 
 from api.database import db, today_shanghai, utcnow
@@ -24,21 +24,6 @@ BLACK_DECISIONS = "/api/v1/lists/black/decisions"
 # Institution rules of the v1 table by points (supervision/rules/violations-v1.json).
 RULE_1, RULE_2, RULE_4, RULE_6, RULE_10 = "INS-LIC-06", "INS-LIC-05", "INS-LIC-04", "INS-LIC-02", "INS-LIC-01"
 STAFF_RULE = "STF-LIC-01"
-
-
-@pytest.fixture
-def supervisor(login):
-    return login("supervisor", department="health")
-
-
-@pytest.fixture
-def other_clinic(admin):
-    return new_institution(admin, 2, name="第二诊所")
-
-
-@pytest.fixture
-def other_clinic_account(login, other_clinic):
-    return login("institution", institution_id=other_clinic["id"])
 
 
 def new_institution(admin, serial: int, **overrides) -> dict:

@@ -20,7 +20,7 @@ from supervision.grades import CreditInputs, compute
 from supervision.models import CreditRecord, ListEntry, Violation
 from tests.api.helpers import assert_error
 from tests.complaints.workflow_helpers import submit
-from tests.supervision.helpers import (  # noqa: F401 - fixtures
+from tests.supervision.helpers import (
     INSPECTIONS,
     RULE_2,
     RULE_6,
@@ -33,11 +33,8 @@ from tests.supervision.helpers import (  # noqa: F401 - fixtures
     final_violation,
     lift,
     new_institution,
-    other_clinic,
-    other_clinic_account,
     recorded,
     scan,
-    supervisor,
 )
 
 RED_HEX, GREEN_HEX, YELLOW_HEX = "#cf222e", "#1a7f37", "#9a6700"

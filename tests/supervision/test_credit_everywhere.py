@@ -14,14 +14,7 @@ from api.database import db
 from registry.models import Institution, Staff
 from supervision.models import ListEntry
 from tests.conftest import staff_payload
-from tests.supervision.helpers import (  # noqa: F401 - fixtures
-    RULE_2,
-    RULE_10,
-    STAFF_RULE,
-    end_window,
-    recorded,
-    supervisor,
-)
+from tests.supervision.helpers import RULE_2, RULE_10, STAFF_RULE, end_window, recorded
 
 SNAPSHOT = ("credit_points", "credit_grade", "credit_band", "credit_risk", "credit_lists", "credit_stale_after")
 EXPECTED = {"institution": (12, "D"), "staff": (6, "C")}  # RULE_10 + RULE_2; STAFF_RULE

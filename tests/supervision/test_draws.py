@@ -14,12 +14,7 @@ from supervision import draws
 from supervision.models import InspectionDraw
 from tests.api.helpers import assert_error
 from tests.complaints.workflow_helpers import submit
-from tests.supervision.helpers import (  # noqa: F401 - fixtures
-    DRAWS,
-    black_decision,
-    new_institution,
-    supervisor,
-)
+from tests.supervision.helpers import DRAWS, black_decision, new_institution
 
 ALL = {"A": 1.0, "B": 1.0, "C": 1.0, "D": 1.0}
 NONE = {"A": 0.0, "B": 0.0, "C": 0.0, "D": 0.0}

@@ -13,16 +13,7 @@ from supervision import inspections
 from supervision.models import Inspection, Violation
 from tests.api.helpers import assert_error
 from tests.complaints.workflow_helpers import submit
-from tests.supervision.helpers import (  # noqa: F401 - fixtures
-    INSPECTIONS,
-    RULE_2,
-    RULE_6,
-    final_violation,
-    other_clinic,
-    other_clinic_account,
-    recorded,
-    scan,
-)
+from tests.supervision.helpers import INSPECTIONS, RULE_2, RULE_6, final_violation, recorded, scan
 
 
 def _body(institution_id, **overrides) -> dict:

@@ -14,16 +14,11 @@ from api.database import db, utcnow
 from supervision import leads
 from supervision.models import Lead
 from tests.api.helpers import assert_error
-from tests.complaints.workflow_helpers import second_clinic, submit, update_case  # noqa: F401 - fixture
+from tests.complaints.workflow_helpers import submit, update_case
 from tests.conftest import institution_payload
 
 LEADS = "/api/v1/leads"
 SERIOUS = ["illegal_practice", "insurance_fraud", "medical_violence"]
-
-
-@pytest.fixture
-def supervisor(login):
-    return login("supervisor", department="health")
 
 
 def _complain(client, institution, times=1, **kwargs) -> list[str]:

@@ -10,7 +10,6 @@ from api.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from registry.models import Institution
 from supervision import inspections
 from supervision.models import ListDecision
-from tests.supervision.helpers import supervisor  # noqa: F401 - fixture
 
 
 def test_a_supervisor_black_lists_an_institution_by_decision(session, clinic, supervisor):

@@ -13,7 +13,7 @@ from registry.models import Institution
 from selfcheck import commitments
 from supervision.models import CreditRecord, ListEntry, Violation
 from tests.api.helpers import assert_error
-from tests.supervision.helpers import (  # noqa: F401 - fixtures
+from tests.supervision.helpers import (
     RULE_2,
     RULE_10,
     black_decision,
@@ -22,7 +22,6 @@ from tests.supervision.helpers import (  # noqa: F401 - fixtures
     lift,
     new_institution,
     scan,
-    supervisor,
 )
 
 RED, BLACK = "/api/v1/lists/red", "/api/v1/lists/black"

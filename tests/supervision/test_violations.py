@@ -13,7 +13,7 @@ from api.database import SHANGHAI, today_shanghai
 from supervision.models import Violation
 from tests.api.helpers import assert_error
 from tests.conftest import staff_payload
-from tests.supervision.helpers import (  # noqa: F401 - fixtures
+from tests.supervision.helpers import (
     RULE_2,
     RULE_6,
     RULE_10,
@@ -23,12 +23,9 @@ from tests.supervision.helpers import (  # noqa: F401 - fixtures
     decide,
     end_window,
     object_to,
-    other_clinic,
-    other_clinic_account,
     record,
     recorded,
     scan,
-    supervisor,
     violation,
 )
 

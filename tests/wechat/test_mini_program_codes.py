@@ -39,11 +39,6 @@ def token_row():
 
 
 @pytest.fixture
-def token(clinic):
-    return clinic["code"]["token"]
-
-
-@pytest.fixture
 def other_token(admin):
     response = admin.post("/api/v1/institutions", json=institution_payload(2))
     assert response.status_code == 201, response.json
