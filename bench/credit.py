@@ -82,9 +82,10 @@ def load(session, args: argparse.Namespace, now: dt.datetime, today: dt.date) ->
 
     from api.database import SHANGHAI
     from api.models import Account
+    from leads.models import Lead
     from registry.models import CATEGORIES, Institution
     from supervision import violations as violation_rules
-    from supervision.models import InspectorConflict, Lead, Violation
+    from supervision.models import InspectorConflict, Violation
 
     rng = random.Random(args.seed)
     year_start = dt.date(today.year, 1, 1)

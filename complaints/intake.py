@@ -34,8 +34,8 @@ from complaints.models import (
     ComplaintEvent,
     TrackingCounter,
 )
+from leads import service as leads
 from registry.models import Institution, Staff
-from supervision import leads
 
 QUERY_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed on phones
 assert len(QUERY_CODE_ALPHABET) == 32  # a byte modulo 32 picks a letter without bias
@@ -150,7 +150,7 @@ _no_id = cast(null(), Integer)  # typed: PostgreSQL takes an untyped NULL in a C
 
 
 def _kind(name: str):
-    return literal_column(f"'{name}'")  # inlined, as CTE constants must be (see supervision.leads)
+    return literal_column(f"'{name}'")  # inlined, as CTE constants must be (see leads.service)
 
 
 _TARGETS = {  # target key -> (error field, message, the _TARGET_COLUMNS of what :target_key names)
@@ -362,7 +362,7 @@ def _store_and_join_lead(lookup):
         select(new_case.c.id, literal_column("'submit'"), literal_column("'submitted'"), new_case.c.department,
                new_case.c.submitted_at, case((new_case.c.anonymous, _no_id), else_=new_case.c.account_id)),
     ).cte("first_event")  # the actor as submit_actor() says
-    joined = leads.join_open_lead_cte(new_case.c.institution_id)
+    joined = leads.add_reason_cte(new_case.c.institution_id)
     return (select(new_case.c.id, *(new_case.c[name] for name in _TARGET_COLUMNS),
                    joined.c.id.label("lead_id"), joined.c.score)
             .select_from(new_case.outerjoin(joined, true())).add_cte(first_event))
@@ -444,7 +444,7 @@ def submit(*, session: SessionLike, data: dict, account_id: int | None, idempote
         "submitted_at": now, "accept_due_at": accept_due_at, "updated_at": now, **place,
     }, data["target"], reason)
     if joined is not None:
-        leads.joined_open_lead(session=session, institution_id=target["institution_id"], kind=reason["kind"],
+        leads.reason_added(session=session, institution_id=target["institution_id"], kind=reason["kind"],
                                lead_id=joined[0], score=joined[1])
     else:
         feed_lead(session=session, target=target | place, reason=reason, now=now)
@@ -495,7 +495,7 @@ _LIST_IN_WINDOW = (select(_complaints.c.tracking_no, _complaints.c.submitted_at,
                    .where(*_IN_WINDOW).order_by(_complaints.c.submitted_at))
 # PostgreSQL: join the open lead (one may have opened since the case's own statement began) and
 # count, in one statement.
-_rejoined, _counted = leads.join_open_lead_cte(bindparam("for_institution")), _COUNT_IN_WINDOW.subquery("counted")
+_rejoined, _counted = leads.add_reason_cte(bindparam("for_institution")), _COUNT_IN_WINDOW.subquery("counted")
 _JOIN_OR_COUNT = (select(_rejoined.c.id, _rejoined.c.score, _counted.c.in_window)
                   .select_from(_counted.outerjoin(_rejoined, true())))
 
@@ -525,12 +525,12 @@ def feed_lead(*, session: SessionLike, target: dict, reason: dict, now: dt.datet
     if connection.dialect.name == "postgresql":
         row = connection.execute(_JOIN_OR_COUNT, window | leads.reason_params(reason)).one()
         if row.id is not None:
-            leads.joined_open_lead(session=session, institution_id=institution_id, kind=reason["kind"],
+            leads.reason_added(session=session, institution_id=institution_id, kind=reason["kind"],
                                    lead_id=row.id, score=row.score)
             return
         in_window = row.in_window
     else:
-        if leads.join_open_lead(session=session, institution_id=institution_id, reason=reason) is not None:
+        if leads.add_reason_if_open(session=session, institution_id=institution_id, reason=reason) is not None:
             return
         in_window = connection.execute(_COUNT_IN_WINDOW, window).scalar_one()
     if in_window < LEAD_COMPLAINTS:

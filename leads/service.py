@@ -1,7 +1,9 @@
-"""Inspection leads (线索): why an institution should be inspected, scored in one place.
+"""Adding reasons to inspection leads (线索): why an institution should be inspected, scored in one place.
 
-Every source (complaints now; self-checks, commitment breaches and expired licences later) calls
-`add_reasons()` with reasons of a kind listed in WEIGHTS. `score()` is the one scoring function.
+Every source (complaint intake, self-checks, commitment breaches) calls `add_reasons()` with reasons of a
+kind listed in WEIGHTS, or rides `add_reason_cte()` along in its own statement (complaints.intake).
+`score()` is the one scoring function. Listing, closing and dismissing leads is supervision's
+(supervision.leads), which sits above the packages that write here.
 """
 
 from __future__ import annotations
@@ -11,13 +13,11 @@ import functools
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnClause, bindparam, case, func, insert, literal_column, select, update
-from sqlalchemy.orm import lazyload
 
 from api.database import SessionLike, lock_row, upsert_insert, utcnow
-from api.errors import InvalidTransition
+from leads.models import LEAD_REASON_KINDS, Lead, LeadReason
+from registry.credit_snapshot import mark_credit_stale
 from registry.models import Institution
-from supervision import credit
-from supervision.models import LEAD_REASON_KINDS, Lead, LeadReason
 
 # Points per reason of each kind; a lead's score is their sum, capped at 100.
 WEIGHTS = {
@@ -62,12 +62,6 @@ def reason(kind: str, detail: str, at: dt.datetime, ref: str | None = None) -> d
     return {"kind": kind, "detail": detail, "at": at, "ref": ref}
 
 
-def open_lead_for(*, session: SessionLike, institution_id: int) -> Lead | None:
-    # Adding a reason needs the lead alone: not its institution (joined by default for the list views).
-    return session.scalar(select(Lead).where(Lead.institution_id == institution_id, Lead.status == "open")
-                          .options(lazyload(Lead.institution)))
-
-
 # add_reasons() runs on every complaint: its statements are built once (see complaints.intake).
 _leads, _lead_reasons = Lead.__table__, LeadReason.__table__
 _OPEN_LEAD = select(_leads.c.id, _leads.c.score).where(
@@ -104,11 +98,11 @@ def _reason_onto_open_lead(dialect: str, institution_id):
 
 
 @functools.cache
-def _join_open_lead(dialect: str):
+def _add_reason_statement(dialect: str):
     return _reason_onto_open_lead(dialect, bindparam("for_institution"))
 
 
-def join_open_lead_cte(institution_id):
+def add_reason_cte(institution_id):
     """PostgreSQL: the score's UPDATE reads the reason's INSERT ... RETURNING (a data-modifying CTE), so
     a reason joins the open lead in one statement, and rides along in another statement as a CTE
     (complaints.intake stores a case with it): (id, score) of the lead, no row if none was open.
@@ -119,8 +113,8 @@ def join_open_lead_cte(institution_id):
         .returning(_leads.c.id, _leads.c.score).cte("joined_lead")
 
 
-_JOIN_OPEN_LEAD = join_open_lead_cte(bindparam("for_institution"))
-_JOIN_AND_ADD_POINTS = select(_JOIN_OPEN_LEAD.c.id, _JOIN_OPEN_LEAD.c.score)
+_ADD_REASON = add_reason_cte(bindparam("for_institution"))
+_ADD_REASON_AND_POINTS = select(_ADD_REASON.c.id, _ADD_REASON.c.score)
 
 
 def reason_params(reason: dict) -> dict:
@@ -129,33 +123,33 @@ def reason_params(reason: dict) -> dict:
     return {"points": WEIGHTS[reason["kind"]], **{f"reason_{name}": value for name, value in reason.items()}}
 
 
-def _add_to_open_lead(connection, institution_id: int, reason: dict) -> tuple[int, int] | None:
+def _add_one_reason(connection, institution_id: int, reason: dict) -> tuple[int, int] | None:
     """One reason onto the institution's open lead, if it has one and not the reason's ref already:
     (the lead's id, its new score), else None. One statement on PostgreSQL, two on SQLite."""
     params = {"for_institution": institution_id, **reason_params(reason)}
     if connection.dialect.name == "postgresql":
-        return connection.execute(_JOIN_AND_ADD_POINTS, params).first()
-    lead_id = connection.execute(_join_open_lead(connection.dialect.name), params).scalar()
+        return connection.execute(_ADD_REASON_AND_POINTS, params).first()
+    lead_id = connection.execute(_add_reason_statement(connection.dialect.name), params).scalar()
     if lead_id is None:
         return None
     return lead_id, connection.execute(_ADD_POINTS, {"lead_id": lead_id, "points": params["points"]}).scalar_one()
 
 
-def join_open_lead(*, session: SessionLike, institution_id: int, reason: dict) -> int | None:
+def add_reason_if_open(*, session: SessionLike, institution_id: int, reason: dict) -> int | None:
     """add_reasons() of one reason when the institution has an open lead: the lead's id; else None
     and nothing happens."""
-    joined = _add_to_open_lead(session.connection(), institution_id, reason)
+    joined = _add_one_reason(session.connection(), institution_id, reason)
     if joined is None:
         return None
-    return joined_open_lead(session=session, institution_id=institution_id, kind=reason["kind"],
-                            lead_id=joined[0], score=joined[1])
+    return reason_added(session=session, institution_id=institution_id, kind=reason["kind"],
+                        lead_id=joined[0], score=joined[1])
 
 
-def joined_open_lead(*, session: SessionLike, institution_id: int, kind: str, lead_id: int, score: int) -> int:
+def reason_added(*, session: SessionLike, institution_id: int, kind: str, lead_id: int, score: int) -> int:
     """After a reason of `kind` joined the institution's open lead, which now scores `score`: the
     institution's risk follows if the lead just became high priority. Returns the lead's id."""
     if _priority(_score_before(score, WEIGHTS[kind])) != _priority(score):
-        _refresh_risk(session, institution_id)
+        _mark_risk_stale(session, institution_id)
     return lead_id
 
 
@@ -180,7 +174,7 @@ def add_reasons(*, session: SessionLike, reasons: list[dict], institution_id: in
     if institution_id:
         lock_row(session, Institution, institution_id)
     if institution_id and len(reasons) == 1:  # every complaint about an institution with an open lead
-        lead_id = join_open_lead(session=session, institution_id=institution_id, reason=reasons[0])
+        lead_id = add_reason_if_open(session=session, institution_id=institution_id, reason=reasons[0])
         if lead_id is not None:
             return lead_id
     lead = connection.execute(_OPEN_LEAD, {"institution_id": institution_id}).first() if institution_id else None
@@ -196,7 +190,7 @@ def add_reasons(*, session: SessionLike, reasons: list[dict], institution_id: in
     if after != before:
         connection.execute(_SET_SCORE, {"lead_id": lead_id, "score": after})
     if _priority(before) != _priority(after):  # risk reads only "a lead is open" and "it is high"
-        _refresh_risk(session, institution_id)
+        _mark_risk_stale(session, institution_id)
     return lead_id
 
 
@@ -210,13 +204,14 @@ def _priority(lead_score: int | None) -> str | None:
     return None if lead_score is None else "high" if lead_score >= HIGH_PRIORITY else "normal"
 
 
-def _refresh_risk(session: SessionLike, institution_id: int | None) -> None:
-    """An institution's risk level follows its open lead at once."""
+def _mark_risk_stale(session: SessionLike, institution_id: int | None) -> None:
+    """An institution's risk level follows its open lead: its credit is recomputed by the next reader
+    (registry.credit_snapshot), which is the same moment for whoever reads it."""
     if institution_id is not None:
-        credit.recompute(session=session, institution_ids=[institution_id], reason="lead changed")
+        mark_credit_stale(session=session, institution_id=institution_id)
 
 
-def add_new_reasons(*, session: SessionLike, institution_id: int, reasons: list[dict]) -> int | None:
+def add_unseen_reasons(*, session: SessionLike, institution_id: int, reasons: list[dict]) -> int | None:
     """add_reasons() for a daily sweep: reasons whose ref any lead of the institution already carries
     (open, inspected or dismissed) are not added again; None if nothing was new. (Read under the
     institution's lock: a lead closed meanwhile has its reasons counted.)"""
@@ -229,35 +224,6 @@ def add_new_reasons(*, session: SessionLike, institution_id: int, reasons: list[
     return add_reasons(session=session, institution_id=institution_id, reasons=fresh)
 
 
-def close_open_lead(*, session: SessionLike, institution_id: int, status: str, by_id: int | None, note: str | None) -> Lead | None:
-    """End the institution's open lead: `inspected` (an inspection was recorded) or `dismissed`.
-    Locks the institution first, as every writer to its lead does (see add_reasons)."""
-    lock_row(session, Institution, institution_id)
-    lead = open_lead_for(session=session, institution_id=institution_id)
-    if lead is not None:
-        _close(lead, status=status, by_id=by_id, note=note)
-    return lead
-
-
-def dismiss(*, session: SessionLike, lead: Lead, by_id: int, note: str) -> Lead:
-    """Close the lead by a regulator's decision. The institution is locked first, then the lead read
-    again: a complaint that holds the institution and is joining the lead finishes first (taken the
-    other way round, the two would wait for each other), and a lead closed meanwhile is not closed twice."""
-    if lead.institution_id is not None:
-        lock_row(session, Institution, lead.institution_id)
-        session.refresh(lead)
-    if lead.status != "open":
-        raise InvalidTransition("该线索已关闭")
-    _close(lead, status="dismissed", by_id=by_id, note=note)
-    session.flush()
-    _refresh_risk(session, lead.institution_id)
-    return lead
-
-
-def _close(lead: Lead, *, status: str, by_id: int | None, note: str | None) -> None:
-    lead.status, lead.closed_at, lead.closed_by_id, lead.close_note = status, utcnow(), by_id, note
-
-
 def last_closed_at(institution_id):
     """When the institution's last lead ended (NULL if none has), as a scalar subquery: complaints
     before it were dealt with by that lead. `institution_id` is a value or a column or bind."""
@@ -265,31 +231,3 @@ def last_closed_at(institution_id):
             .where(_leads.c.institution_id == institution_id, _leads.c.status != "open").scalar_subquery())
 
 
-def lead_query(*, status: str | None = "open", institution_id: int | None = None, min_score: int | None = None):
-    """One SQL query for a page of leads: highest score first, the institution joined in."""
-    statement = select(Lead).order_by(Lead.score.desc(), Lead.opened_at, Lead.id)
-    if status:
-        statement = statement.where(Lead.status == status)
-    if institution_id:
-        statement = statement.where(Lead.institution_id == institution_id)
-    if min_score is not None:
-        statement = statement.where(Lead.score >= min_score)
-    return statement
-
-
-def lead_view(lead: Lead) -> dict:
-    institution: Institution | None = lead.institution
-    return {
-        "id": lead.id,
-        "institution_id": lead.institution_id,
-        "institution_name": institution.name if institution else lead.place_name,
-        "address": institution.address if institution else lead.place_address,
-        "unlicensed": institution is None,
-        "score": lead.score,
-        "priority": "high" if lead.score >= HIGH_PRIORITY else "normal",
-        "reasons": [{"kind": r.kind, "detail": r.detail, "at": r.at} for r in lead.reasons],
-        "status": lead.status,
-        "opened_at": lead.opened_at,
-        "closed_at": lead.closed_at,
-        "close_note": lead.close_note,
-    }

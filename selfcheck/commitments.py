@@ -25,11 +25,10 @@ from api.errors import (
     ValidationFailed,
 )
 from api.models import Account
+from registry.credit_snapshot import mark_credit_stale
 from registry.models import Institution
 from selfcheck.models import Commitment
 from selfcheck.service import signer_role
-from supervision import leads, violations
-from supervision import service as supervision
 
 TEXT_DIR = Path(__file__).parent / "commitments"
 VALID_DAYS = 365
@@ -91,15 +90,15 @@ def sign(*, session: SessionLike, account: Account, version: int, signer_name: s
     )
     session.add(commitment)
     session.flush()
-    supervision.refresh_institution_credit(session=session, institution=institution, today=today)
+    mark_credit_stale(session=session, institution_id=institution.id)  # grade A needs one in force
     return commitment
 
 
-def breach(*, session: SessionLike, commitment: Commitment, account: Account, reason: str) -> Commitment:
-    """A regulator records a breach: the commitment ends, the institution loses grade A for this year,
-    gets a lead reason, and the points of the breach rule (which also recomputes its credit).
+def end_for_breach(*, session: SessionLike, commitment: Commitment, account: Account, reason: str) -> dt.datetime:
+    """The commitment's side of a breach (recorded by supervision.violations.record_breach, which adds the
+    points and the lead reason): it ends at once, and the institution loses grade A for this year.
     The institution is locked and the commitment read again first: a second click on the button, or a
-    renewal at the same moment, waits and then finds the commitment ended."""
+    renewal at the same moment, waits and then finds the commitment ended. Returns when it ended."""
     lock_row(session, Institution, commitment.institution_id)
     session.refresh(commitment)
     if not in_force(commitment, today_shanghai()):
@@ -108,13 +107,7 @@ def breach(*, session: SessionLike, commitment: Commitment, account: Account, re
     commitment.status, commitment.ended_at = "breached", now
     commitment.breached_at, commitment.breach_reason, commitment.breached_by_id = now, reason, account.id
     session.flush()
-    leads.add_reasons(session=session, institution_id=commitment.institution_id, reasons=[
-        leads.reason("commitment_breach", f"违背信用承诺：{reason}", now, ref=f"breach:{commitment.id}")])
-    # The points, per the rule table (pending like any violation: the institution may object).
-    violations.record(session=session, account=account, subject_type="institution",
-                      subject_id=commitment.institution_id, rule_code=violations.BREACH_RULE,
-                      occurred_on=today_shanghai(), note=reason, public=True, commitment_id=commitment.id)
-    return commitment
+    return now
 
 
 def get(*, session: SessionLike, commitment_id: int) -> Commitment:

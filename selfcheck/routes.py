@@ -13,7 +13,6 @@ from api.extensions import Blueprint
 from api.schemas import page_schema, paginate
 from selfcheck import commitments, exports, service, templates
 from selfcheck.schemas import (
-    BreachInSchema,
     CommitmentInSchema,
     CommitmentListArgs,
     CommitmentSchema,
@@ -185,19 +184,4 @@ class CommitmentById(MethodView):
         account = current_account()
         commitment = commitments.get(session=db.session, commitment_id=commitment_id)
         check_own_institution(account, commitment.institution_id, "未找到该信用承诺")
-        return commitments.view(commitment, today_shanghai())
-
-
-@blp.route(f"/commitments/<{ID}:commitment_id>/breach")
-class Breach(MethodView):
-    @login_required(*REGULATORS)
-    @blp.arguments(BreachInSchema)
-    @blp.response(200, CommitmentSchema)
-    @blp.error(404, "Unknown commitment")
-    @blp.error(409, "INVALID_TRANSITION: not in force")
-    def post(self, data, commitment_id):
-        """Record a breach of the commitment: it ends at once (regulators)."""
-        commitment = commitments.get(session=db.session, commitment_id=commitment_id)
-        commitments.breach(session=db.session, commitment=commitment, account=current_account(), **data)
-        db.session.commit()
         return commitments.view(commitment, today_shanghai())

@@ -20,10 +20,10 @@ from api.errors import (
 )
 from api.models import Account
 from api.text import normal_name
+from leads import service as leads
 from registry.models import Institution
 from selfcheck import periods, templates
 from selfcheck.models import Rectification, SelfCheck, SelfCheckAnswer
-from supervision import leads
 
 REVIEW_DECISIONS = ("accepted", "returned")
 REVIEWING_DEPARTMENT = "health"  # self-inspection is health supervision's (国卫监督发〔2020〕18号)
@@ -267,6 +267,6 @@ def sweep_leads(*, session: SessionLike, today: dt.date | None = None) -> int:
             ref=f"missed:{period.label}"))
     changed = 0
     for institution_id, reasons in sorted(by_institution.items()):  # locked in id order, as lock_rows() does
-        if leads.add_new_reasons(session=session, institution_id=institution_id, reasons=reasons):
+        if leads.add_unseen_reasons(session=session, institution_id=institution_id, reasons=reasons):
             changed += 1
     return changed

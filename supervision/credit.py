@@ -12,10 +12,12 @@ from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 
 from api.database import SHANGHAI, SessionLike, lock_rows, today_shanghai, utcnow
 from complaints.models import Complaint
+from leads.models import Lead
+from leads.service import HIGH_PRIORITY
 from registry.models import Institution, Staff
 from selfcheck.models import Commitment
 from supervision import grades
-from supervision.models import CreditRecord, Lead, ListDecision, ListEntry, Violation
+from supervision.models import CreditRecord, ListDecision, ListEntry, Violation
 
 
 def final_clause(now: dt.datetime) -> ColumnElement[bool]:
@@ -91,7 +93,7 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
         result = grades.compute(grades.CreditInputs(
             points=int(points.get(row.id) or 0), commitment_in_force=valid_to is not None,
             breached=bool(breached.get(row.id)), black_decision=black.get(row.id),
-            open_lead=row.id in leads, high_lead=(leads.get(row.id) or 0) >= grades.HIGH_PRIORITY_LEAD,
+            open_lead=row.id in leads, high_lead=(leads.get(row.id) or 0) >= HIGH_PRIORITY,
             previous_grade=previous_grade.get(row.id), substantiated_complaints=int(substantiated.get(row.id) or 0),
             category=row.category, remote_monitoring=row.remote_monitoring,
         ))

@@ -26,9 +26,11 @@ from api.access import SUPERVISOR
 from api.database import SessionLike
 from api.errors import ValidationFailed
 from api.models import Account
+from leads.models import Lead
+from leads.service import HIGH_PRIORITY
 from registry.models import Institution
-from supervision import credit, inspections, leads
-from supervision.models import InspectionDraw, InspectorConflict, Lead
+from supervision import credit, inspections
+from supervision.models import InspectionDraw, InspectorConflict
 
 ALGORITHM = "onecode-draw-v1"
 GRADES = ("A", "B", "C", "D")
@@ -85,7 +87,7 @@ def snapshot(*, session: SessionLike, department: str, ratios: dict, inspectors_
     institutions = session.execute(select(Institution.id, Institution.credit_grade, Institution.street)
                                    .where(Institution.status == "active").order_by(Institution.id)).all()
     lead_ids = session.scalars(select(Lead.institution_id).where(
-        Lead.status == "open", Lead.score >= leads.HIGH_PRIORITY, Lead.institution_id.is_not(None))
+        Lead.status == "open", Lead.score >= HIGH_PRIORITY, Lead.institution_id.is_not(None))
         .order_by(Lead.institution_id)).all()
     conflicts = session.execute(select(InspectorConflict.account_id, InspectorConflict.institution_id,
                                        InspectorConflict.street)

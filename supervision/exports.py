@@ -7,9 +7,10 @@ from sqlalchemy.orm import defaultload
 
 from api import spreadsheets
 from api.labels import LIST_NAMES
+from leads.models import Lead
+from leads.service import HIGH_PRIORITY, KIND_NAMES
 from registry.models import Institution
-from supervision.leads import HIGH_PRIORITY, KIND_NAMES
-from supervision.models import Lead, ListEntry
+from supervision.models import ListEntry
 
 LEAD_STATUS_NAMES = {"open": "待处理", "inspected": "已检查", "dismissed": "已排除"}
 

@@ -15,7 +15,6 @@ from api.database import SHANGHAI
 GREEN, YELLOW, RED = "green", "yellow", "red"
 RED_LICENCE_STATUSES = frozenset({"expired", "suspended", "revoked"})
 GRADED_CATEGORIES = frozenset({"cosmetic", "dental"})
-HIGH_PRIORITY_LEAD = 40  # supervision.leads.HIGH_PRIORITY; repeated: this module imports only the core
 BANDS = ((21, "validation_deferred"), (16, "key_supervision"), (12, "warning_talk"))  # 暂缓校验, 重点监管, 约谈
 BAND_NAMES = {"warning_talk": "约谈", "key_supervision": "重点监管", "validation_deferred": "暂缓校验"}
 PUBLIC_YEARS = 5  # penalties and bad-credit records are public for at most five years

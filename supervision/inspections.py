@@ -38,7 +38,7 @@ PROFILE_ITEMS = 5  # the profile shows the last five public inspections and pena
 def record(*, session: SessionLike, account: Account, institution_id: int, inspected_on: dt.date, result: str, summary: str,
            public: bool, draw_id: int | None = None, today: dt.date | None = None) -> Inspection:
     """Store the inspection and close the institution's open lead. The institution is locked before
-    anything is written, as every writer to its lead does (see leads.add_reasons): the inspection's
+    anything is written, as every writer to its lead does (see leads.service.add_reasons): the inspection's
     row would otherwise share-lock it through the foreign key, and two inspections each holding that
     while waiting to lock it for the lead would deadlock."""
     today = today or today_shanghai()

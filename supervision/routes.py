@@ -1,4 +1,5 @@
-"""Supervision endpoints: violations and points, credit, lists, inspections, inspectors, draws, leads."""
+"""Supervision endpoints: violations and points (and commitment breaches, which add them), credit, lists,
+inspections, inspectors, draws, leads."""
 
 from __future__ import annotations
 
@@ -19,16 +20,14 @@ from api.database import db, today_shanghai
 from api.errors import NotFound, NotVisible
 from api.extensions import Blueprint
 from api.schemas import PageArgs, page_schema, paginate
+from leads.models import Lead
 from registry import licence
 from registry.models import Institution
+from selfcheck import commitments
 from selfcheck import service as selfcheck  # selfcheck feeds supervision, not the other way round
+from selfcheck.schemas import BreachInSchema, CommitmentSchema
 from supervision import draws, exports, inspections, leads, service, violations
-from supervision.models import (
-    CreditRecord,
-    Inspection,
-    InspectionDraw,
-    Lead,
-)
+from supervision.models import CreditRecord, Inspection, InspectionDraw
 from supervision.schemas import (
     BlackListInSchema,
     ConflictInSchema,
@@ -356,3 +355,18 @@ class DismissLead(MethodView):
         leads.dismiss(session=db.session, lead=lead, by_id=current_account().id, note=data["note"])
         db.session.commit()
         return leads.lead_view(lead)
+
+
+@blp.route(f"/commitments/<{ID}:commitment_id>/breach", tags=["selfcheck"])  # documented with the commitments
+class Breach(MethodView):
+    @login_required(*REGULATORS)
+    @blp.arguments(BreachInSchema)
+    @blp.response(200, CommitmentSchema)
+    @blp.error(404, "Unknown commitment")
+    @blp.error(409, "INVALID_TRANSITION: not in force")
+    def post(self, data, commitment_id):
+        """Record a breach of the commitment: it ends at once (regulators)."""
+        commitment = commitments.get(session=db.session, commitment_id=commitment_id)
+        violations.record_breach(session=db.session, commitment=commitment, account=current_account(), **data)
+        db.session.commit()
+        return commitments.view(commitment, today_shanghai())

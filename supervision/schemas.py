@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from api.models import DEPARTMENTS
 from api.schemas import Id, Name, OneOf, PageArgs, StrictSchema, Text
-from supervision.models import LEAD_STATUSES
+from leads.models import LEAD_STATUSES
 
 
 class LeadReasonSchema(Schema):

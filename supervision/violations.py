@@ -32,7 +32,10 @@ from api.errors import (
 )
 from api.models import Account
 from api.workdays import add_working_days, end_of, local_date
+from leads import service as leads
 from registry.models import Institution, Staff
+from selfcheck import commitments
+from selfcheck.models import Commitment
 from supervision import service
 from supervision.credit import final_clause
 from supervision.models import Violation
@@ -98,6 +101,18 @@ def record(*, session: SessionLike, account: Account, subject_type: str, subject
     session.flush()
     service.refresh_institution_credit(session=session, institution=institution, reason=f"violation {found['code']} recorded")
     return violation
+
+
+def record_breach(*, session: SessionLike, commitment: Commitment, account: Account, reason: str) -> Commitment:
+    """A regulator records a breach of a credit commitment: the commitment ends (selfcheck.commitments),
+    the institution gets a lead reason, and the points of the breach rule, pending like any violation
+    (the institution may object); its credit is recomputed with them."""
+    ended_at = commitments.end_for_breach(session=session, commitment=commitment, account=account, reason=reason)
+    leads.add_reasons(session=session, institution_id=commitment.institution_id, reasons=[
+        leads.reason("commitment_breach", f"违背信用承诺：{reason}", ended_at, ref=f"breach:{commitment.id}")])
+    record(session=session, account=account, subject_type="institution", subject_id=commitment.institution_id,
+           rule_code=BREACH_RULE, occurred_on=today_shanghai(), note=reason, public=True, commitment_id=commitment.id)
+    return commitment
 
 
 def get_visible(*, session: SessionLike, account: Account, violation_id: int) -> Violation:

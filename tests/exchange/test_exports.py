@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from api.database import today_shanghai, utcnow
+from leads import service as leads
 from selfcheck import periods
 from selfcheck import templates as template_files
-from supervision import leads
 from tests.conftest import institution_payload, valid_uscc
 from tests.exchange.helpers import export, read_xlsx
 

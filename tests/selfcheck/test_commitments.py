@@ -233,6 +233,16 @@ def test_the_scan_shows_the_commitment_and_grade_a_with_commitment_supervision(c
     assert (credit["grade"], credit["points"], credit["supervision_mode"]) == ("A", 0, "commitment")
 
 
+def test_a_signature_shows_as_grade_a_in_the_list_filtered_by_grade_at_once(admin, health_officer, clinic, signed):
+    """Signing marks the credit snapshot stale (selfcheck sits below supervision); a list that filters on
+    the stored grade recomputes stale snapshots first, so it does not wait for the daily job."""
+    for persona in (admin, health_officer):
+        listed = persona.get("/api/v1/institutions?grade=A&page_size=100")
+        assert listed.status_code == 200, listed.get_json()
+        assert [item["id"] for item in listed.get_json()["items"]] == [clinic["id"]]
+        assert clinic["id"] not in [item["id"] for item in persona.get("/api/v1/institutions?grade=B").get_json()["items"]]
+
+
 def test_the_commitment_never_shows_on_a_staff_members_scan(client, admin, clinic, signed):
     staff = admin.post(f"/api/v1/institutions/{clinic['id']}/staff", json=staff_payload(1)).get_json()
 

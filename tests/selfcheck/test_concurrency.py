@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy import func, select
 
 from api.database import db, lock_row, utcnow
+from leads import service as leads
+from leads.models import Lead
 from registry.models import Institution
 from selfcheck.models import SelfCheck
-from supervision import leads
-from supervision.models import Lead, Violation
+from supervision.models import Violation
 from tests.conftest import PG_URL
 from tests.locks import join_all, post_in_threads, wait_until_backends_wait_for_a_lock
 from tests.selfcheck.conftest import SELFCHECKS, current_period, filing_body, first_code, plan

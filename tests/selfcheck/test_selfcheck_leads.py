@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from api.database import SHANGHAI, today_shanghai
+from leads import service as leads
+from leads.models import Lead, LeadReason
 from registry.models import Institution
 from selfcheck import service
 from selfcheck.models import SelfCheck
-from supervision import leads
-from supervision.models import Lead, LeadReason
 from tests.api.helpers import assert_error
 from tests.conftest import institution_payload
 from tests.selfcheck.conftest import SELFCHECKS, filed, first_code, plan

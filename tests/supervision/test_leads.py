@@ -11,8 +11,9 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
 from api.database import db, utcnow
-from supervision import leads
-from supervision.models import Lead
+from leads import service as leads
+from leads.models import Lead
+from supervision import leads as lead_review
 from tests.api.helpers import assert_error
 from tests.complaints.workflow_helpers import submit, update_case
 from tests.conftest import institution_payload
@@ -51,7 +52,7 @@ def test_two_complaints_in_30_days_make_no_lead(client, clinic, health_officer, 
     _complain(client, clinic, 2)
 
     assert _open_leads(health_officer)["total"] == 0
-    assert leads.open_lead_for(session=session, institution_id=clinic["id"]) is None
+    assert lead_review.open_lead_for(session=session, institution_id=clinic["id"]) is None
 
 
 def test_the_third_complaint_in_30_days_opens_a_lead_with_three_reasons(client, clinic, health_officer):

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from api.database import db, lock_row, today_shanghai, utcnow
 from complaints.models import Complaint
+from leads import service as leads
+from leads.models import Lead
 from registry.models import Institution
-from supervision import leads
-from supervision.models import Inspection, Lead
+from supervision import leads as lead_review
+from supervision.models import Inspection
 from tests.complaints.workflow_helpers import complaint_body
 from tests.conftest import PG_URL
 from tests.locks import join_all, post_in_threads, wait_until_backends_wait_for_a_lock
@@ -133,8 +135,8 @@ def test_a_complaint_that_waited_while_the_lead_was_closed_opens_a_new_lead(app,
     waiting.start()
     try:
         wait_until_backends_wait_for_a_lock("%INSERT INTO complaints%")
-        leads.close_open_lead(session=inspector, institution_id=clinic["id"], status="inspected",
-                              by_id=None, note="现场检查")
+        lead_review.close_open_lead(session=inspector, institution_id=clinic["id"], status="inspected",
+                                    by_id=None, note="现场检查")
     finally:
         inspector.commit()
         waiting.join(timeout=60)
@@ -198,8 +200,8 @@ def test_a_dismissal_while_a_complaint_holds_the_institution_waits_for_it(app, c
                                  answers)
     try:
         wait_until_backends_wait_for_a_lock("%FOR UPDATE%")
-        joined = leads.join_open_lead(session=holder, institution_id=clinic["id"],
-                                      reason=leads.reason("complaint", "投诉", utcnow(), ref="TS-2"))
+        joined = leads.add_reason_if_open(session=holder, institution_id=clinic["id"],
+                                          reason=leads.reason("complaint", "投诉", utcnow(), ref="TS-2"))
     finally:
         holder.commit()
         join_all(dismissing)
@@ -231,8 +233,8 @@ def test_an_inspection_recorded_while_another_is_being_recorded_waits_and_both_a
         "summary": "第二组检查", "public": False})], answers)
     try:
         wait_until_backends_wait_for_a_lock("%FOR UPDATE%")
-        leads.close_open_lead(session=first, institution_id=clinic["id"], status="inspected",
-                              by_id=officer.account.id, note="第一组检查")
+        lead_review.close_open_lead(session=first, institution_id=clinic["id"], status="inspected",
+                                    by_id=officer.account.id, note="第一组检查")
     finally:
         first.commit()
         join_all(second)
