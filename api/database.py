@@ -161,3 +161,8 @@ def lock_row(session: SessionLike, model, key, column: str = "id") -> None:
     else:
         session.execute(text(f"UPDATE {model.__tablename__} SET {column} = {column} WHERE {column} = :key"),
                         {"key": key})
+
+
+def one_of(column: str, values) -> str:
+    """The SQL of a CHECK constraint that `column` holds one of `values` (the models' status and kind lists)."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"

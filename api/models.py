@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.database import Model, UTCDateTime, utcnow
+from api.database import Model, UTCDateTime, one_of, utcnow
 
 ROLES = ("citizen", "institution", "officer", "supervisor", "admin")
 DEPARTMENTS = {
@@ -20,15 +20,11 @@ DEPARTMENTS = {
 }
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class Account(Model):
     __tablename__ = "accounts"
     __table_args__ = (
-        CheckConstraint(_in("role", ROLES), name="role"),
-        CheckConstraint(f"department IS NULL OR {_in('department', DEPARTMENTS)}", name="department"),
+        CheckConstraint(one_of("role", ROLES), name="role"),
+        CheckConstraint(f"department IS NULL OR {one_of('department', DEPARTMENTS)}", name="department"),
         CheckConstraint(
             "role NOT IN ('officer', 'supervisor') OR department IS NOT NULL", name="regulator_department"
         ),

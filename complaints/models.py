@@ -16,8 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.database import Model, UTCDateTime, utcnow
-from api.models import DEPARTMENTS, _in
+from api.database import Model, UTCDateTime, one_of, utcnow
+from api.models import DEPARTMENTS
 
 STATUSES = ("submitted", "accepted", "rejected", "assigned", "investigating", "resolved", "replied", "closed")
 TARGET_KINDS = ("institution", "staff", "place")  # a scanned code resolves to institution or staff
@@ -33,7 +33,7 @@ class ComplaintCategory(Model):
 
     __tablename__ = "complaint_categories"
     __table_args__ = (
-        CheckConstraint(_in("department", DEPARTMENTS), name="department"),
+        CheckConstraint(one_of("department", DEPARTMENTS), name="department"),
         {"info": {"reference": True}},  # seeded data: tests keep it between cases
     )
 
@@ -49,10 +49,10 @@ class ComplaintCategory(Model):
 class Complaint(Model):
     __tablename__ = "complaints"
     __table_args__ = (
-        CheckConstraint(_in("status", STATUSES), name="status"),
-        CheckConstraint(_in("department", DEPARTMENTS), name="department"),
-        CheckConstraint(_in("target_kind", TARGET_KINDS), name="target_kind"),
-        CheckConstraint(f"finding IS NULL OR {_in('finding', FINDINGS)}", name="finding"),
+        CheckConstraint(one_of("status", STATUSES), name="status"),
+        CheckConstraint(one_of("department", DEPARTMENTS), name="department"),
+        CheckConstraint(one_of("target_kind", TARGET_KINDS), name="target_kind"),
+        CheckConstraint(f"finding IS NULL OR {one_of('finding', FINDINGS)}", name="finding"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
         CheckConstraint("target_kind != 'place' OR (place_name IS NOT NULL AND place_address IS NOT NULL)",
                         name="place_target"),

@@ -9,8 +9,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.database import Model, UTCDateTime, utcnow
-from api.models import _in
+from api.database import Model, UTCDateTime, one_of, utcnow
 
 LEAD_STATUSES = ("open", "inspected", "dismissed")
 # Why a lead exists; leads.service.WEIGHTS gives each its points.
@@ -29,7 +28,7 @@ class Lead(Model):
 
     __tablename__ = "leads"
     __table_args__ = (
-        CheckConstraint(_in("status", LEAD_STATUSES), name="status"),
+        CheckConstraint(one_of("status", LEAD_STATUSES), name="status"),
         CheckConstraint("institution_id IS NOT NULL OR place_name IS NOT NULL", name="subject"),
         CheckConstraint("status = 'open' OR closed_at IS NOT NULL", name="closed_at"),
         Index("uq_leads_open_institution", "institution_id", unique=True,
@@ -60,7 +59,7 @@ class LeadReason(Model):
 
     __tablename__ = "lead_reasons"
     __table_args__ = (
-        CheckConstraint(_in("kind", LEAD_REASON_KINDS), name="kind"),
+        CheckConstraint(one_of("kind", LEAD_REASON_KINDS), name="kind"),
         UniqueConstraint("lead_id", "ref"),
     )
 

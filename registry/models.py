@@ -15,8 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.database import Model, UTCDateTime, utcnow
-from api.models import _in
+from api.database import Model, UTCDateTime, one_of, utcnow
 
 CATEGORIES = {
     "hospital": "医院",
@@ -36,8 +35,8 @@ STAFF_STATUSES = ("active", "left")
 class Institution(Model):
     __tablename__ = "institutions"
     __table_args__ = (
-        CheckConstraint(_in("category", CATEGORIES), name="category"),
-        CheckConstraint(_in("status", INSTITUTION_STATUSES), name="status"),
+        CheckConstraint(one_of("category", CATEGORIES), name="category"),
+        CheckConstraint(one_of("status", INSTITUTION_STATUSES), name="status"),
         CheckConstraint("licence_valid_from <= licence_valid_to", name="licence_dates"),
         CheckConstraint("credit_grade IN ('A', 'B', 'C', 'D')", name="credit_grade"),
     )
@@ -83,8 +82,8 @@ class Institution(Model):
 class Staff(Model):
     __tablename__ = "staff"
     __table_args__ = (
-        CheckConstraint(_in("role", STAFF_ROLES), name="role"),
-        CheckConstraint(_in("status", STAFF_STATUSES), name="status"),
+        CheckConstraint(one_of("role", STAFF_ROLES), name="role"),
+        CheckConstraint(one_of("status", STAFF_STATUSES), name="status"),
         # One person may practise at several institutions (多点执业), but once at each.
         UniqueConstraint("institution_id", "id_number", name="uq_staff_institution_person"),
         CheckConstraint("credit_grade IN ('A', 'B', 'C', 'D')", name="credit_grade"),

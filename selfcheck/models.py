@@ -17,8 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.database import Model, UTCDateTime, utcnow
-from api.models import _in
+from api.database import Model, UTCDateTime, one_of, utcnow
 
 AREAS = {
     "licences": "执业许可与登记",
@@ -62,7 +61,7 @@ class SelfCheck(Model):
 
     __tablename__ = "selfchecks"
     __table_args__ = (
-        CheckConstraint(_in("status", FILING_STATUSES), name="status"),
+        CheckConstraint(one_of("status", FILING_STATUSES), name="status"),
         CheckConstraint("signer_role IN ('legal_representative', 'principal')", name="signer_role"),
         UniqueConstraint("institution_id", "period", "revision"),
         Index("uq_selfchecks_live_period", "institution_id", "period", unique=True,
@@ -100,8 +99,8 @@ class SelfCheckAnswer(Model):
     __tablename__ = "selfcheck_answers"
     __table_args__ = (
         UniqueConstraint("selfcheck_id", "item_code"),
-        CheckConstraint(_in("result", RESULTS), name="result"),
-        CheckConstraint(_in("tier", TIERS), name="tier"),
+        CheckConstraint(one_of("result", RESULTS), name="result"),
+        CheckConstraint(one_of("tier", TIERS), name="tier"),
         CheckConstraint(
             "result != 'non_compliant' OR (rectification_plan IS NOT NULL AND rectification_owner IS NOT NULL"
             " AND rectification_due IS NOT NULL)", name="rectification_plan"),
@@ -142,7 +141,7 @@ class Commitment(Model):
 
     __tablename__ = "commitments"
     __table_args__ = (
-        CheckConstraint(_in("status", COMMITMENT_STATUSES), name="status"),
+        CheckConstraint(one_of("status", COMMITMENT_STATUSES), name="status"),
         CheckConstraint("valid_from <= valid_to", name="validity"),
         CheckConstraint("status != 'breached' OR (breached_at IS NOT NULL AND breach_reason IS NOT NULL)",
                         name="breach"),

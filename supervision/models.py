@@ -17,8 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.database import Model, UTCDateTime, utcnow
-from api.models import _in
+from api.database import Model, UTCDateTime, one_of, utcnow
 
 VIOLATION_STATUSES = ("pending", "objected", "upheld", "cancelled")
 SUBJECT_TYPES = ("institution", "staff")
@@ -34,8 +33,8 @@ class Violation(Model):
 
     __tablename__ = "violations"
     __table_args__ = (
-        CheckConstraint(_in("status", VIOLATION_STATUSES), name="status"),
-        CheckConstraint(_in("subject_type", SUBJECT_TYPES), name="subject_type"),
+        CheckConstraint(one_of("status", VIOLATION_STATUSES), name="status"),
+        CheckConstraint(one_of("subject_type", SUBJECT_TYPES), name="subject_type"),
         CheckConstraint("points IN (1, 2, 4, 6, 10)", name="points"),
         CheckConstraint("subject_type = 'institution' OR staff_id IS NOT NULL", name="staff_subject"),
         CheckConstraint("status != 'objected' OR objection_reason IS NOT NULL", name="objection"),
@@ -128,7 +127,7 @@ class ListEntry(Model):
 class Inspection(Model):
     __tablename__ = "inspections"
     __table_args__ = (
-        CheckConstraint(_in("result", INSPECTION_RESULTS), name="result"),
+        CheckConstraint(one_of("result", INSPECTION_RESULTS), name="result"),
         Index("ix_inspections_institution_date", "institution_id", "inspected_on"),
     )
 
