@@ -13,7 +13,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from api import audit, spreadsheets
-from api.access import is_staff
 from api.database import utcnow
 from api.labels import COMPLAINT_STATUS_NAMES
 from api.models import DEPARTMENTS, Account
@@ -71,12 +70,11 @@ class Export:
 
     @classmethod
     def of(cls, account: Account, filters: dict) -> Export:
-        department = account.department if is_staff(account) else None
-        return cls(account_id=account.id, handling_department=department, filters=dict(filters))
+        return cls(account_id=account.id, handling_department=service.handling_department(account),
+                   filters=dict(filters))
 
     def shows_contact(self, complaint) -> bool:
-        return (self.handling_department is not None and complaint.department == self.handling_department
-                and not complaint.anonymous)
+        return service.contact_shown(self.handling_department, complaint)
 
 
 def rows(*, session, export: Export, statement, now: dt.datetime | None = None):

@@ -102,9 +102,21 @@ def visibility_clause(*, session: SessionLike, account: Account):
     return false()
 
 
+def handling_department(account: Account) -> str | None:
+    """The department whose cases the account may act on (its staff's), else None."""
+    return account.department if is_staff(account) else None
+
+
 def handles(account: Account, complaint: Complaint) -> bool:
     """Staff of the department holding the case: they may act on it and see the complainant."""
-    return is_staff(account) and account.department == complaint.department
+    department = handling_department(account)
+    return department is not None and department == complaint.department
+
+
+def contact_shown(department: str | None, complaint: Complaint) -> bool:
+    """Who sees the complainant's contact: the department holding a named case, and nobody for an
+    anonymous one (views and exports alike; an export keeps the department, not the account)."""
+    return department is not None and department == complaint.department and not complaint.anonymous
 
 
 def get_visible(*, session: SessionLike, account: Account, tracking_no: str) -> Complaint:
@@ -332,7 +344,7 @@ def case_view(*, session: SessionLike, complaint: Complaint, account: Account, a
         "attachments": [{"id": a.id, "content_type": a.content_type, "size": a.size, "filename": a.filename,
                          "created_at": a.created_at} for a in attachments],
     }
-    if with_contact and handles(account, complaint) and not complaint.anonymous:
+    if with_contact and contact_shown(handling_department(account), complaint):
         view["contact"] = {"name": complaint.contact_name, "phone": complaint.contact_phone}
         audit.record(session=session, account_id=account.id, action=audit.READ_CONTACT, object_type="complaint",
                      object_id=complaint.tracking_no)

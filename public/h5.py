@@ -98,11 +98,16 @@ def scan_page(token):
     """The public profile as a mobile web page (zh-CN), for codes scanned with any camera."""
     try:
         entry = scan_answer(token)
-    except CodeRevoked as error:
-        return render_template("codes/scan.html", revoked=True, message=error.message), 410
-    except NotFound as error:
-        return render_template("codes/scan.html", missing=True, message=error.message), 404
+    except (CodeRevoked, NotFound) as error:
+        return _no_such_code(error)
     return render_template("codes/scan.html", p=entry.profile, labels=profile.LABELS, tz=SHANGHAI)
+
+
+def _no_such_code(error: CodeRevoked | NotFound):
+    """The page for a code that was revoked (410) or never existed (404), on every H5 address."""
+    if isinstance(error, CodeRevoked):
+        return render_template("codes/scan.html", revoked=True, message=error.message), 410
+    return render_template("codes/scan.html", missing=True, message=error.message), 404
 
 
 # ---- the complaint form ---------------------------------------------------------------------------
@@ -130,10 +135,8 @@ def complain_page(token):
     this address); the answer shows the tracking number and the query code, once."""
     try:
         subject = _subject(token)
-    except CodeRevoked as error:
-        return render_template("codes/scan.html", revoked=True, message=error.message), 410
-    except NotFound as error:
-        return render_template("codes/scan.html", missing=True, message=error.message), 404
+    except (CodeRevoked, NotFound) as error:
+        return _no_such_code(error)
     page = _FormPage(token, subject)
     if request.method == "GET":
         return page.render({"category": request.args.get("category", ""), "details": {}})
