@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.codes.h5_helpers import CONTENT, SAVE_MESSAGE
+from tests.public.h5_helpers import CONTENT, SAVE_MESSAGE
 from tests.complaints.helpers import GPS_MARKER, jpeg_with_exif, rows
 from tests.conftest import staff_payload
 

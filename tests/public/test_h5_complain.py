@@ -14,7 +14,7 @@ from api.database import db
 from complaints import attachments
 from complaints.models import Attachment, Complaint
 from public import complain_form
-from tests.codes.h5_helpers import (
+from tests.public.h5_helpers import (
     CONTENT,
     SAVE_MESSAGE,
     Page,

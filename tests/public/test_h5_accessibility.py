@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.codes.h5_helpers import assert_accessible, complain, complain_path, post_form
+from tests.public.h5_helpers import assert_accessible, complain, complain_path, post_form
 
 # (text, background) pairs the stylesheet puts together, by custom property ("#fff" is literal white).
 PAIRS = [

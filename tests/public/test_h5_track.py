@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.codes.h5_helpers import Page, assert_accessible, complain, receipt_of
+from tests.public.h5_helpers import Page, assert_accessible, complain, receipt_of
 from tests.complaints.helpers import act, complaint_body, submitted
 
 UNKNOWN_NUMBER = "TS20260101999999"

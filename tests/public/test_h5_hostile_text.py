@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from registry.models import Staff
-from tests.codes.h5_helpers import CONTENT, Page, complain
+from tests.public.h5_helpers import CONTENT, Page, complain
 from tests.complaints.helpers import stored_counts
 from tests.conftest import staff_payload
 
