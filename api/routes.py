@@ -6,7 +6,7 @@ from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import text
 
-from api import accounts, audit, auth, wechat
+from api import accounts, audit, auth, policy, wechat
 from api.access import ADMIN
 from api.account_schemas import (
     AccountCreateSchema,
@@ -22,10 +22,12 @@ from api.auth import current_account, login_required
 from api.database import db
 from api.errors import DomainError
 from api.extensions import Blueprint, limiter
-from api.schemas import page_schema, paginate
+from api.schemas import PolicyArgs, PolicySchema, page_schema, paginate
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Accounts and auth")
 health = Blueprint("health", __name__, description="Liveness and readiness")
+policies = Blueprint("policy", __name__, url_prefix="/api/v1",
+                     description="Policy parameters (政策参数): the local numbers the rules use, versioned")
 
 
 def _login_limit() -> str:
@@ -147,3 +149,17 @@ class Health(MethodView):
             db.session.rollback()
             return {"status": "unavailable"}, 503
         return {"status": "ok"}
+
+
+@policies.route("/policy")
+class PolicyInForce(MethodView):
+    @policies.arguments(PolicyArgs, location="query", as_kwargs=True)
+    @policies.response(200, PolicySchema)
+    def get(self, on):
+        """The policy version in force today (or on `on`): every parameter, and the text that sets it or
+        that it is a local policy parameter. Public: these numbers decide grades and colours anyone sees."""
+        book = policy.book()
+        shown = book.in_force(on) if on else policy.in_force()
+        return {**shown.public(), "versions": [{"version": v.version, "effective_from": v.effective_from,
+                                                "title": v.title} for v in book.versions]}
+

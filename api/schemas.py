@@ -94,3 +94,23 @@ def paginate(session, statement, *, page: int, page_size: int) -> dict:
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     items = session.scalars(statement.limit(page_size).offset((page - 1) * page_size)).all()
     return {"items": items, "page": page, "page_size": page_size, "total": total}
+
+
+class PolicySourceSchema(Schema):
+    parameter = fields.String(metadata={"description": "section.name, as in the policy file"})
+    local = fields.Boolean(metadata={"description": "A local policy parameter: no national or seed text sets it"})
+    text = fields.String(allow_none=True, metadata={"description": "The text that sets it, or what the texts say"})
+
+
+class PolicySchema(Schema):
+    version = fields.Integer()
+    effective_from = fields.Date()
+    title = fields.String()
+    parameters = fields.Dict(keys=fields.String(), values=fields.Dict(),
+                             metadata={"description": "credit, violations, complaints, draws: each parameter's value"})
+    sources = fields.List(fields.Nested(PolicySourceSchema))
+    versions = fields.List(fields.Dict(), metadata={"description": "Every version: version, effective_from, title"})
+
+
+class PolicyArgs(StrictSchema):
+    on = fields.Date(load_default=None, metadata={"description": "The version in force that day (default today)"})

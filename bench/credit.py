@@ -13,7 +13,7 @@ high-priority). Then, in one app context:
 
 1. `supervision.credit.recompute()` over everything from the stored state (every row changes), committed;
 2. `recompute()` again with nothing changed, committed;
-3. `supervision.draws.draw()` over all institutions with DEFAULT_RATIOS and 2 inspectors per target,
+3. `supervision.draws.draw()` over all institutions with the policy's ratios and 2 inspectors per target,
    committed; and `draws.run(inputs)` alone on the stored inputs;
 4. the cycle rollover: `recompute(today=2 January next year)`, when last year's points stop counting
    and every institution black-listed for its points leaves the list (rolled back).
@@ -390,7 +390,7 @@ def measure(database: harness.Database, args: argparse.Namespace, tmp: str) -> d
         def draw_and_commit():
             with counter:
                 record = draws.draw(session=db.session, account=account, department="health",
-                                    ratios=dict(draws.DEFAULT_RATIOS), inspectors_per_target=INSPECTORS_PER_TARGET,
+                                    ratios={}, inspectors_per_target=INSPECTORS_PER_TARGET,
                                     seed=DRAW_SEED)
             statements, summary = counter.count, counter.summary()
             started = time.perf_counter()

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Integer, bindparam, case, cast, func, insert, literal_column, null, select, true
 from sqlalchemy.exc import IntegrityError
 
+from api import policy
 from api.database import SHANGHAI, SessionLike, lock_row, upsert_insert, utcnow
 from api.errors import Conflict, NotFound, ValidationFailed
 from api.text import unstorable
@@ -325,7 +326,7 @@ def receipt(complaint: Complaint, query_code: str) -> dict:
     its department and acceptance deadline): a retry gets exactly the first answer."""
     return _receipt(complaint.tracking_no, query_code,
                     complaint.events[0].department if complaint.events else complaint.department,
-                    deadlines.accept_due(complaint.submitted_at))
+                    deadlines.accept_due(complaint.submitted_at, policy.book().version(complaint.policy_version)))
 
 
 def _receipt(tracking_no: str, query_code: str, department: str, accept_due_at: dt.datetime) -> dict:
@@ -337,7 +338,7 @@ _complaints, _events = Complaint.__table__, ComplaintEvent.__table__
 _CASE_COLUMNS = (  # what a new case is stored with, besides its _TARGET_COLUMNS
     "tracking_no", "query_code_hash", "category", "department", "status", "content", "details", "place_name",
     "place_address", "occurred_at", "anonymous", "contact_name", "contact_phone", "account_id", "idempotency_key",
-    "request_fingerprint", "submitted_at", "accept_due_at", "updated_at")
+    "request_fingerprint", "submitted_at", "accept_due_at", "updated_at", "policy_version")
 _INSERT_CASE = insert(_complaints).returning(_complaints.c.id)
 _INSERT_EVENT = insert(_events)
 
@@ -430,7 +431,8 @@ def submit(*, session: SessionLike, data: dict, account_id: int | None, idempote
             return replay
     tracking_no = next_tracking_no(session=session, now=now)
     query_code = new_query_code(secret=secret, idempotency_key=idempotency_key, tracking_no=tracking_no)
-    accept_due_at = deadlines.accept_due(now)
+    under = deadlines.in_force_at(now)
+    accept_due_at = deadlines.accept_due(now, under)
     reason = lead_reason(category, tracking_no, now)
     place = {"place_name": data["target"].get("name"), "place_address": data["target"].get("address")}
     target, joined = _store(session, {
@@ -441,11 +443,12 @@ def submit(*, session: SessionLike, data: dict, account_id: int | None, idempote
         "contact_phone": data.get("contact_phone"), "account_id": account_id,
         "idempotency_key": stored_key(idempotency_key) if idempotency_key else None,
         "request_fingerprint": request_fingerprint,
-        "submitted_at": now, "accept_due_at": accept_due_at, "updated_at": now, **place,
+        "submitted_at": now, "accept_due_at": accept_due_at, "updated_at": now, "policy_version": under.version,
+        **place,
     }, data["target"], reason)
     if joined is not None:
         leads.reason_added(session=session, institution_id=target["institution_id"], kind=reason["kind"],
-                               lead_id=joined[0], score=joined[1])
+                           lead_id=joined[0], score=joined[1])
     else:
         feed_lead(session=session, target=target | place, reason=reason, now=now)
     return _receipt(tracking_no, query_code, category.department, accept_due_at)
@@ -526,7 +529,7 @@ def feed_lead(*, session: SessionLike, target: dict, reason: dict, now: dt.datet
         row = connection.execute(_JOIN_OR_COUNT, window | leads.reason_params(reason)).one()
         if row.id is not None:
             leads.reason_added(session=session, institution_id=institution_id, kind=reason["kind"],
-                                   lead_id=row.id, score=row.score)
+                               lead_id=row.id, score=row.score)
             return
         in_window = row.in_window
     else:

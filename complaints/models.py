@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.database import Model, UTCDateTime, one_of, utcnow
 from api.models import DEPARTMENTS
+from api.policy import policy_version_now
 
 STATUSES = ("submitted", "accepted", "rejected", "assigned", "investigating", "resolved", "replied", "closed")
 TARGET_KINDS = ("institution", "staff", "place")  # a scanned code resolves to institution or staff
@@ -86,6 +87,7 @@ class Complaint(Model):
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     accept_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    policy_version: Mapped[int] = mapped_column(default=policy_version_now)  # the api.policy version its deadlines follow
     accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reply_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     extended_days: Mapped[int | None] = mapped_column()

@@ -173,7 +173,8 @@ class ActionInSchema(StrictSchema):
     handler_id = Id(allow_none=True)
     department = OneOf(DEPARTMENTS, allow_none=True)
     finding = OneOf(FINDINGS, allow_none=True)
-    days = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=30))
+    days = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1),  # the most: policy
+                          metadata={"description": "extend: days, 1 to the policy's complaints.max_extension_days (30)"})
 
 
 class ComplaintListArgs(PageArgs):

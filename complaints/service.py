@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
-from api import audit
+from api import audit, policy
 from api.access import ADMIN, DECIDERS, INSTITUTION, REGULATORS, is_staff
 from api.database import SessionLike, utcnow
 from api.errors import (
@@ -25,6 +25,7 @@ from api.errors import (
     ValidationFailed,
 )
 from api.models import DEPARTMENTS, Account
+from api.policy import Policy
 from complaints import deadlines
 from complaints.intake import find_with_code
 from complaints.models import Attachment, Complaint, ComplaintCategory, ComplaintEvent
@@ -179,9 +180,14 @@ def act(*, session: SessionLike, complaint: Complaint, account: Account, action:
     return complaint
 
 
+def handled_under(complaint: Complaint) -> Policy:
+    """The policy version the case is handled under: the one in force when it was submitted."""
+    return policy.book().version(complaint.policy_version)
+
+
 def _accept(*, complaint, now, **_) -> None:
     complaint.accepted_at = now
-    complaint.reply_due_at = deadlines.reply_due(now)
+    complaint.reply_due_at = deadlines.reply_due(now, handled_under(complaint))
 
 
 def _assign(*, session: SessionLike, complaint, data, **_) -> None:
@@ -217,13 +223,13 @@ def _transfer(*, complaint, data, now, **_) -> None:
         raise ValidationFailed(fields={"department": ["不能转交给本部门"]})
     complaint.department, complaint.handler_id = department, None
     complaint.accepted_at = complaint.reply_due_at = None
-    complaint.accept_due_at = deadlines.accept_due(now)
+    complaint.accept_due_at = deadlines.accept_due(now, handled_under(complaint))
 
 
 def _extend(*, complaint, data, **_) -> None:
-    days = data.get("days")
-    if not days:
-        raise ValidationFailed(fields={"days": [f"请填写延长天数（1–{deadlines.MAX_EXTENSION_DAYS}）"]})
+    days, most = data.get("days"), handled_under(complaint).max_extension_days
+    if not days or days > most:
+        raise ValidationFailed(fields={"days": [f"请填写延长天数（1–{most}）"]})
     if complaint.extended_days:
         raise InvalidTransition("办理期限只能延长一次")
     complaint.extended_days = days

@@ -23,13 +23,15 @@ import selfcheck.cli
 import selfcheck.routes
 import supervision.cli
 import supervision.routes
-from api import config, extensions, workdays
+from api import config, extensions, policy, workdays
 from api import routes as core
 from api.request import Request
 from public.cache import ProfileCache
 from public.scans import ScanCounter
+from registry.models import CATEGORIES
+from supervision import violations
 
-BLUEPRINTS = (core.health, core.blp, registry.routes.blp, public.routes.blp, public.h5.h5, public.h5.h5_track,
+BLUEPRINTS = (core.health, core.blp, core.policies, registry.routes.blp, public.routes.blp, public.h5.h5, public.h5.h5_track,
               complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp)
 COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *selfcheck.cli.COMMANDS, *supervision.cli.COMMANDS)
 
@@ -43,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if settings.HOLIDAY_SCHEDULE:  # a malformed schedule stops the app here, as any bad setting does
         schedule = workdays.load_schedule(settings.HOLIDAY_SCHEDULE)
         app.extensions["work_calendar"] = workdays.WorkCalendar(schedule)
+    app.extensions["policy"] = _policy_book(settings.POLICY_DIR)  # a doubtful policy file stops the app too
     app.session_interface = NoCookieSessions()
     app.json.sort_keys = False
     app.json.ensure_ascii = False
@@ -63,6 +66,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     atexit.register(_flush_on_exit, app, counter)
     _make_instance_folder(app)
     return app
+
+
+def _policy_book(folder: str | None) -> policy.PolicyBook:
+    """The policy versions, checked against the names the packages define (categories, rule codes)."""
+    book = policy.load(folder)
+    book.check_names(categories=CATEGORIES, rule_codes=violations.rules())
+    return book
 
 
 class NoCookieSessions(SessionInterface):

@@ -10,7 +10,9 @@ import datetime as dt
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 
+from api import policy
 from api.database import SHANGHAI, SessionLike, lock_rows, today_shanghai, utcnow
+from api.policy import Policy
 from complaints.models import Complaint
 from leads.models import Lead
 from leads.service import HIGH_PRIORITY
@@ -48,6 +50,7 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
     cycle_start = grades.cycle_start(year)
     previous_start = grades.cycle_start(year - 1)
     final = final_clause(now)
+    under = policy.in_force(today)
 
     points = _by_institution(session, select(Violation.institution_id, func.sum(Violation.points))
                              .where(Violation.subject_type == "institution", Violation.occurred_on >= start, final)
@@ -96,7 +99,7 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
             open_lead=row.id in leads, high_lead=(leads.get(row.id) or 0) >= HIGH_PRIORITY,
             previous_grade=previous_grade.get(row.id), substantiated_complaints=int(substantiated.get(row.id) or 0),
             category=row.category, remote_monitoring=row.remote_monitoring,
-        ))
+        ), under)
         stale_after = _stale_after(next_final.get(row.id), valid_to)
         values = {"credit_points": result.points, "credit_grade": result.grade, "credit_band": result.band,
                   "credit_risk": result.risk, "credit_lists": list(result.lists), "commitment_valid_to": valid_to,
@@ -112,7 +115,8 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
                 or result.risk != row.credit_risk:
             history.append({"institution_id": row.id, "computed_at": now, "cycle": year, "points": result.points,
                             "grade": result.grade, "band": result.band, "risk": result.risk,
-                            "lists": list(result.lists), "reason": reason[:100]})
+                            "lists": list(result.lists), "reason": reason[:100],
+                            "policy_version": under.version})
         before = set(row.credit_lists or [])
         for name in set(result.lists) - before:
             opened.append({"institution_id": row.id, "list": name, "reason": result.list_reasons[name][:300],
@@ -131,7 +135,7 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
                                                     ListEntry.removed_at.is_(None)).values(removed_at=now))
     if opened:
         session.execute(insert(ListEntry), opened)
-    _recompute_staff(session, institution_ids, start, final)
+    _recompute_staff(session, institution_ids, start, final, under)
     session.flush()
     return len(updates)
 
@@ -156,7 +160,7 @@ def _stale_after(next_final: dt.datetime | None, commitment_valid_to: dt.date | 
     return min(moments) if moments else None
 
 
-def _recompute_staff(session: SessionLike, institution_ids, start: dt.date, final) -> None:
+def _recompute_staff(session: SessionLike, institution_ids, start: dt.date, final, under: Policy) -> None:
     """Staff points and grade (the same bands; staff sign no commitment, so 0 points is B)."""
     points = select(Violation.staff_id, func.sum(Violation.points).label("points")).where(
         Violation.subject_type == "staff", Violation.occurred_on >= start, final).group_by(Violation.staff_id)
@@ -170,6 +174,6 @@ def _recompute_staff(session: SessionLike, institution_ids, start: dt.date, fina
     for staff_id, stored in session.execute(staff):
         total = int(totals.get(staff_id) or 0)
         if total != stored:
-            changes.append({"id": staff_id, "credit_points": total, "credit_grade": grades.grade_for(points=total)})
+            changes.append({"id": staff_id, "credit_points": total, "credit_grade": grades.grade_for(points=total, under=under)})
     if changes:
         session.execute(update(Staff), changes)

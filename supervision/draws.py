@@ -22,10 +22,12 @@ import secrets
 
 from sqlalchemy import select
 
+from api import policy
 from api.access import SUPERVISOR
 from api.database import SessionLike
 from api.errors import ValidationFailed
 from api.models import Account
+from api.policy import Policy
 from leads.models import Lead
 from leads.service import HIGH_PRIORITY
 from registry.models import Institution
@@ -34,7 +36,6 @@ from supervision.models import InspectionDraw, InspectorConflict
 
 ALGORITHM = "onecode-draw-v1"
 GRADES = ("A", "B", "C", "D")
-DEFAULT_RATIOS = {"A": 0.05, "B": 0.10, "C": 0.30, "D": 1.0}
 
 
 def run(inputs: dict) -> list[dict]:
@@ -75,8 +76,11 @@ def run(inputs: dict) -> list[dict]:
     return result
 
 
-def snapshot(*, session: SessionLike, department: str, ratios: dict, inspectors_per_target: int, seed: str) -> dict:
-    """The inputs of a draw, read from the directory now; stored with the draw and published."""
+def snapshot(*, session: SessionLike, department: str, ratios: dict, inspectors_per_target: int, seed: str,
+             under: Policy | None = None) -> dict:
+    """The inputs of a draw, read from the directory now; stored with the draw and published. Ratios not
+    given are the policy's (`under`, the version in force today if None)."""
+    defaults = (under or policy.in_force()).grade_ratios
     officers = inspections.inspectors(session=session, department=department)
     if not officers:
         raise ValidationFailed(fields={"department": ["该部门没有在岗执法人员，无法抽查"]})
@@ -95,7 +99,7 @@ def snapshot(*, session: SessionLike, department: str, ratios: dict, inspectors_
                                 .order_by(InspectorConflict.id)).all()
     return {
         "algorithm": ALGORITHM, "seed": seed, "department": department,
-        "ratios": {grade: float(ratios.get(grade, DEFAULT_RATIOS[grade])) for grade in GRADES},
+        "ratios": {grade: float(ratios.get(grade, defaults[grade])) for grade in GRADES},
         "inspectors_per_target": inspectors_per_target,
         "institutions": [[i.id, i.credit_grade, i.street] for i in institutions],
         "lead_institutions": list(lead_ids),
@@ -109,11 +113,12 @@ def draw(*, session: SessionLike, account: Account, department: str, ratios: dic
     if account.role == SUPERVISOR and account.department != department:
         raise ValidationFailed(fields={"department": ["只能为本部门抽查"]})
     seed = seed or secrets.token_hex(16)
+    under = policy.in_force()
     inputs = snapshot(session=session, department=department, ratios=ratios,
-                      inspectors_per_target=inspectors_per_target, seed=seed)
+                      inspectors_per_target=inspectors_per_target, seed=seed, under=under)
     targets = run(inputs)
     record = InspectionDraw(department=department, algorithm=ALGORITHM, seed=seed, inputs=inputs, targets=targets,
-                            drawn_by_id=account.id)
+                            drawn_by_id=account.id, policy_version=under.version)
     session.add(record)
     session.flush()
     return record

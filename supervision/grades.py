@@ -10,31 +10,33 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from api import policy
 from api.database import SHANGHAI
+from api.policy import Policy
 
 GREEN, YELLOW, RED = "green", "yellow", "red"
 RED_LICENCE_STATUSES = frozenset({"expired", "suspended", "revoked"})
 GRADED_CATEGORIES = frozenset({"cosmetic", "dental"})
-BANDS = ((21, "validation_deferred"), (16, "key_supervision"), (12, "warning_talk"))  # 暂缓校验, 重点监管, 约谈
 BAND_NAMES = {"warning_talk": "约谈", "key_supervision": "重点监管", "validation_deferred": "暂缓校验"}
-PUBLIC_YEARS = 5  # penalties and bad-credit records are public for at most five years
 
 
 def grade_for(*, points: int, black_listed: bool = False, commitment_in_force: bool = False,
-              breached: bool = False) -> str:
-    """A: 0 points, no breach, a commitment in force; B: 1-5 (or 0 without a commitment);
-    C: 6-11; D: 12 or more, or on the black list."""
-    if black_listed or points >= 12:
+              breached: bool = False, under: Policy | None = None) -> str:
+    """A: 0 points, no breach, a commitment in force; B: 1 up to the C cut-off (or 0 without a
+    commitment); C: up to the D cut-off; D: from it, or on the black list. The cut-offs are the policy's
+    (`under`, the version in force today if None; version 1: C from 6, D from 12)."""
+    under = under or policy.in_force()
+    if black_listed or points >= under.grade_d_from:
         return "D"
-    if points >= 6:
+    if points >= under.grade_c_from:
         return "C"
     if points == 0 and commitment_in_force and not breached:
         return "A"
     return "B"
 
 
-def band_for(points: int) -> str | None:
-    return next((name for floor, name in BANDS if points >= floor), None)
+def band_for(points: int, under: Policy | None = None) -> str | None:
+    return next((name for floor, name in (under or policy.in_force()).bands if points >= floor), None)
 
 
 def colour_for(*, grade: str, lists: tuple[str, ...] | list[str] = (), licence_status: str = "valid") -> str:
@@ -94,25 +96,27 @@ class Computed:
     list_reasons: dict[str, str] = field(default_factory=dict)
 
 
-def compute(inputs: CreditInputs) -> Computed:
-    """The one function: grade, consequence band, risk and lists from an institution's inputs.
+def compute(inputs: CreditInputs, under: Policy | None = None) -> Computed:
+    """The one function: grade, consequence band, risk and lists from an institution's inputs, under a
+    policy version (the one in force today if None).
 
     Red list: grade A now and at the end of the previous cycle, with no substantiated complaint in
     either. Black list: grade D from points, or a supervisor's decision.
     """
+    under = under or policy.in_force()
     black_reasons = {}
     if inputs.black_decision:
         black_reasons["black"] = f"监管部门决定：{inputs.black_decision}"
-    elif inputs.points >= 12:
+    elif inputs.points >= under.grade_d_from:
         black_reasons["black"] = f"本周期不良执业记分 {inputs.points} 分，信用等级 D"
     grade = grade_for(points=inputs.points, black_listed=bool(black_reasons),
-                      commitment_in_force=inputs.commitment_in_force, breached=inputs.breached)
+                      commitment_in_force=inputs.commitment_in_force, breached=inputs.breached, under=under)
     reasons = dict(black_reasons)
     if grade == "A" and inputs.previous_grade == "A" and inputs.substantiated_complaints == 0:
         reasons["red"] = "连续两个记分周期信用等级为 A，且无查实的投诉举报"
     lists = tuple(name for name in ("red", "black") if name in reasons)
     risk = risk_for(grade=grade, lists=lists, open_lead=inputs.open_lead, high_lead=inputs.high_lead)
-    return Computed(points=inputs.points, grade=grade, band=band_for(inputs.points), risk=risk, lists=lists,
+    return Computed(points=inputs.points, grade=grade, band=band_for(inputs.points, under), risk=risk, lists=lists,
                     list_reasons=reasons)
 
 

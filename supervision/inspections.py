@@ -9,6 +9,7 @@ import datetime as dt
 
 from sqlalchemy import literal, select, union_all
 
+from api import policy
 from api.access import ADMIN, DECIDERS, OFFICER, SUPERVISOR
 from api.database import SessionLike, lock_row, today_shanghai, utcnow
 from api.errors import (
@@ -21,7 +22,7 @@ from api.errors import (
 )
 from api.models import Account
 from registry.models import Institution
-from supervision import credit, grades, leads, service
+from supervision import credit, leads, service
 from supervision.credit import final_clause
 from supervision.models import (
     Inspection,
@@ -80,7 +81,7 @@ def years_before(day: dt.date, years: int) -> dt.date:
 def public_record(*, session: SessionLike, institution_id: int, today: dt.date, now) -> tuple[list[dict], list[dict]]:
     """The last public inspections and the public penalties (final, public violations) of the past five
     years, in one query."""
-    since = years_before(today, grades.PUBLIC_YEARS)
+    since = years_before(today, policy.in_force(today).public_years)
     inspections = (select(literal("inspection").label("kind"), Inspection.inspected_on.label("on"),
                           Inspection.result.label("result"), Inspection.summary.label("text"),
                           literal(None).label("decision_no"), Inspection.id.label("id"))

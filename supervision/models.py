@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.database import Model, UTCDateTime, one_of, utcnow
+from api.policy import policy_version_now
 
 VIOLATION_STATUSES = ("pending", "objected", "upheld", "cancelled")
 SUBJECT_TYPES = ("institution", "staff")
@@ -64,6 +65,7 @@ class Violation(Model):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     commitment_id: Mapped[int | None] = mapped_column(ForeignKey("commitments.id", ondelete="SET NULL"))
+    policy_version: Mapped[int] = mapped_column(default=policy_version_now)  # the api.policy version it was decided under
 
     institution = relationship("Institution", lazy="joined", viewonly=True)
 
@@ -78,6 +80,7 @@ class CreditRecord(Model):
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="CASCADE"))
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     cycle: Mapped[int] = mapped_column()
+    policy_version: Mapped[int] = mapped_column(default=policy_version_now)  # the api.policy version it was decided under
     points: Mapped[int] = mapped_column()
     grade: Mapped[str] = mapped_column(String(1))
     band: Mapped[str | None] = mapped_column(String(32))
@@ -173,3 +176,4 @@ class InspectionDraw(Model):
     targets: Mapped[list[dict]] = mapped_column(JSON)
     drawn_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     drawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    policy_version: Mapped[int] = mapped_column(default=policy_version_now)  # the api.policy version it was decided under

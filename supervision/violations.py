@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from api import policy
 from api.access import (
     DECIDERS,
     INSTITUTION,
@@ -31,6 +32,7 @@ from api.errors import (
     ValidationFailed,
 )
 from api.models import Account
+from api.policy import Policy
 from api.workdays import add_working_days, end_of, local_date
 from leads import service as leads
 from registry.models import Institution, Staff
@@ -41,18 +43,24 @@ from supervision.credit import final_clause
 from supervision.models import Violation
 
 RULES_FILE = Path(__file__).parent / "rules" / "violations-v1.json"
-OBJECTION_WORKING_DAYS = 7
 BREACH_RULE = "INS-CRD-01"
 
 
 @functools.cache
-def rules() -> dict[str, dict]:
+def rule_table() -> dict[str, dict]:
+    """The rules (code, subject, description, legal basis) as the file has them, read once."""
     data = json.loads(RULES_FILE.read_text(encoding="utf-8"))
     return {rule["code"]: rule for rule in data["rules"]}
 
 
-def rule(code: str, subject_type: str) -> dict:
-    found = rules().get(code)
+def rules(in_force: Policy | None = None) -> dict[str, dict]:
+    """The rules with their points under a policy version (the one in force today by default)."""
+    points = (in_force or policy.in_force()).rule_points
+    return {code: {**rule, "points": points[code]} for code, rule in rule_table().items()}
+
+
+def rule(code: str, subject_type: str, in_force: Policy | None = None) -> dict:
+    found = rules(in_force).get(code)
     if found is None:
         raise ValidationFailed(fields={"rule_code": [f"未知的记分规则：{code}"]})
     if found["applies_to"] != subject_type:
@@ -74,11 +82,12 @@ def record(*, session: SessionLike, account: Account, subject_type: str, subject
            note: str | None = None, decision_no: str | None = None, public: bool = False,
            commitment_id: int | None = None, today: dt.date | None = None) -> Violation:
     today = today or today_shanghai()
-    found = rule(rule_code, subject_type)
+    in_force = policy.in_force(today)  # the points and the window of the version in force when recorded
+    found = rule(rule_code, subject_type, in_force)
     if occurred_on > today:
         raise ValidationFailed(fields={"occurred_on": ["违法行为发生日期不能晚于今天"]})
-    if occurred_on < today - dt.timedelta(days=365 * 2):
-        raise ValidationFailed(fields={"occurred_on": ["超过两年的违法行为不再记分"]})
+    if occurred_on < today - dt.timedelta(days=365 * in_force.record_within_years):
+        raise ValidationFailed(fields={"occurred_on": [f"超过{in_force.record_within_years}年的违法行为不再记分"]})
     if subject_type == "institution":
         institution = session.get(Institution, subject_id)
         if institution is None:
@@ -94,8 +103,8 @@ def record(*, session: SessionLike, account: Account, subject_type: str, subject
         subject_type=subject_type, institution_id=institution.id, staff_id=staff_id, rule_code=found["code"],
         rule_description=found["description"], points=found["points"], occurred_on=occurred_on, note=note,
         decision_no=decision_no, public=public, status="pending", recorded_by_id=account.id, recorded_at=now,
-        objection_due_at=end_of(add_working_days(local_date(now), OBJECTION_WORKING_DAYS)),
-        commitment_id=commitment_id,
+        objection_due_at=end_of(add_working_days(local_date(now), in_force.objection_working_days)),
+        commitment_id=commitment_id, policy_version=in_force.version,
     )
     session.add(violation)
     session.flush()

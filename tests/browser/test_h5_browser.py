@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.public.h5_helpers import CONTENT, SAVE_MESSAGE
 from tests.complaints.helpers import GPS_MARKER, jpeg_with_exif, rows
 from tests.conftest import staff_payload
+from tests.public.h5_helpers import CONTENT, SAVE_MESSAGE
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 WANT_SCREENSHOTS = os.environ.get("ONECODE_SCREENSHOTS") == "1"

@@ -13,6 +13,7 @@ import logging
 import chinese_calendar
 import pytest
 
+from api import policy
 from api.database import SHANGHAI
 from complaints import deadlines
 
@@ -124,8 +125,11 @@ def test_reply_due_counts_from_the_beijing_date_of_acceptance():
 
 # ---- the one extension ------------------------------------------------------------------------
 
-def test_an_extension_is_at_most_thirty_days():
-    assert deadlines.MAX_EXTENSION_DAYS == 30
+MAX_EXTENSION_DAYS = policy.packaged().in_force(dt.date(2026, 6, 1)).max_extension_days
+
+
+def test_the_packaged_policy_allows_an_extension_of_at_most_thirty_days():
+    assert MAX_EXTENSION_DAYS == 30
 
 
 def test_an_extension_adds_calendar_days_to_the_reply_deadline():
@@ -151,11 +155,11 @@ def test_an_extension_landing_in_a_holiday_moves_past_it():
 
 def test_a_longer_extension_never_gives_an_earlier_deadline():
     due = deadlines.reply_due(beijing(2026, 6, 1))
-    moved = [deadlines.extended(due, days) for days in range(1, deadlines.MAX_EXTENSION_DAYS + 1)]
+    moved = [deadlines.extended(due, days) for days in range(1, MAX_EXTENSION_DAYS + 1)]
 
     assert all(due < m for m in moved)
     assert moved == sorted(moved)
-    assert moved[-1] - due <= dt.timedelta(days=deadlines.MAX_EXTENSION_DAYS + 10)
+    assert moved[-1] - due <= dt.timedelta(days=MAX_EXTENSION_DAYS + 10)
 
 
 # ---- a year chinese-calendar has no schedule for ---------------------------------------------

@@ -14,18 +14,6 @@ from api.database import db
 from complaints import attachments
 from complaints.models import Attachment, Complaint
 from public import complain_form
-from tests.public.h5_helpers import (
-    CONTENT,
-    SAVE_MESSAGE,
-    Page,
-    assert_accessible,
-    complain,
-    complain_path,
-    form_nonce,
-    nonce_of,
-    post_form,
-    receipt_of,
-)
 from tests.complaints.helpers import (
     GPS_MARKER,
     TEXT_MARKER,
@@ -38,6 +26,18 @@ from tests.complaints.helpers import (
     track,
 )
 from tests.conftest import BASE_CONFIG, institution_payload, staff_payload
+from tests.public.h5_helpers import (
+    CONTENT,
+    SAVE_MESSAGE,
+    Page,
+    assert_accessible,
+    complain,
+    complain_path,
+    form_nonce,
+    nonce_of,
+    post_form,
+    receipt_of,
+)
 
 
 def _case(tracking_no: str) -> Complaint:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from registry.models import Staff
-from tests.public.h5_helpers import CONTENT, Page, complain
 from tests.complaints.helpers import stored_counts
 from tests.conftest import staff_payload
+from tests.public.h5_helpers import CONTENT, Page, complain
 
 
 @pytest.mark.parametrize("character", ["\uffff", "\ufffe"])

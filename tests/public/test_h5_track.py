@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.public.h5_helpers import Page, assert_accessible, complain, receipt_of
 from tests.complaints.helpers import act, complaint_body, submitted
+from tests.public.h5_helpers import Page, assert_accessible, complain, receipt_of
 
 UNKNOWN_NUMBER = "TS20260101999999"
 
