@@ -15,10 +15,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import api.cli
 import complaints.routes
+import directory.routes
 import onecode.cli
 import public.h5
 import public.routes
-import registry.routes
 import selfcheck.cli
 import selfcheck.routes
 import supervision.cli
@@ -29,7 +29,7 @@ from api.request import Request
 from public.cache import ProfileCache
 from public.scans import ScanCounter
 
-BLUEPRINTS = (core.health, core.blp, registry.routes.blp, public.routes.blp, public.h5.h5, public.h5.h5_track,
+BLUEPRINTS = (core.health, core.blp, directory.routes.blp, public.routes.blp, public.h5.h5, public.h5.h5_track,
               complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp)
 COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *selfcheck.cli.COMMANDS, *supervision.cli.COMMANDS)
 
