@@ -15,7 +15,6 @@ from api.database import db
 from api.extensions import Blueprint
 from api.schemas import page_schema, paginate
 from directory import exports, imports, service
-from public import posters
 from registry import service as registry
 from registry.schemas import (
     ImportArgs,
@@ -170,25 +169,6 @@ class InstitutionById(MethodView):
         registry.update_institution(session=db.session, institution=institution, changes=changes, account=account)
         db.session.commit()
         return _institution(institution)
-
-
-@blp.route(f"/institutions/<{ID}:institution_id>/code/poster")
-class InstitutionPoster(MethodView):
-    @blp.doc(responses={"200": {"description": "An A4 poster (210 × 297 mm SVG) to print",
-                                "content": {"image/svg+xml": {}}}})
-    @login_required(INSTITUTION, *REGULATORS)
-    @blp.error(404, "Unknown, or not this account's institution")
-    @blp.error(410, "CODE_REVOKED: the institution has no active code")
-    def get(self, institution_id):
-        """A printable A4 poster of the institution's code: name, licence number, the QR code in its
-        credit colour and how to use it (regulators; an institution account its own)."""
-        institution = registry.get_institution(session=db.session, institution_id=institution_id,
-                                               account=current_account())
-        body = posters.institution_poster(institution, **view_context())
-        response = current_app.response_class(body, mimetype="image/svg+xml")
-        response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(posters.filename(institution))}"
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
 
 
 @blp.route(f"/institutions/<{ID}:institution_id>/staff")
