@@ -101,8 +101,8 @@ def seed(url: str, institutions: int, staff_each: int) -> dict:
     from stdnum.cn import ric, uscc
 
     from api.database import db
+    from directory import service as directory
     from onecode import create_app
-    from registry import service as registry
 
     today = dt.date.today()
     app = create_app({"DATABASE_URL": url, "RATELIMIT_ENABLED": False})
@@ -111,7 +111,7 @@ def seed(url: str, institutions: int, staff_each: int) -> dict:
     with app.app_context():
         for i in range(1, institutions + 1):
             body = f"91370112MA3C{i:05d}"
-            institution = registry.create_institution(session=db.session, data={
+            institution = directory.create_institution(session=db.session, data={
                 "name": f"压测诊所{i}", "uscc": body + uscc.calc_check_digit(body),
                 "licence_no": f"PDY{i:05d}-137011217D2112", "category": "clinic", "scope": ["内科", "外科"],
                 "address": f"压测市历城区测试路 {i} 号", "street": "山大路街道", "legal_representative": "王某",
@@ -121,7 +121,7 @@ def seed(url: str, institutions: int, staff_each: int) -> dict:
             for n in range(staff_each):
                 serial = (i * staff_each + n) % 1000
                 id_body = f"37010219900101{serial:03d}"
-                member = registry.create_staff(session=db.session, institution=institution, data={
+                member = directory.create_staff(session=db.session, institution=institution, data={
                     "name": f"医生{i}-{n}", "role": roles[n % len(roles)],
                     "id_number": id_body + ric.calc_check_digit(id_body + "0"), "title": "主治医师",
                     "qualification_no": f"Q{i:03d}{n:03d}", "practice_cert_no": f"P{i:04d}{n:05d}",

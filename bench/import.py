@@ -93,7 +93,7 @@ def write_xlsx(path: Path, count: int) -> None:
     """`count` valid institutions under the import template's Chinese headers, written row by row."""
     import openpyxl
 
-    from registry.imports import INSTITUTION_COLUMNS
+    from directory.imports import INSTITUTION_COLUMNS
 
     rng = random.Random(7)
     workbook = openpyxl.Workbook(write_only=True)

@@ -46,14 +46,14 @@ def seed(env: dict) -> str:
     from stdnum.cn import ric, uscc
 
     from api.database import db
+    from directory import service as directory
     from onecode import create_app
-    from registry import service as registry
 
     today = dt.date.today()
     body = "91370112MA3C00001"
     app = create_app()
     with app.app_context():
-        institution = registry.create_institution(session=db.session, data={
+        institution = directory.create_institution(session=db.session, data={
             "name": "压测市人民医院", "uscc": body + uscc.calc_check_digit(body), "licence_no": "PDY00001-137011217A1001",
             "category": "hospital", "scope": ["内科", "外科", "儿科", "妇产科"], "address": "压测市历城区山大路 1 号",
             "street": "山大路街道", "legal_representative": "王某", "principal": "王某",
@@ -62,7 +62,7 @@ def seed(env: dict) -> str:
         roles = ("physician", "nurse", "pharmacist", "technician")
         for n in range(1, STAFF + 1):
             id_body = f"37010219900101{n:03d}"
-            registry.create_staff(session=db.session, institution=institution, data={
+            directory.create_staff(session=db.session, institution=institution, data={
                 "name": f"医生{n}", "role": roles[n % len(roles)], "id_number": id_body + ric.calc_check_digit(id_body + "0"),
                 "title": "主治医师", "qualification_no": f"Q{n:06d}", "practice_cert_no": f"P{n:09d}",
                 "practice_category": "临床", "practice_scope": "内科专业"})

@@ -15,10 +15,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import api.cli
 import complaints.routes
+import directory.routes
 import onecode.cli
 import public.h5
 import public.routes
-import registry.routes
 import selfcheck.cli
 import selfcheck.routes
 import supervision.cli
@@ -31,7 +31,8 @@ from public.scans import ScanCounter
 from registry.models import CATEGORIES
 from supervision import violations
 
-BLUEPRINTS = (core.health, core.blp, core.policies, registry.routes.blp, public.routes.blp, public.h5.h5, public.h5.h5_track,
+BLUEPRINTS = (core.health, core.blp, core.policies, directory.routes.blp, public.routes.blp, public.h5.h5,
+              public.h5.h5_track,
               complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp)
 COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *selfcheck.cli.COMMANDS, *supervision.cli.COMMANDS)
 

@@ -13,7 +13,7 @@ from stdnum.cn import ric, uscc
 from api import accounts
 from api.database import db, today_shanghai
 from api.models import Account
-from registry import service as registry
+from directory import service as directory
 from registry.models import Institution
 from selfcheck import templates
 
@@ -64,9 +64,9 @@ def seed_demo_command():
         staff = spec.pop("staff")
         institution = db.session.scalar(select(Institution).where(Institution.uscc == spec["uscc"]))
         if institution is None:
-            institution = registry.create_institution(session=db.session, data=spec)
+            institution = directory.create_institution(session=db.session, data=spec)
             for index, (name, role, title, category, scope) in enumerate(staff, start=1):
-                registry.create_staff(session=db.session, institution=institution, data={
+                directory.create_staff(session=db.session, institution=institution, data={
                     "name": name, "role": role, "title": title, "practice_category": category,
                     "practice_scope": scope, "id_number": _ric(f"3701121990{number:02d}{index:02d}10{index}"),
                     "practice_cert_no": f"1103701{number:02d}{index:03d}0001",

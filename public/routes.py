@@ -1,4 +1,4 @@
-"""Code endpoints: QR images, revocation, scan counts, the public scan (JSON; the H5 page is in h5.py)."""
+"""Code endpoints: QR images, posters, revocation, scan counts, the public scan (JSON; the H5 page is in h5.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import quote
 from flask import current_app, render_template, request
 from flask.views import MethodView
 
-from api.access import REGULATORS
+from api.access import INSTITUTION, REGULATORS
 from api.auth import current_account, login_required
 from api.context import ID, view_context
 from api.database import SHANGHAI, db, today_shanghai
@@ -25,6 +25,7 @@ from codes.schemas import (
 from public import colour as code_colour
 from public import posters, profile, scans
 from public.cache import CachedProfile, ProfileCache, cached_profile
+from registry import service as registry
 from registry.schemas import CodeSchema
 from selfcheck import commitments
 
@@ -95,6 +96,25 @@ class StreetPosters(MethodView):
         file, _count = posters.street_zip(session=db.session, street=street, **view_context())
         response = current_app.response_class(posters.chunks(file), mimetype="application/zip")
         response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(street + '-公示牌.zip')}"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+
+@blp.route(f"/institutions/<{ID}:institution_id>/code/poster", tags=["registry"])  # documented with the institutions
+class InstitutionPoster(MethodView):
+    @blp.doc(responses={"200": {"description": "An A4 poster (210 × 297 mm SVG) to print",
+                                "content": {"image/svg+xml": {}}}})
+    @login_required(INSTITUTION, *REGULATORS)
+    @blp.error(404, "Unknown, or not this account's institution")
+    @blp.error(410, "CODE_REVOKED: the institution has no active code")
+    def get(self, institution_id):
+        """A printable A4 poster of the institution's code: name, licence number, the QR code in its
+        credit colour and how to use it (regulators; an institution account its own)."""
+        institution = registry.get_institution(session=db.session, institution_id=institution_id,
+                                               account=current_account())
+        body = posters.institution_poster(institution, **view_context())
+        response = current_app.response_class(body, mimetype="image/svg+xml")
+        response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(posters.filename(institution))}"
         response.headers["Cache-Control"] = "private, no-store"
         return response
 

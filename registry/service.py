@@ -1,8 +1,11 @@
-"""The directory's rules: who may see and change which institution or staff member, and what is valid."""
+"""The directory's rules: who may see and change which institution or staff member, and what is valid.
+
+Creating here writes the record only, with the initial grade its caller passes (credit rules are
+supervision's); directory.service creates with the code and shows credit and the code."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -10,11 +13,7 @@ from api.access import check_own_institution, is_regulator
 from api.database import SessionLike
 from api.errors import Conflict, Forbidden, NotVisible, ValidationFailed
 from api.models import Account
-from codes import service as codes
-from registry import licence
 from registry.models import Institution, Staff
-from supervision import credit, grades
-from supervision import service as supervision
 
 # What an institution account may change about itself; licence facts belong to the regulator.
 INSTITUTION_SELF_EDITABLE = frozenset({"phone"})
@@ -62,16 +61,15 @@ def _check_unique(session: SessionLike, values: dict, *, exclude_id: int | None 
         raise Conflict("统一社会信用代码或执业许可证号已存在", fields=clashes)
 
 
-def create_institution(*, session: SessionLike, data: dict) -> Institution:
+def create_institution(*, session: SessionLike, data: dict, credit_grade: str) -> Institution:
+    """A new active institution with no points and `credit_grade` (the grade of zero points)."""
     data = dict(data)
     data["uscc"] = normalise_uscc(data["uscc"])
     _check_dates(data["licence_valid_from"], data["licence_valid_to"])
     _check_unique(session, data)
-    institution = Institution(**data, status="active", credit_grade=grades.grade_for(points=0),
-                              credit_points=0)
+    institution = Institution(**data, status="active", credit_grade=credit_grade, credit_points=0)
     session.add(institution)
     session.flush()
-    codes.issue(session=session, institution=institution)
     return institution
 
 
@@ -92,45 +90,16 @@ def update_institution(*, session: SessionLike, institution: Institution, change
     return institution
 
 
-def institution_query(*, session: SessionLike, q=None, category=None, street=None, grade=None):
-    """Institutions as the list filters them, after recomputing the credit that went stale (the grade
-    filter reads the stored grade)."""
-    credit.refresh_stale(session=session)
-    statement = select(Institution).order_by(Institution.id)
-    if q:
-        columns = (Institution.name, Institution.licence_no, Institution.uscc, Institution.address)
-        statement = statement.where(or_(*(column.icontains(q, autoescape=True) for column in columns)))
-    if category:
-        statement = statement.where(Institution.category == category)
-    if street:
-        statement = statement.where(Institution.street == street)
-    if grade:
-        statement = statement.where(Institution.credit_grade == grade)
-    return statement
-
-
-def institution_view(institution: Institution, *, today, base_url: str) -> dict:
-    """The API representation: stored fields plus licence status, credit and the active code."""
-    status = licence.of(institution, today)
-    credit = supervision.institution_credit(institution, status, today)
-    return {
-        **{column.key: getattr(institution, column.key) for column in Institution.__table__.columns},
-        "licence_status": status,
-        "credit": {**credit.public(), "points": credit.points},
-        "code": codes.code_view(institution.code, colour=credit.colour, base_url=base_url),
-    }
-
-
 # --- staff -------------------------------------------------------------------------------------
 
-def create_staff(*, session: SessionLike, institution: Institution, data: dict) -> Staff:
+def create_staff(*, session: SessionLike, institution: Institution, data: dict, credit_grade: str) -> Staff:
+    """A new active staff member with no points and `credit_grade` (the grade of zero points)."""
     data = dict(data)
     data["id_number"] = normalise_id_number(data["id_number"])
-    staff = Staff(**data, institution_id=institution.id, status="active",
-                  credit_grade=grades.grade_for(points=0), credit_points=0)
+    staff = Staff(**data, institution_id=institution.id, status="active", credit_grade=credit_grade,
+                  credit_points=0)
     session.add(staff)
     session.flush()
-    codes.issue(session=session, staff=staff)
     return staff
 
 
@@ -161,12 +130,3 @@ def staff_query(*, institution_id: int, status: str | None = None):
 def mask_id_number(value: str) -> str:
     """Regulator screens show enough to tell people apart, never the whole number."""
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
-
-
-def staff_view(staff: Staff, *, today, base_url: str) -> dict:
-    credit = supervision.staff_credit(staff, licence.of(staff.institution, today))
-    view = {column.key: getattr(staff, column.key) for column in Staff.__table__.columns}
-    view["id_number"] = mask_id_number(staff.id_number)
-    view["credit"] = {**credit.public(), "points": credit.points}
-    view["code"] = codes.code_view(staff.code, colour=credit.colour, base_url=base_url)
-    return view

@@ -12,7 +12,7 @@ import openpyxl
 import sqlalchemy as sa
 
 from api.database import db
-from registry.imports import INSTITUTION_COLUMNS, STAFF_COLUMNS
+from directory.imports import INSTITUTION_COLUMNS, STAFF_COLUMNS
 from registry.models import CATEGORIES, STAFF_ROLES
 from tests.conftest import institution_payload, staff_payload, valid_uscc
 

@@ -54,7 +54,7 @@ def test_the_directory_export_carries_licence_status_credit_and_lists(admin, cli
 
 
 def test_the_directory_export_starts_with_the_import_templates_columns(admin, clinic):
-    from registry.imports import INSTITUTION_COLUMNS
+    from directory.imports import INSTITUTION_COLUMNS
 
     values, sheet = read_xlsx(admin.get(INSTITUTIONS).get_data())
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event
 
 from api.database import db
-from registry import service
+from directory import service
 from registry.models import Institution
 from tests.conftest import institution_payload, staff_payload
 

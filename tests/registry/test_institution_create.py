@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.errors import ValidationFailed
 from codes.models import Code
+from directory import service as directory
 from registry import service
 from registry.models import Institution
 from tests.conftest import institution_payload, valid_uscc
@@ -177,7 +178,7 @@ def test_the_service_normalises_the_uscc_and_issues_a_code(session):
     for name in ("licence_valid_from", "licence_valid_to"):
         payload[name] = dt.date.fromisoformat(payload[name])
 
-    institution = service.create_institution(session=session, data=payload)
+    institution = directory.create_institution(session=session, data=payload)
     session.commit()
 
     assert institution.uscc == valid_uscc(3)

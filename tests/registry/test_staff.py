@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from codes.models import Code
+from directory import service as directory
 from registry import service
 from registry.models import Staff
 from tests.conftest import institution_payload, staff_payload, valid_id_number
@@ -98,8 +99,8 @@ def test_the_service_validates_the_id_number_and_issues_a_code(session, admin, c
     from registry.models import Institution
 
     institution = session.get(Institution, clinic["id"])
-    staff = service.create_staff(session=session, institution=institution,
-                                 data=staff_payload(5, id_number=valid_id_number(5).lower()))
+    staff = directory.create_staff(session=session, institution=institution,
+                                   data=staff_payload(5, id_number=valid_id_number(5).lower()))
     session.commit()
 
     assert staff.id_number == valid_id_number(5)

@@ -14,8 +14,8 @@ from api.context import ID, view_context
 from api.database import db
 from api.extensions import Blueprint
 from api.schemas import page_schema, paginate
-from public import posters
-from registry import exports, imports, service
+from directory import exports, imports, service
+from registry import service as registry
 from registry.schemas import (
     ImportArgs,
     ImportFileSchema,
@@ -152,8 +152,8 @@ class InstitutionById(MethodView):
     @blp.error(404, "Unknown, or not this account's institution")
     def get(self, institution_id):
         """One institution (regulators; an institution account only its own)."""
-        answer = _institution(service.get_institution(session=db.session, institution_id=institution_id,
-                                                      account=current_account()))
+        answer = _institution(registry.get_institution(session=db.session, institution_id=institution_id,
+                                                       account=current_account()))
         db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
         return answer
 
@@ -165,29 +165,10 @@ class InstitutionById(MethodView):
     def patch(self, changes, institution_id):
         """Change an institution. An institution account may change only its contact phone."""
         account = current_account()
-        institution = service.get_institution(session=db.session, institution_id=institution_id, account=account)
-        service.update_institution(session=db.session, institution=institution, changes=changes, account=account)
+        institution = registry.get_institution(session=db.session, institution_id=institution_id, account=account)
+        registry.update_institution(session=db.session, institution=institution, changes=changes, account=account)
         db.session.commit()
         return _institution(institution)
-
-
-@blp.route(f"/institutions/<{ID}:institution_id>/code/poster")
-class InstitutionPoster(MethodView):
-    @blp.doc(responses={"200": {"description": "An A4 poster (210 × 297 mm SVG) to print",
-                                "content": {"image/svg+xml": {}}}})
-    @login_required(INSTITUTION, *REGULATORS)
-    @blp.error(404, "Unknown, or not this account's institution")
-    @blp.error(410, "CODE_REVOKED: the institution has no active code")
-    def get(self, institution_id):
-        """A printable A4 poster of the institution's code: name, licence number, the QR code in its
-        credit colour and how to use it (regulators; an institution account its own)."""
-        institution = service.get_institution(session=db.session, institution_id=institution_id,
-                                              account=current_account())
-        body = posters.institution_poster(institution, **view_context())
-        response = current_app.response_class(body, mimetype="image/svg+xml")
-        response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(posters.filename(institution))}"
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
 
 
 @blp.route(f"/institutions/<{ID}:institution_id>/staff")
@@ -198,8 +179,8 @@ class InstitutionStaff(MethodView):
     @blp.error(404, "Unknown, or not this account's institution")
     def get(self, institution_id, page, page_size, status=None):
         """The staff of an institution (regulators; an institution account only its own)."""
-        service.get_institution(session=db.session, institution_id=institution_id, account=current_account())
-        statement = service.staff_query(institution_id=institution_id, status=status)
+        registry.get_institution(session=db.session, institution_id=institution_id, account=current_account())
+        statement = registry.staff_query(institution_id=institution_id, status=status)
         result = paginate(db.session, statement, page=page, page_size=page_size)
         result["items"] = [_staff(s) for s in result["items"]]
         db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
@@ -212,8 +193,8 @@ class InstitutionStaff(MethodView):
     @blp.error(409, "This person is already registered at this institution")
     def post(self, data, institution_id):
         """Register a staff member at an institution; their code is issued at once."""
-        institution = service.get_institution(session=db.session, institution_id=institution_id,
-                                              account=current_account())
+        institution = registry.get_institution(session=db.session, institution_id=institution_id,
+                                               account=current_account())
         staff = service.create_staff(session=db.session, institution=institution, data=data)
         db.session.commit()
         return _staff(staff)
@@ -226,7 +207,7 @@ class StaffById(MethodView):
     @blp.error(404, "Unknown, or not at this account's institution")
     def get(self, staff_id):
         """One staff member (regulators; an institution account only its own staff)."""
-        answer = _staff(service.get_staff(session=db.session, staff_id=staff_id, account=current_account()))
+        answer = _staff(registry.get_staff(session=db.session, staff_id=staff_id, account=current_account()))
         db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
         return answer
 
@@ -236,8 +217,8 @@ class StaffById(MethodView):
     @blp.error(404, "Unknown staff member")
     def patch(self, changes, staff_id):
         """Change a staff member's record, e.g. `status: left` when they leave."""
-        staff = service.get_staff(session=db.session, staff_id=staff_id, account=current_account())
-        service.update_staff(session=db.session, staff=staff, changes=changes)
+        staff = registry.get_staff(session=db.session, staff_id=staff_id, account=current_account())
+        registry.update_staff(session=db.session, staff=staff, changes=changes)
         db.session.commit()
         return _staff(staff)
 

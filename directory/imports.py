@@ -19,7 +19,8 @@ from api import spreadsheets
 from api.access import ADMIN
 from api.errors import DomainError, ValidationFailed
 from api.zh_messages import in_chinese
-from registry import service
+from directory import service
+from registry import service as registry
 from registry.models import CATEGORIES, STAFF_ROLES, Institution, Staff
 from registry.schemas import InstitutionInSchema, StaffInSchema
 
@@ -51,7 +52,7 @@ STAFF_COLUMNS = {
     "practice_scope": ("执业范围", ("practice_scope",)),
     "institution_uscc": ("机构统一社会信用代码", ("institution_uscc",)),
 }
-# Columns the directory export adds after the template's (registry/exports.py): accepted and ignored,
+# Columns the directory export adds after the template's (directory/exports.py): accepted and ignored,
 # so a regulator can export, correct in Excel, and import the same file back.
 EXPORT_ONLY_HEADERS = {"机构编号", "执业状态", "许可证状态", "信用等级", "不良执业记分", "码色", "名单", "监管方式", "风险等级",
                        "码链接", "登记时间"}
@@ -249,7 +250,7 @@ def _open_transaction(session) -> None:
 def _import_institution(context: _Context, payload: dict) -> bool:
     session = context.session
     if "uscc" in payload:  # normalise first, so a lower-case or spaced code still matches
-        payload["uscc"] = service.normalise_uscc(payload["uscc"])
+        payload["uscc"] = registry.normalise_uscc(payload["uscc"])
     existing_id = context.ids.get(payload["uscc"]) if payload.get("uscc") else None
     if existing_id is None:
         data = context.full.load(payload)
@@ -257,8 +258,8 @@ def _import_institution(context: _Context, payload: dict) -> bool:
         context.ids[institution.uscc] = institution.id
         return True
     data = context.partial.load(payload)
-    service.update_institution(session=session, institution=session.get(Institution, existing_id), changes=data,
-                               account=_IMPORTER)
+    registry.update_institution(session=session, institution=session.get(Institution, existing_id), changes=data,
+                                account=_IMPORTER)
     return False
 
 
@@ -272,7 +273,7 @@ def _import_staff(context: _Context, payload: dict) -> bool:
         raise ValidationFailed(fields={"institution_uscc": ["未找到该统一社会信用代码的机构，请先导入机构"]})
     institution = session.get(Institution, institution_id)
     if "id_number" in payload:
-        payload["id_number"] = service.normalise_id_number(payload["id_number"])
+        payload["id_number"] = registry.normalise_id_number(payload["id_number"])
     existing = session.scalar(select(Staff).where(Staff.institution_id == institution.id,
                                                   Staff.id_number == payload.get("id_number")))
     if existing is None:
@@ -280,7 +281,7 @@ def _import_staff(context: _Context, payload: dict) -> bool:
         service.create_staff(session=session, institution=institution, data=data)
         return True
     data = context.partial.load(payload)
-    service.update_staff(session=session, staff=existing, changes=data)
+    registry.update_staff(session=session, staff=existing, changes=data)
     return False
 
 
