@@ -41,7 +41,7 @@ EXPORT_SECONDS, EXPORT_RSS_MB = 30.0, 300.0
 STREETS = ["山大路街道", "洪家楼街道", "东风街道", "全福街道", "王舍人街道", "华山街道", "荷花路街道", "舜华路街道"]
 CATEGORY_LABELS = ["诊所", "中医诊所", "口腔诊所", "村卫生室", "个体诊所", "医院"]
 COMPLAINT_CATEGORIES = [("prices_charges", "market"), ("medical_quality", "health"), ("attitude_ethics", "health"),
-                        ("drugs_devices", "market"), ("licences", "approval")]
+                        ("drugs_devices", "market"), ("licences", "health")]
 
 
 def parse_args() -> argparse.Namespace:

@@ -57,6 +57,7 @@ class Category:
     department: str
     serious: bool
     fields: tuple[dict, ...]
+    retired: bool
 
 
 CATEGORY_CACHE_SECONDS = 60.0
@@ -70,17 +71,25 @@ def get_category(*, session: SessionLike, code: str) -> Category:
     loaded_at, categories = _category_cache.get(key, (float("-inf"), {}))
     if time.monotonic() - loaded_at > CATEGORY_CACHE_SECONDS:
         columns = (ComplaintCategory.code, ComplaintCategory.name, ComplaintCategory.department,
-                   ComplaintCategory.serious, ComplaintCategory.fields)
-        categories = {row.code: Category(row.code, row.name, row.department, row.serious, tuple(row.fields or ()))
+                   ComplaintCategory.serious, ComplaintCategory.fields, ComplaintCategory.retired)
+        categories = {row.code: Category(row.code, row.name, row.department, row.serious, tuple(row.fields or ()),
+                                         row.retired)
                       for row in session.execute(select(*columns))}
         _category_cache[key] = (time.monotonic(), categories)
     if code not in categories:
         raise ValidationFailed(fields={"category": ["未知的投诉类别"]})
+    if categories[code].retired:  # split or replaced: its cases keep it, new ones choose again
+        raise ValidationFailed(fields={"category": ["该投诉类别已停用，请重新选择投诉类别"]})
     return categories[code]
 
 
-def list_categories(*, session: SessionLike) -> list[ComplaintCategory]:
-    return list(session.scalars(select(ComplaintCategory).order_by(ComplaintCategory.position)))
+def list_categories(*, session: SessionLike, include_retired: bool = False) -> list[ComplaintCategory]:
+    """The categories a complaint may be filed under, in the form's order; with `include_retired`, also
+    those no longer taken (to name the category of older cases)."""
+    statement = select(ComplaintCategory).order_by(ComplaintCategory.position)
+    if not include_retired:
+        statement = statement.where(ComplaintCategory.retired.is_(False))
+    return list(session.scalars(statement))
 
 
 def validate_details(category: Category | ComplaintCategory, details: dict) -> dict:

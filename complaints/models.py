@@ -23,13 +23,18 @@ from api.policy import policy_version_now
 STATUSES = ("submitted", "accepted", "rejected", "assigned", "investigating", "resolved", "replied", "closed")
 TARGET_KINDS = ("institution", "staff", "place")  # a scanned code resolves to institution or staff
 FINDINGS = ("substantiated", "partly_substantiated", "unsubstantiated")
+# Whom a case is referred to (移送, the `refer` action): the police, the procuratorate, a court, or
+# another body named in full (referred_to_name).
+REFERRAL_RECIPIENTS = ("public_security", "procuratorate", "court", "other")
 
 
 class ComplaintCategory(Model):
     """Reference table, seeded by a migration: what a complaint is about decides who handles it.
 
-    `also_departments` see the cases too (joint work, e.g. health on illegal practice) without
-    handling them; `fields` is the category's extra form (Open311-style attribute definitions).
+    `also_departments` see the cases too (joint work, e.g. the police, market and ecology on illegal
+    practice, which health leads) without handling them; `fields` is the category's extra form
+    (Open311-style attribute definitions). A `retired` category is no longer offered nor taken, but
+    the cases filed under it keep it (and its name) for good.
     """
 
     __tablename__ = "complaint_categories"
@@ -45,6 +50,7 @@ class ComplaintCategory(Model):
     serious: Mapped[bool] = mapped_column(default=False)
     fields: Mapped[list[dict]] = mapped_column(JSON, default=list)
     position: Mapped[int] = mapped_column(default=0)
+    retired: Mapped[bool] = mapped_column(default=False)
 
 
 class Complaint(Model):
@@ -125,6 +131,31 @@ class ComplaintEvent(Model):
     internal_note: Mapped[str | None] = mapped_column(Text)
 
     complaint: Mapped[Complaint] = relationship(back_populates="events")
+    referral: Mapped[ComplaintReferral | None] = relationship(back_populates="event", lazy="selectin")
+
+
+class ComplaintReferral(Model):
+    """A referral (移送) of a case to the police or the judiciary, recorded with the `refer` entry of
+    the timeline it belongs to. The case stays with its department: a referral is a record, not a
+    transfer. A case may be referred more than once (to the police, with a copy to the
+    procuratorate); the same document to the same body is recorded once."""
+
+    __tablename__ = "complaint_referrals"
+    __table_args__ = (
+        CheckConstraint(one_of("referred_to", REFERRAL_RECIPIENTS), name="referred_to"),
+        CheckConstraint("referred_to != 'other' OR referred_to_name IS NOT NULL", name="referred_to_named"),
+        UniqueConstraint("complaint_id", "referred_to", "reference_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"))  # unique key's lead
+    event_id: Mapped[int] = mapped_column(ForeignKey("complaint_events.id", ondelete="CASCADE"), unique=True)
+    referred_to: Mapped[str] = mapped_column(String(32))
+    referred_to_name: Mapped[str | None] = mapped_column(String(100))  # e.g. 济南市公安局历城区分局
+    referred_on: Mapped[dt.date] = mapped_column(Date)
+    reference_no: Mapped[str | None] = mapped_column(String(64))  # the referral letter's number (移送书文号)
+
+    event: Mapped[ComplaintEvent] = relationship(back_populates="referral")
 
 
 class Attachment(Model):

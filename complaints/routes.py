@@ -16,6 +16,7 @@ from complaints import attachments, exports, intake, service
 from complaints.schemas import (
     ActionInSchema,
     AttachmentSchema,
+    CategoryArgs,
     CategorySchema,
     ComplaintInSchema,
     ComplaintListArgs,
@@ -41,10 +42,12 @@ def _limit(name):
 
 @blp.route("/complaints/categories")
 class Categories(MethodView):
+    @blp.arguments(CategoryArgs, location="query", as_kwargs=True)
     @blp.response(200, CategorySchema(many=True))
-    def get(self):
-        """Complaint categories, the department each goes to, and each one's extra form fields."""
-        return intake.list_categories(session=db.session)
+    def get(self, include_retired):
+        """Complaint categories, the department each goes to (and those co-handling it), and each one's
+        extra form fields; retired ones only on request."""
+        return intake.list_categories(session=db.session, include_retired=include_retired)
 
 
 @blp.route("/complaints")
@@ -194,10 +197,13 @@ class Actions(MethodView):
     @login_required(*REGULATORS)
     @blp.arguments(ActionInSchema)
     @blp.response(200, ComplaintSchema)
+    @blp.error(403, "FORBIDDEN: not the department holding the case (a co-handling department sees it but "
+                    "does not act), or assign by an officer")
     @blp.error(404, "Unknown, or not this department's case")
-    @blp.error(409, "INVALID_TRANSITION: not allowed from the current status")
+    @blp.error(409, "INVALID_TRANSITION: not allowed from the current status; CONFLICT: this referral "
+                    "(same body, same reference number) is already recorded")
     def post(self, data, tracking_no):
-        """Act on a case: accept, reject, assign, transfer, investigate, resolve, reply, close, extend."""
+        """Act on a case: accept, reject, assign, transfer, investigate, resolve, reply, close, extend, refer."""
         account = current_account()
         complaint = service.get_visible(session=db.session, account=account, tracking_no=tracking_no)
         service.act(session=db.session, complaint=complaint, account=account, action=data.pop("action"), data=data)

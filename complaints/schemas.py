@@ -16,7 +16,7 @@ from marshmallow import (
 from api.database import SHANGHAI, utcnow
 from api.models import DEPARTMENTS
 from api.schemas import Id, Name, OneOf, PageArgs, StrictSchema, Text
-from complaints.models import FINDINGS, STATUSES
+from complaints.models import FINDINGS, REFERRAL_RECIPIENTS, STATUSES
 from complaints.service import TRANSITIONS
 
 # The key gets a receipt and its query code back, so it is a secret: long enough not to be guessed.
@@ -103,10 +103,19 @@ class CategoryFieldSchema(Schema):
 class CategorySchema(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
-    department = fields.String(required=True)
-    also_departments = fields.List(fields.String())
+    department = fields.String(required=True, metadata={"description": "The department that handles its cases"})
+    also_departments = fields.List(fields.String(), metadata={
+        "description": "Co-handling departments: they see the cases (as the lead does wherever its cases "
+                       "go), only the department holding a case acts on it"})
     serious = fields.Boolean()
     fields_ = fields.List(fields.Nested(CategoryFieldSchema), data_key="fields", attribute="fields")
+    retired = fields.Boolean(metadata={
+        "description": "No longer taken (listed only with include_retired=true): older cases keep it"})
+
+
+class CategoryArgs(StrictSchema):
+    include_retired = fields.Boolean(load_default=False, metadata={
+        "description": "Also list retired categories, to name the category of older cases"})
 
 
 class TrackArgs(StrictSchema):
@@ -165,7 +174,11 @@ class AttachmentSchema(Schema):
 
 
 class ActionInSchema(StrictSchema):
-    action = OneOf(TRANSITIONS, required=True)
+    action = OneOf(TRANSITIONS, required=True, metadata={"description": (
+        "accept, reject (note), assign (handler_id; supervisors), transfer (department), investigate, "
+        "resolve (finding), reply (note), close, extend (days, note), refer (referred_to, referred_to_name?, "
+        "referred_on?, reference_no?: records a referral (移送) to the police or the judiciary while the case "
+        "stays with its department and status; from accepted, assigned, investigating or resolved)")})
     note = Text(max_length=2000, allow_none=True, multiline=True,
                 metadata={"description": "Public: the complainant sees it (for `reply`, it is the reply)"})
     internal_note = Text(max_length=2000, allow_none=True, multiline=True,
@@ -175,6 +188,16 @@ class ActionInSchema(StrictSchema):
     finding = OneOf(FINDINGS, allow_none=True)
     days = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1),  # the most: policy
                           metadata={"description": "extend: days, 1 to the policy's complaints.max_extension_days (30)"})
+    referred_to = OneOf(REFERRAL_RECIPIENTS, allow_none=True, metadata={
+        "description": "refer: to whom the case is referred (移送): public_security 公安机关, procuratorate "
+                       "检察机关, court 人民法院, or other (then name it in referred_to_name)"})
+    referred_to_name = Name(max_length=100, allow_none=True, metadata={
+        "description": "refer: the receiving body by name (e.g. 济南市公安局历城区分局); required for other"})
+    referred_on = fields.Date(allow_none=True, metadata={
+        "description": "refer: the date of the referral (default: today in Beijing); not in the future, "
+                       "not before the case was submitted"})
+    reference_no = Text(max_length=64, allow_none=True, metadata={
+        "description": "refer: the referral letter's number (移送书文号); the same body and number once per case"})
 
 
 class ComplaintListArgs(PageArgs):
@@ -198,6 +221,7 @@ class TargetOutSchema(Schema):
 class ComplaintSummarySchema(Schema):
     tracking_no = fields.String(required=True)
     category = fields.String(required=True)
+    category_name = fields.String(metadata={"description": "The category's name (a retired category's too)"})
     status = fields.String(required=True)
     department = fields.String(required=True)
     target = fields.Nested(TargetOutSchema)
@@ -211,6 +235,13 @@ class ComplaintSummarySchema(Schema):
     finding = fields.String(allow_none=True)
 
 
+class ReferralSchema(Schema):
+    referred_to = fields.String(required=True, metadata={"enum": list(REFERRAL_RECIPIENTS)})
+    referred_to_name = fields.String(allow_none=True)
+    referred_on = fields.Date(required=True)
+    reference_no = fields.String(allow_none=True)
+
+
 class EventSchema(Schema):
     action = fields.String(required=True)
     status = fields.String(required=True)
@@ -219,6 +250,8 @@ class EventSchema(Schema):
     actor_id = fields.Integer(allow_none=True)
     note = fields.String(allow_none=True)
     internal_note = fields.String(allow_none=True)
+    referral = fields.Nested(ReferralSchema, metadata={
+        "description": "On `refer` entries only: the referral recorded (regulators only)"})
 
 
 class ContactSchema(Schema):

@@ -3,7 +3,8 @@
 Statuses (DESIGN.md): submitted → accepted | rejected; accepted → assigned → investigating → resolved
 → replied → closed; `transfer` hands an unresolved case to another department, where it starts again
 as submitted (the new department accepts it, with a fresh acceptance deadline); `extend` moves the
-reply deadline once. Every action is a timeline row with who, when and its notes.
+reply deadline once; `refer` records a referral (移送) to the police or the judiciary and leaves the
+case where it is. Every action is a timeline row with who, when and its notes.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from api import audit, policy
 from api.access import ADMIN, DECIDERS, INSTITUTION, REGULATORS, is_staff
-from api.database import SessionLike, utcnow
+from api.database import SHANGHAI, SessionLike, utcnow
 from api.errors import (
+    Conflict,
     Forbidden,
     InvalidTransition,
     NotFound,
@@ -28,7 +30,7 @@ from api.models import DEPARTMENTS, Account
 from api.policy import Policy
 from complaints import deadlines
 from complaints.intake import find_with_code
-from complaints.models import Attachment, Complaint, ComplaintCategory, ComplaintEvent
+from complaints.models import Attachment, Complaint, ComplaintCategory, ComplaintEvent, ComplaintReferral
 
 OPEN_FOR_REPLY = ("accepted", "assigned", "investigating", "resolved")
 VISIBLE_TO_INSTITUTION = ("resolved", "replied", "closed")
@@ -53,11 +55,16 @@ TRANSITIONS: dict[str, Rule] = {
     "close": Rule(frozenset({"replied"}), "closed"),
     "transfer": Rule(frozenset({"submitted", "accepted", "assigned", "investigating"}), "submitted"),
     "extend": Rule(frozenset(OPEN_FOR_REPLY), None, needs_note=True),
+    "refer": Rule(frozenset(OPEN_FOR_REPLY), None),
 }
 ACTION_NAMES = {
     "submit": "提交", "accept": "受理", "reject": "不予受理", "assign": "分派", "investigate": "调查核实",
-    "resolve": "办结", "reply": "答复", "close": "结案", "transfer": "转办", "extend": "延期", "rate": "评价",
+    "resolve": "办结", "reply": "答复", "close": "结案", "transfer": "转办", "extend": "延期", "refer": "移送",
+    "rate": "评价",
 }
+# Timeline entries the institution complained about does not see, even on a resolved case: a referral
+# to the police or the judiciary is theirs to make known, not ours to announce to the party concerned.
+HIDDEN_FROM_INSTITUTION = ("refer",)
 
 
 def allowed_actions(status: str) -> list[str]:
@@ -87,8 +94,12 @@ def overdue_clause(now: dt.datetime) -> ColumnElement[bool]:
 # ---- who sees what ----------------------------------------------------------------------------
 
 def co_handled_categories(*, session: SessionLike, department: str | None) -> list[str]:
-    """Categories whose cases this department sees besides its own (e.g. health on illegal practice)."""
-    return [c.code for c in session.scalars(select(ComplaintCategory)) if department in (c.also_departments or [])]
+    """Categories whose cases this department sees besides those it holds: the ones it co-handles
+    (e.g. the police on illegal practice), and the co-handled ones it leads (health on illegal
+    practice), wherever their cases are. Every department of a joint category follows its cases; only
+    the one holding a case acts on it. A category without co-handlers is seen by its holder alone."""
+    return [c.code for c in session.scalars(select(ComplaintCategory))
+            if department in (c.also_departments or []) or (c.also_departments and c.department == department)]
 
 
 def visibility_clause(*, session: SessionLike, account: Account):
@@ -166,14 +177,14 @@ def act(*, session: SessionLike, complaint: Complaint, account: Account, action:
     note = data.get("note")
     if rule.needs_note and not note:
         raise ValidationFailed(fields={"note": ["此操作需要填写说明"]})
-    _APPLY[action](session=session, complaint=complaint, data=data, now=now)
+    recorded = _APPLY[action](session=session, complaint=complaint, data=data, now=now) or {}
     if rule.target:
         complaint.status = rule.target
     if action == "transfer" and not note:
         note = f"已转交{DEPARTMENTS[complaint.department]}办理"
     complaint.events.append(ComplaintEvent(
         action=action, status=complaint.status, department=complaint.department, at=now, actor_id=account.id,
-        note=note, internal_note=data.get("internal_note"),
+        note=note, internal_note=data.get("internal_note"), **recorded,
     ))
     complaint.updated_at = now
     session.flush()
@@ -236,12 +247,36 @@ def _extend(*, complaint, data, **_) -> None:
     complaint.reply_due_at = deadlines.extended(complaint.reply_due_at, days)
 
 
+def _refer(*, session: SessionLike, complaint, data, now, **_) -> dict:
+    """The referral, for the timeline entry to carry; the case's department, handler and status stay."""
+    referred_to, name = data.get("referred_to"), data.get("referred_to_name")
+    if not referred_to:
+        raise ValidationFailed(fields={"referred_to": ["请选择移送机关"]})
+    if referred_to == "other" and not name:
+        raise ValidationFailed(fields={"referred_to_name": ["移送其他机关时请填写机关名称"]})
+    today = now.astimezone(SHANGHAI).date()
+    referred_on = data.get("referred_on") or today
+    if referred_on > today:
+        raise ValidationFailed(fields={"referred_on": ["移送日期不能晚于今天"]})
+    if referred_on < complaint.submitted_at.astimezone(SHANGHAI).date():
+        raise ValidationFailed(fields={"referred_on": ["移送日期不能早于投诉提交日期"]})
+    reference_no = data.get("reference_no")
+    if reference_no and session.scalar(select(ComplaintReferral.id).where(
+            ComplaintReferral.complaint_id == complaint.id, ComplaintReferral.referred_to == referred_to,
+            ComplaintReferral.reference_no == reference_no)) is not None:
+        raise Conflict("该移送已登记（同一机关、同一文号）")
+    return {"referral": ComplaintReferral(complaint_id=complaint.id, referred_to=referred_to, referred_to_name=name,
+                                          referred_on=referred_on, reference_no=reference_no)}
+
+
 def _nothing(**_) -> None:
     pass
 
 
-_APPLY: dict[str, Callable[..., None]] = {"accept": _accept, "reject": _nothing, "assign": _assign, "investigate": _nothing,
-          "resolve": _resolve, "reply": _reply, "close": _close, "transfer": _transfer, "extend": _extend}
+# Each applies its action's changes to the case; what one returns is stored with its timeline entry.
+_APPLY: dict[str, Callable[..., dict | None]] = {
+    "accept": _accept, "reject": _nothing, "assign": _assign, "investigate": _nothing, "resolve": _resolve,
+    "reply": _reply, "close": _close, "transfer": _transfer, "extend": _extend, "refer": _refer}
 assert _APPLY.keys() == TRANSITIONS.keys()
 
 
@@ -304,6 +339,7 @@ def summary_view(complaint: Complaint, now: dt.datetime | None = None, *, for_in
     view = {
         "tracking_no": complaint.tracking_no,
         "category": complaint.category,
+        "category_name": complaint.category_ref.name,
         "status": complaint.status,
         "department": complaint.department,
         "target": _target(complaint),
@@ -328,11 +364,12 @@ def case_view(*, session: SessionLike, complaint: Complaint, account: Account, a
     Answers to actions leave the contact out (`with_contact=False`): nobody asked to read it."""
     if account.role == INSTITUTION:
         return {
-            "tracking_no": complaint.tracking_no, "category": complaint.category, "status": complaint.status,
+            "tracking_no": complaint.tracking_no, "category": complaint.category,
+            "category_name": complaint.category_ref.name, "status": complaint.status,
             "department": complaint.department, "target": _target(complaint), "content": complaint.content,
             "submitted_at": complaint.submitted_at, "finding": complaint.finding, "reply": complaint.reply,
             "timeline": [{"action": e.action, "status": e.status, "at": e.at, "note": e.note}
-                         for e in complaint.events],
+                         for e in complaint.events if e.action not in HIDDEN_FROM_INSTITUTION],
         }
     view = summary_view(complaint) | {
         "details": complaint.details,
@@ -344,9 +381,7 @@ def case_view(*, session: SessionLike, complaint: Complaint, account: Account, a
         "rating": _rating(complaint),
         "closed_at": complaint.closed_at,
         "contact": None,
-        "timeline": [{"action": e.action, "status": e.status, "department": e.department, "at": e.at,
-                      "actor_id": e.actor_id, "note": e.note, "internal_note": e.internal_note}
-                     for e in complaint.events],
+        "timeline": [_event(e) for e in complaint.events],
         "attachments": [{"id": a.id, "content_type": a.content_type, "size": a.size, "filename": a.filename,
                          "created_at": a.created_at} for a in attachments],
     }
@@ -355,6 +390,20 @@ def case_view(*, session: SessionLike, complaint: Complaint, account: Account, a
         audit.record(session=session, account_id=account.id, action=audit.READ_CONTACT, object_type="complaint",
                      object_id=complaint.tracking_no)
     return view
+
+
+def _event(event: ComplaintEvent) -> dict:
+    """A timeline entry as regulators see it; a `refer` entry carries its referral."""
+    view = {"action": event.action, "status": event.status, "department": event.department, "at": event.at,
+            "actor_id": event.actor_id, "note": event.note, "internal_note": event.internal_note}
+    if event.referral is not None:
+        view["referral"] = referral_view(event.referral)
+    return view
+
+
+def referral_view(referral: ComplaintReferral) -> dict:
+    return {"referred_to": referral.referred_to, "referred_to_name": referral.referred_to_name,
+            "referred_on": referral.referred_on, "reference_no": referral.reference_no}
 
 
 def attachments_of(*, session: SessionLike, complaint: Complaint) -> list[Attachment]:

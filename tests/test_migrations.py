@@ -102,3 +102,108 @@ def test_idempotency_keys_stored_before_5d1c0e7a9b3f_are_hashed_so_a_retry_still
     assert stored == hashlib.sha256(key.encode()).hexdigest()
     again = client.post("/api/v1/complaints", json=complaint_body(), headers={"Idempotency-Key": key})
     assert again.status_code == 201 and again.get_json() == first.get_json()
+
+
+def _categories() -> dict[str, tuple]:
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT * FROM complaint_categories")).mappings().all()
+    return {row["code"]: (row["department"], sorted(_json(row["also_departments"])), bool(row.get("retired")))
+            for row in rows}
+
+
+def _json(value):
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_the_seeds_routing_reroutes_the_categories_and_keeps_older_cases_readable(app, client, clinic, login):
+    """16bf5ad4755d: illegal practice led by health (police, market, ecology alongside), licences health's
+    (approval alongside), waste split in two; cases filed before it keep their category and department,
+    and every department concerned reads them."""
+    from tests.complaints.workflow_helpers import act, case_url, ids, submit
+    from tests.exchange.helpers import export
+
+    health, police, approval, ecology = (login("officer", department=d)
+                                         for d in ("health", "public_security", "approval", "ecology"))
+    cases = {category: submit(client, {"institution_id": clinic["id"]}, category=category)
+             for category in ("medical_quality", "illegal_practice", "licences")}
+    waste, illegal, licence = (cases[c]["tracking_no"] for c in ("medical_quality", "illegal_practice", "licences"))
+    db.session.remove()
+    downgrade(revision="5d1c0e7a9b3f")
+    before = _categories()
+    assert before["illegal_practice"] == ("public_security", ["health"], False)
+    assert before["licences"] == ("approval", [], False)
+    assert before["medical_waste"] == ("ecology", [], False)
+    assert "medical_waste_transfer" not in before
+    with db.engine.begin() as connection:  # as the code before the upgrade filed and routed them
+        for number, category, department in ((waste, "medical_waste", "ecology"),
+                                             (illegal, "illegal_practice", "public_security"),
+                                             (licence, "licences", "approval")):
+            connection.execute(text("UPDATE complaints SET category = :category, department = :department"
+                                    " WHERE tracking_no = :number"),
+                               {"category": category, "department": department, "number": number})
+            connection.execute(text("UPDATE complaint_events SET department = :department WHERE complaint_id ="
+                                    " (SELECT id FROM complaints WHERE tracking_no = :number)"),
+                               {"department": department, "number": number})
+
+    upgrade()
+
+    after = _categories()
+    assert after["illegal_practice"] == ("health", ["ecology", "market", "public_security"], False)
+    assert after["licences"] == ("health", ["approval"], False)
+    assert after["medical_waste_in_institution"] == ("health", [], False)
+    assert after["medical_waste_transfer"] == ("ecology", [], False)
+    assert after["medical_waste"] == ("ecology", [], True)
+    assert {code: values for code, values in after.items() if code in before and code not in (
+        "illegal_practice", "licences", "medical_waste")} == {code: values for code, values in before.items()
+                                                             if code not in ("illegal_practice", "licences",
+                                                                             "medical_waste")}
+    # The old waste case: its category and name, with ecology, which still handles it.
+    old = ecology.get(case_url(waste)).get_json()
+    assert (old["category"], old["category_name"], old["department"]) == ("medical_waste", "医疗废物处置", "ecology")
+    tracked = client.get("/api/v1/complaints/track", query_string={
+        "tracking_no": waste, "query_code": cases["medical_quality"]["query_code"]}).get_json()
+    assert (tracked["category"], tracked["category_name"]) == ("medical_waste", "医疗废物处置")
+    assert {row["受理编号"]: row["投诉类别"] for row in export(ecology, "/api/v1/complaints/export",
+                                                          category="medical_waste")} == {waste: "医疗废物处置"}
+    assert ids(ecology.get("/api/v1/complaints", query_string={"category": "medical_waste"}).get_json()) == [waste]
+    assert act(ecology, waste, "accept").status_code == 200
+    # Older illegal-practice and licence cases stay with their holders; health, now the lead, sees them.
+    for number, holder, department in ((illegal, police, "public_security"), (licence, approval, "approval")):
+        assert number in ids(health.get("/api/v1/complaints").get_json())
+        assert health.get(case_url(number)).get_json()["contact"] is None
+        assert act(health, number, "accept").status_code == 403
+        accepted = act(holder, number, "accept").get_json()
+        assert (accepted["status"], accepted["department"]) == ("accepted", department)
+    # New cases follow the new routing; the retired category takes none.
+    assert submit(client, {"institution_id": clinic["id"]}, category="illegal_practice")["department"] == "health"
+    refused = client.post("/api/v1/complaints", json={
+        "category": "medical_waste", "content": "诊所把用过的针头和生活垃圾混在一起扔掉。", "anonymous": True,
+        "target": {"institution_id": clinic["id"]}})
+    assert (refused.status_code, list(refused.get_json()["fields"])) == (422, ["category"])
+
+
+def test_going_below_16bf5ad4755d_files_the_split_waste_cases_under_the_old_category(app, client, clinic, login):
+    from tests.complaints.workflow_helpers import act, advance, submit
+
+    health = login("supervisor", department="health")
+    inside = submit(client, {"institution_id": clinic["id"]}, category="medical_waste_in_institution")["tracking_no"]
+    transfer = submit(client, {"institution_id": clinic["id"]}, category="medical_waste_transfer")["tracking_no"]
+    advance(health, inside, "accepted", handler_id=health.account.id)
+    assert act(health, inside, "refer", referred_to="public_security").status_code == 200
+    db.session.remove()
+
+    downgrade(revision="5d1c0e7a9b3f")
+
+    with db.engine.connect() as connection:
+        stored = dict(connection.execute(text("SELECT tracking_no, category FROM complaints")).all())
+        refer_entries = connection.scalar(text("SELECT count(*) FROM complaint_events WHERE action = 'refer'"))
+        tables = set(inspect(connection).get_table_names())
+    assert stored == {inside: "medical_waste", transfer: "medical_waste"}
+    assert set(_categories()) == {"medical_quality", "attitude_ethics", "prices_charges", "drugs_devices",
+                                  "advertising", "insurance_fraud", "medical_waste", "radiation",
+                                  "illegal_practice", "medical_violence", "licences"}
+    assert "complaint_referrals" not in tables and refer_entries == 1
+    upgrade()
+    assert _categories()["medical_waste"][2] is True

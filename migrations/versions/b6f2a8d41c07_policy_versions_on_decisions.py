@@ -5,7 +5,7 @@ so a new version of the policy file changes only what is decided after it takes 
 before this revision were decided under the rules of version 1 (the same numbers), and say so.
 
 Revision ID: b6f2a8d41c07
-Revises: 5d1c0e7a9b3f
+Revises: 16bf5ad4755d
 Create Date: 2026-12-03 11:40:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b6f2a8d41c07'
-down_revision = '5d1c0e7a9b3f'
+down_revision = '16bf5ad4755d'
 branch_labels = None
 depends_on = None
 

@@ -361,12 +361,13 @@ def test_an_officer_of_another_department_cannot_download(client, case, market_o
     assert _downloads() == []
 
 
-def test_a_co_handling_department_sees_the_case_but_cannot_download_its_files(client, health_officer):
-    case = submitted(client, complaint_body(category="illegal_practice"))  # public security handles, health sees
+def test_a_co_handling_department_sees_the_case_but_cannot_download_its_files(client, login):
+    police = login("officer", department="public_security")
+    case = submitted(client, complaint_body(category="illegal_practice"))  # health handles, the police see
     attachment = uploaded(client, case, jpeg_with_exif())
-    assert health_officer.get(f"/api/v1/complaints/{case['tracking_no']}").status_code == 200
+    assert police.get(f"/api/v1/complaints/{case['tracking_no']}").status_code == 200
 
-    response = health_officer.get(_file_url(case, attachment))
+    response = police.get(_file_url(case, attachment))
 
     assert response.status_code in (403, 404)
     assert response.get_data() != jpeg_without_metadata()

@@ -36,11 +36,12 @@ ROUTING = {
     "drugs_devices": "market",
     "advertising": "market",
     "insurance_fraud": "medical_insurance",
-    "medical_waste": "ecology",
+    "medical_waste_in_institution": "health",
+    "medical_waste_transfer": "ecology",
     "radiation": "ecology",
-    "illegal_practice": "public_security",
+    "illegal_practice": "health",
     "medical_violence": "public_security",
-    "licences": "approval",
+    "licences": "health",
 }
 # Extra fields a category requires, so that a submission in it is valid.
 REQUIRED_DETAILS = {
@@ -164,9 +165,11 @@ def test_the_receipt_works_for_tracking_at_once(client):
 @pytest.mark.parametrize(("category", "department"), [
     ("prices_charges", "market"),
     ("insurance_fraud", "medical_insurance"),
-    ("medical_waste", "ecology"),
-    ("illegal_practice", "public_security"),
-    ("licences", "approval"),
+    ("medical_waste_in_institution", "health"),
+    ("medical_waste_transfer", "ecology"),
+    ("illegal_practice", "health"),
+    ("medical_violence", "public_security"),
+    ("licences", "health"),
     ("medical_quality", "health"),
 ])
 def test_each_category_is_routed_to_its_department(client, session, category, department):
@@ -213,7 +216,7 @@ def test_the_categories_need_no_login(client):
     pytest.param("medical_quality", {"visit_date": "2026-02-30"}, "details.visit_date", id="impossible-date"),
     pytest.param("medical_quality", {"visit_date": "30/01/2026"}, "details.visit_date", id="date-wrong-format"),
     pytest.param("medical_quality", {"clinic_department": ["内科"]}, "details.clinic_department", id="text-given-list"),
-    pytest.param("medical_waste", {"location": "院" * 201}, "details.location", id="text-too-long"),
+    pytest.param("medical_waste_transfer", {"location": "院" * 201}, "details.location", id="text-too-long"),
     pytest.param("medical_quality", {"colour": "red"}, "details.colour", id="unknown-field"),
     pytest.param("licences", {"note": "x"}, "details.note", id="field-on-a-category-without-fields"),
     pytest.param("insurance_fraud", {"fraud_type": "bribery"}, "details.fraud_type", id="choice-not-an-option"),

@@ -215,7 +215,7 @@ def test_rating_with_a_wrong_code_answers_like_an_unknown_number(client, health_
 
 
 def test_tracking_a_case_filed_in_another_category_shows_its_own_department(client):
-    receipt = submitted(client, complaint_body(category="medical_waste"))
+    receipt = submitted(client, complaint_body(category="medical_waste_transfer"))
 
     view = track(client, receipt["tracking_no"], receipt["query_code"]).get_json()
 

@@ -131,24 +131,27 @@ def test_only_an_admin_reads_the_audit_log(login, clinic, role):
     assert_error(persona.get(AUDIT), 403, "FORBIDDEN")
 
 
-# ---- co-handling: health on illegal practice --------------------------------------------------
+# ---- co-handling: illegal practice, led by health with the police, market and ecology ----------
 
 @pytest.fixture
 def illegal_practice_case(client, clinic):
     receipt = submit(client, {"institution_id": clinic["id"]}, category="illegal_practice")
-    assert receipt["department"] == "public_security"
+    assert receipt["department"] == "health"
     return receipt
 
 
-def test_a_co_handling_department_sees_the_case_but_not_the_contact(illegal_practice_case, health_officer, admin):
+@pytest.mark.parametrize("department", ["public_security", "market", "ecology"])
+def test_a_co_handling_department_sees_the_case_but_not_the_contact(illegal_practice_case, login, admin,
+                                                                    department):
+    officer = login("officer", department=department)
     number = illegal_practice_case["tracking_no"]
 
-    listed = ids(health_officer.get(LIST).get_json())
-    case = health_officer.get(case_url(number))
+    listed = ids(officer.get(LIST).get_json())
+    case = officer.get(case_url(number))
 
     assert number in listed
     assert case.status_code == 200
-    assert case.get_json()["department"] == "public_security"
+    assert case.get_json()["department"] == "health"
     assert case.get_json()["contact"] is None
     assert "13800138000" not in case.get_data(as_text=True)
     assert _contact_reads(admin, number) == []
@@ -156,29 +159,31 @@ def test_a_co_handling_department_sees_the_case_but_not_the_contact(illegal_prac
 
 @pytest.mark.parametrize("role", ["officer", "supervisor"])
 def test_a_co_handling_department_cannot_act_on_the_case(illegal_practice_case, login, role):
-    persona = login(role, department="health")
+    persona = login(role, department="public_security")
     number = illegal_practice_case["tracking_no"]
 
     assert_error(act(persona, number, "accept"), 403, "FORBIDDEN")
-    assert_error(act(persona, number, "transfer", department="health"), 403, "FORBIDDEN")
+    assert_error(act(persona, number, "transfer", department="public_security"), 403, "FORBIDDEN")
     case = persona.get(case_url(number)).get_json()
-    assert (case["status"], case["department"], len(case["timeline"])) == ("submitted", "public_security", 1)
+    assert (case["status"], case["department"], len(case["timeline"])) == ("submitted", "health", 1)
 
 
-def test_the_handling_department_of_a_co_handled_case_sees_the_contact(illegal_practice_case, login, admin):
-    police = login("officer", department="public_security")
+def test_the_handling_department_of_a_co_handled_case_sees_the_contact(illegal_practice_case, health_officer,
+                                                                       admin):
     number = illegal_practice_case["tracking_no"]
 
-    case = police.get(case_url(number)).get_json()
+    case = health_officer.get(case_url(number)).get_json()
 
     assert case["contact"] == {"name": CONTACT["contact_name"], "phone": CONTACT["contact_phone"]}
-    assert [r["account_id"] for r in _contact_reads(admin, number)] == [police.account.id]
-    assert act(police, number, "accept").get_json()["status"] == "accepted"
+    assert [r["account_id"] for r in _contact_reads(admin, number)] == [health_officer.account.id]
+    assert act(health_officer, number, "accept").get_json()["status"] == "accepted"
 
 
-def test_a_department_that_does_not_co_handle_does_not_see_the_case(illegal_practice_case, market_officer):
-    assert illegal_practice_case["tracking_no"] not in ids(market_officer.get(LIST).get_json())
-    assert_error(market_officer.get(case_url(illegal_practice_case["tracking_no"])), 404, "NOT_FOUND")
+def test_a_department_that_does_not_co_handle_does_not_see_the_case(illegal_practice_case, login):
+    insurance = login("officer", department="medical_insurance")
+
+    assert illegal_practice_case["tracking_no"] not in ids(insurance.get(LIST).get_json())
+    assert_error(insurance.get(case_url(illegal_practice_case["tracking_no"])), 404, "NOT_FOUND")
 
 
 # ---- the institution complained about ---------------------------------------------------------

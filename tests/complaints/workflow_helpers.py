@@ -56,6 +56,7 @@ def action_data(action: str, *, handler_id: int | None = None, department: str =
         "close": {"note": "结案"},
         "transfer": {"department": department, "note": "转交市场监管部门"},
         "extend": {"days": 15, "note": "需补充调查"},
+        "refer": {"referred_to": "public_security", "reference_no": "历卫移〔2026〕1号", "note": "已移送公安机关"},
     }[action]
 
 
