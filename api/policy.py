@@ -45,6 +45,7 @@ class Policy:
     key_supervision_from: int
     validation_deferred_from: int
     mode_lookback_years: int
+    serious_violation_points: int
     black_list_term_days: int
     public_years: int
     objection_working_days: int
@@ -85,7 +86,7 @@ def _plain(value):
 SECTIONS: dict[str, dict[str, str]] = {
     "credit": {name: name for name in (
         "grade_c_from", "grade_d_from", "warning_talk_from", "key_supervision_from", "validation_deferred_from",
-        "mode_lookback_years", "black_list_term_days", "public_years")},
+        "mode_lookback_years", "serious_violation_points", "black_list_term_days", "public_years")},
     "violations": {"objection_working_days": "objection_working_days", "record_within_years": "record_within_years",
                    "points": "rule_points"},
     "complaints": {name: name for name in ("accept_working_days", "reply_days", "max_extension_days")},
@@ -134,6 +135,7 @@ PARSE: dict[str, Callable[[object], object]] = {
     "grade_c_from": _POINTS, "grade_d_from": _POINTS, "warning_talk_from": _POINTS, "key_supervision_from": _POINTS,
     "validation_deferred_from": _POINTS,
     "mode_lookback_years": _whole(1, 10),  # never shorter than the scoring cycle (a calendar year)
+    "serious_violation_points": _POINTS,
     "black_list_term_days": _whole(1, 3650), "public_years": _whole(1, 10),
     "objection_working_days": _whole(1, 60), "record_within_years": _whole(1, 5), "rule_points": _table(None, _POINTS),
     "accept_working_days": _whole(1, 60), "reply_days": _whole(1, 365), "max_extension_days": _whole(0, 365),

@@ -64,8 +64,13 @@ class Institution(Model):
     credit_lists: Mapped[list[str]] = mapped_column(JSON, default=list)  # "red", "black"
     credit_risk: Mapped[str] = mapped_column(String(8), default="low")
     credit_band: Mapped[str | None] = mapped_column(String(32))  # consequence of 12+ points
+    # The record over the policy's look-back window ("serious", "minor", None: clean), which the
+    # supervision mode follows; and the quantified risk level of a cosmetic or dental institution.
+    credit_record: Mapped[str | None] = mapped_column(String(8))
+    credit_graded_risk: Mapped[str | None] = mapped_column(String(8))
     # When a stored input changes by itself (a pending violation's objection window ends, the commitment
-    # lapses): the credit is recomputed on the next read after this moment.
+    # lapses, a violation leaves the look-back window) or below supervision (registry.credit_snapshot):
+    # the credit is recomputed on the next read after this moment.
     credit_stale_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -31,6 +31,9 @@ class CreditSchema(StrictSchema):
     colour = fields.String(required=True)
     supervision_mode = fields.String(allow_none=True)
     lists = fields.List(fields.String(), required=True)
+    graded_risk_level = fields.String(allow_none=True, metadata={
+        "enum": ["low", "medium", "high"], "description": "Cosmetic and dental institutions: the quantified "
+        "risk level (量化分级); null for others"})
 
 
 class InstitutionInSchema(StrictSchema):

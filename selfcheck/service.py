@@ -21,6 +21,7 @@ from api.errors import (
 from api.models import Account
 from api.text import normal_name
 from leads import service as leads
+from registry.credit_snapshot import mark_credit_stale
 from registry.models import Institution
 from selfcheck import periods, templates
 from selfcheck.models import Rectification, SelfCheck, SelfCheckAnswer
@@ -106,6 +107,8 @@ def file(*, session: SessionLike, account: Account, template_id: int, period: st
     )
     session.add(filing)
     session.flush()
+    if filing.non_compliant_count:  # open items raise a graded institution's quantified risk level
+        mark_credit_stale(session=session, institution_id=institution.id)
     vetoes = [r for r in rows if r.result == "non_compliant" and r.tier == "veto"]
     if vetoes:  # a serious finding: a high-priority lead at once
         leads.add_reasons(session=session, institution_id=institution.id, reasons=[
@@ -158,6 +161,8 @@ def review(*, session: SessionLike, filing: SelfCheck, account: Account, decisio
     filing.status, filing.review_note = decision, note
     filing.reviewed_at, filing.reviewed_by_id = utcnow(), account.id
     session.flush()
+    if decision == "returned" and filing.non_compliant_count:  # a returned filing's items no longer count
+        mark_credit_stale(session=session, institution_id=filing.institution_id)
     return filing
 
 
@@ -178,6 +183,7 @@ def record_rectification(*, session: SessionLike, filing: SelfCheck, account: Ac
     rectification = Rectification(answer_id=answer.id, done_on=done_on, note=note, recorded_by_id=account.id)
     session.add(rectification)
     session.flush()
+    mark_credit_stale(session=session, institution_id=filing.institution_id)  # one open item fewer
     return rectification
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select, update
 
 from api import policy
 from api.database import SHANGHAI, SessionLike, lock_rows, today_shanghai, utcnow
@@ -17,9 +17,9 @@ from complaints.models import Complaint
 from leads.models import Lead
 from leads.service import HIGH_PRIORITY
 from registry.models import Institution, Staff
-from selfcheck.models import Commitment
+from selfcheck.models import Commitment, Rectification, SelfCheck, SelfCheckAnswer
 from supervision import grades
-from supervision.models import CreditRecord, ListDecision, ListEntry, Violation
+from supervision.models import CreditRecord, Inspection, ListDecision, ListEntry, Violation
 
 
 def final_clause(now: dt.datetime) -> ColumnElement[bool]:
@@ -71,6 +71,21 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
     leads = _by_institution(session, select(Lead.institution_id, func.max(Lead.score))
                             .where(Lead.status == "open", Lead.institution_id.is_not(None))
                             .group_by(Lead.institution_id), institution_ids)
+    since = grades.years_before(today, under.mode_lookback_years)  # the record the mode follows
+    in_window = _rows_by_institution(session, select(
+        Violation.institution_id, func.max(Violation.points), func.min(Violation.occurred_on))
+        .where(Violation.subject_type == "institution", Violation.occurred_on >= since, final)
+        .group_by(Violation.institution_id), institution_ids)
+    penalties = _rows_by_institution(session, select(Inspection.institution_id, func.min(Inspection.inspected_on))
+                                     .where(Inspection.result == "penalty", Inspection.inspected_on >= since)
+                                     .group_by(Inspection.institution_id), institution_ids)
+    latest_inspection = _by_institution(session, select(Inspection.institution_id, Inspection.result).where(
+        Inspection.id.in_(select(func.max(Inspection.id)).group_by(Inspection.institution_id))), institution_ids)
+    open_items = _by_institution(session, select(SelfCheck.institution_id, func.count())
+                                 .join(SelfCheckAnswer, SelfCheckAnswer.selfcheck_id == SelfCheck.id)
+                                 .where(SelfCheckAnswer.result == "non_compliant", SelfCheck.status != "returned",
+                                        ~exists().where(Rectification.answer_id == SelfCheckAnswer.id))
+                                 .group_by(SelfCheck.institution_id), institution_ids)
     substantiated = _by_institution(session, select(Complaint.institution_id, func.count())
                                     .where(Complaint.finding.in_(("substantiated", "partly_substantiated")),
                                            Complaint.submitted_at >= previous_start)
@@ -86,27 +101,31 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
     institutions = select(Institution.id, Institution.category, Institution.remote_monitoring,
                           Institution.credit_points, Institution.credit_grade, Institution.credit_band,
                           Institution.credit_risk, Institution.credit_lists, Institution.commitment_valid_to,
-                          Institution.credit_stale_after)
+                          Institution.credit_stale_after, Institution.credit_record, Institution.credit_graded_risk)
     if institution_ids is not None:
         institutions = institutions.where(Institution.id.in_(institution_ids))
 
     updates, history, opened, closed = [], [], [], []
     for row in session.execute(institutions):
         valid_to = in_force.get(row.id)
+        record, leaves_window = _record(in_window.get(row.id), penalties.get(row.id), under)
         result = grades.compute(grades.CreditInputs(
             points=int(points.get(row.id) or 0), commitment_in_force=valid_to is not None,
             breached=bool(breached.get(row.id)), black_decision=black.get(row.id),
             open_lead=row.id in leads, high_lead=(leads.get(row.id) or 0) >= HIGH_PRIORITY,
             previous_grade=previous_grade.get(row.id), substantiated_complaints=int(substantiated.get(row.id) or 0),
-            category=row.category, remote_monitoring=row.remote_monitoring,
+            category=row.category, remote_monitoring=row.remote_monitoring, record=record,
+            latest_inspection=latest_inspection.get(row.id), open_items=int(open_items.get(row.id) or 0),
         ), under)
-        stale_after = _stale_after(next_final.get(row.id), valid_to)
+        stale_after = _stale_after(next_final.get(row.id), valid_to, leaves_window)
         values = {"credit_points": result.points, "credit_grade": result.grade, "credit_band": result.band,
                   "credit_risk": result.risk, "credit_lists": list(result.lists), "commitment_valid_to": valid_to,
-                  "credit_stale_after": stale_after}
+                  "credit_stale_after": stale_after, "credit_record": result.record,
+                  "credit_graded_risk": result.graded_risk}
         stored = {"credit_points": row.credit_points, "credit_grade": row.credit_grade, "credit_band": row.credit_band,
                   "credit_risk": row.credit_risk, "credit_lists": list(row.credit_lists or []),
-                  "commitment_valid_to": row.commitment_valid_to, "credit_stale_after": row.credit_stale_after}
+                  "commitment_valid_to": row.commitment_valid_to, "credit_stale_after": row.credit_stale_after,
+                  "credit_record": row.credit_record, "credit_graded_risk": row.credit_graded_risk}
         if values == stored:
             continue
         updates.append({"id": row.id, **values})
@@ -151,12 +170,34 @@ def refresh_stale(*, session: SessionLike, now: dt.datetime | None = None) -> in
     return recompute(session=session, institution_ids=stale, now=now, reason="input changed with time")
 
 
-def _stale_after(next_final: dt.datetime | None, commitment_valid_to: dt.date | None) -> dt.datetime | None:
-    """The next moment the inputs change by themselves: a pending violation becoming final, or the
-    commitment in force ending (the day after its last day, Beijing time)."""
+def _rows_by_institution(session: SessionLike, statement, ids) -> dict:
+    """As _by_institution, with the rest of each row as a tuple."""
+    if ids is not None:
+        statement = statement.where(statement.selected_columns[0].in_(ids))
+    return {row[0]: tuple(row[1:]) for row in session.execute(statement)}
+
+
+def _record(violations: tuple | None, first_penalty: dt.date | None, under: Policy) -> tuple[str | None, dt.date | None]:
+    """The institution's record over the look-back window (grades.SERIOUS: a final violation of the
+    policy's serious points or a penalty; MINOR: another final violation; None: clean), and the day the
+    first of those leaves the window (when the mode may change by itself)."""
+    firsts = [day for day in (violations[1] if violations else None, first_penalty) if day is not None]
+    if not firsts:
+        return None, None
+    serious = first_penalty is not None or (violations is not None and violations[0] >= under.serious_violation_points)
+    leaves = grades.years_after(min(firsts), under.mode_lookback_years) + dt.timedelta(days=1)
+    return (grades.SERIOUS if serious else grades.MINOR), leaves
+
+
+def _stale_after(next_final: dt.datetime | None, commitment_valid_to: dt.date | None,
+                 leaves_window: dt.date | None = None) -> dt.datetime | None:
+    """The next moment the inputs change by themselves: a pending violation becoming final, the
+    commitment in force ending (the day after its last day, Beijing time), or a violation or penalty
+    leaving the look-back window."""
     moments = [next_final] if next_final is not None else []
-    if commitment_valid_to is not None:
-        moments.append(dt.datetime.combine(commitment_valid_to + dt.timedelta(days=1), dt.time.min, tzinfo=SHANGHAI))
+    for day in (commitment_valid_to + dt.timedelta(days=1) if commitment_valid_to else None, leaves_window):
+        if day is not None:
+            moments.append(dt.datetime.combine(day, dt.time.min, tzinfo=SHANGHAI))
     return min(moments) if moments else None
 
 

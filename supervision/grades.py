@@ -48,18 +48,43 @@ def colour_for(*, grade: str, lists: tuple[str, ...] | list[str] = (), licence_s
     return GREEN
 
 
-def supervision_mode(*, grade: str, category: str, remote_monitoring: bool, commitment_in_force: bool) -> str:
-    """Stationed for D first (it overrides everything); commitment-based for A with a commitment;
-    then remote monitoring, then quantified grading for cosmetic and dental; otherwise one-code."""
-    if grade == "D":
-        return "stationed"
-    if grade == "A" and commitment_in_force:
-        return "commitment"
-    if remote_monitoring:
-        return "remote"
+SERIOUS, MINOR = "serious", "minor"  # an institution's record over the look-back window (None: clean)
+
+
+def supervision_mode(*, grade: str, lists=(), category: str, remote_monitoring: bool, commitment_in_force: bool,
+                     record: str | None = None, lookback_years: int = 3) -> tuple[str, str]:
+    """The supervision mode and why, after Licheng's plan (seed 000): high risk or a serious violation in
+    the look-back window → stationed (驻点式); cosmetic and dental → graded (量化分级) unless stationed;
+    no final violation in the window and a commitment in force → commitment (承诺式); remote monitoring
+    installed → remote (智慧卫监); otherwise, and after any other violation, one-code (一码、不良记分)."""
+    window = f"近 {lookback_years} 年"
+    if grade == "D" or "black" in lists:
+        return "stationed", "信用等级 D 或列入黑名单（高危风险）"
+    if record == SERIOUS:
+        return "stationed", f"{window}内有严重违法行为（10 分记分或行政处罚）"
     if category in GRADED_CATEGORIES:
-        return "graded"
-    return "one_code"
+        return "graded", "医疗美容、口腔医疗机构实行分级分类监管、量化分级"
+    if record is None and commitment_in_force:
+        return "commitment", f"{window}内无违法行为，且信用承诺在有效期内"
+    if remote_monitoring:
+        return "remote", "已安装远程监控系统（智慧卫监），" + (f"{window}内无严重违法行为" if record else f"{window}内无违法行为")
+    if record == MINOR:
+        return "one_code", f"{window}内有违法行为（记分）"
+    return "one_code", f"{window}内无违法行为，但未签署有效的信用承诺"
+
+
+def graded_risk(*, latest_inspection: str | None, open_items: int, points: int, under: Policy | None = None) -> str:
+    """The quantified risk level (量化分级) of a cosmetic or dental institution: the highest of what its
+    latest inspection found (penalty high, rectify medium), its non-compliant self-check items not yet
+    rectified (three or more high, any medium) and its final points this cycle (from the C
+    cut-off high, any medium)."""
+    under = under or policy.in_force()
+    levels = ["low"]
+    if latest_inspection == "penalty" or points >= under.grade_c_from or open_items >= 3:
+        levels.append("high")
+    if latest_inspection == "rectify" or points > 0 or open_items > 0:
+        levels.append("medium")
+    return max(levels, key=("low", "medium", "high").index)
 
 
 def risk_for(*, grade: str, lists, open_lead: bool, high_lead: bool, licence_status: str = "valid") -> str:
@@ -84,6 +109,9 @@ class CreditInputs:
     substantiated_complaints: int = 0  # in this cycle and the previous one
     category: str = "clinic"
     remote_monitoring: bool = False
+    record: str | None = None  # SERIOUS, MINOR or None over the look-back window
+    latest_inspection: str | None = None  # the result of the latest inspection recorded
+    open_items: int = 0  # non-compliant self-check items not yet rectified
 
 
 @dataclass(frozen=True)
@@ -94,6 +122,8 @@ class Computed:
     risk: str
     lists: tuple[str, ...]
     list_reasons: dict[str, str] = field(default_factory=dict)
+    record: str | None = None
+    graded_risk: str | None = None  # cosmetic and dental only
 
 
 def compute(inputs: CreditInputs, under: Policy | None = None) -> Computed:
@@ -116,11 +146,30 @@ def compute(inputs: CreditInputs, under: Policy | None = None) -> Computed:
         reasons["red"] = "连续两个记分周期信用等级为 A，且无查实的投诉举报"
     lists = tuple(name for name in ("red", "black") if name in reasons)
     risk = risk_for(grade=grade, lists=lists, open_lead=inputs.open_lead, high_lead=inputs.high_lead)
+    graded = (graded_risk(latest_inspection=inputs.latest_inspection, open_items=inputs.open_items,
+                          points=inputs.points, under=under) if inputs.category in GRADED_CATEGORIES else None)
     return Computed(points=inputs.points, grade=grade, band=band_for(inputs.points, under), risk=risk, lists=lists,
-                    list_reasons=reasons)
+                    list_reasons=reasons, record=inputs.record, graded_risk=graded)
 
 
 # ---- cycles -------------------------------------------------------------------------------------
 
 def cycle_start(year: int) -> dt.datetime:
     return dt.datetime(year, 1, 1, tzinfo=SHANGHAI)
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same date `years` earlier; 29 February becomes 28 February in a common year."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def years_after(day: dt.date, years: int) -> dt.date:
+    """The same date `years` later; 29 February becomes 28 February in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+

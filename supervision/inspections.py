@@ -22,7 +22,7 @@ from api.errors import (
 )
 from api.models import Account
 from registry.models import Institution
-from supervision import credit, leads, service
+from supervision import credit, grades, leads, service
 from supervision.credit import final_clause
 from supervision.models import (
     Inspection,
@@ -57,9 +57,9 @@ def record(*, session: SessionLike, account: Account, institution_id: int, inspe
     session.flush()
     lead = leads.close_open_lead(session=session, institution_id=institution_id, status="inspected", by_id=account.id,
                                  note=f"检查记录 {inspection.id}（{inspected_on}）")
-    if lead is not None:
-        service.refresh_institution_credit(session=session, institution=session.get(Institution, institution_id),
-                                           reason="lead closed by inspection")
+    # The record (a penalty), the quantified risk (the latest result) and the risk (the lead) follow it.
+    service.refresh_institution_credit(session=session, institution=session.get_one(Institution, institution_id),
+                                       reason="inspection recorded" + (", lead closed" if lead is not None else ""))
     return inspection
 
 
@@ -70,18 +70,10 @@ def view(inspection: Inspection) -> dict:
             "recorded_at": inspection.recorded_at}
 
 
-def years_before(day: dt.date, years: int) -> dt.date:
-    """The same date `years` earlier; 29 February becomes 28 February in a common year."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
-
-
 def public_record(*, session: SessionLike, institution_id: int, today: dt.date, now) -> tuple[list[dict], list[dict]]:
     """The last public inspections and the public penalties (final, public violations) of the past five
     years, in one query."""
-    since = years_before(today, policy.in_force(today).public_years)
+    since = grades.years_before(today, policy.in_force(today).public_years)
     inspections = (select(literal("inspection").label("kind"), Inspection.inspected_on.label("on"),
                           Inspection.result.label("result"), Inspection.summary.label("text"),
                           literal(None).label("decision_no"), Inspection.id.label("id"))

@@ -158,7 +158,8 @@ def _credit_answer(institution: Institution) -> dict:
     history = db.session.scalars(select(CreditRecord).where(CreditRecord.institution_id == institution.id)
                                  .order_by(CreditRecord.id.desc()).limit(50)).all()
     return {"institution_id": institution.id, "grade": credit.grade, "points": credit.points,
-            "colour": credit.colour, "supervision_mode": credit.supervision_mode, "risk_level": credit.risk_level,
+            "colour": credit.colour, "supervision_mode": credit.supervision_mode, "mode_reason": credit.mode_reason,
+            "graded_risk_level": credit.graded_risk_level, "risk_level": credit.risk_level,
             "band": credit.band, "lists": list(credit.lists), "commitment_valid_to": institution.commitment_valid_to,
             "history": [{column.key: getattr(record, column.key) for column in CreditRecord.__table__.columns}
                         for record in history]}  # plain values: the route commits after this

@@ -115,6 +115,12 @@ class InstitutionCreditSchema(Schema):
     points = fields.Integer(required=True)
     colour = fields.String(required=True)
     supervision_mode = fields.String(required=True)
+    mode_reason = fields.String(required=True, metadata={
+        "description": "Why the mode is what it is: the record over the policy's look-back window, the category, "
+                       "the commitment, remote monitoring (zh-CN)"})
+    graded_risk_level = fields.String(allow_none=True, metadata={
+        "enum": ["low", "medium", "high"], "description": "Cosmetic and dental institutions: the quantified risk "
+        "level (量化分级) from the latest inspection, open self-check items and points; null for others"})
     risk_level = fields.String(required=True, metadata={"enum": ["low", "medium", "high"]})
     band = fields.String(allow_none=True, metadata={"enum": ["warning_talk", "key_supervision", "validation_deferred"]})
     lists = fields.List(fields.String(), required=True)

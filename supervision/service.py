@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import object_session
 
+from api import policy
 from api.database import SessionLike, utcnow
 from supervision import credit
 from supervision.grades import band_for, colour_for, risk_for, supervision_mode
@@ -31,10 +32,12 @@ class Credit:
     lists: tuple[str, ...]
     band: str | None = None
     risk_level: str = "low"
+    mode_reason: str | None = None
+    graded_risk_level: str | None = None  # cosmetic and dental: the quantified risk level (量化分级)
 
     def public(self) -> dict:
         return {"grade": self.grade, "colour": self.colour, "supervision_mode": self.supervision_mode,
-                "lists": list(self.lists)}
+                "lists": list(self.lists), "graded_risk_level": self.graded_risk_level}
 
 
 def commitment_in_force(institution, today) -> bool:
@@ -55,16 +58,20 @@ def institution_credit(institution, licence_status: str, today) -> Credit:
     stored_risk = institution.credit_risk or "low"
     risk = risk_for(grade=grade, lists=lists, open_lead=stored_risk != "low", high_lead=stored_risk == "high",
                     licence_status=licence_status)
+    mode, mode_reason = supervision_mode(
+        grade=grade, lists=lists, category=institution.category, remote_monitoring=institution.remote_monitoring,
+        commitment_in_force=in_force, record=institution.credit_record,
+        lookback_years=policy.in_force(today).mode_lookback_years)
     return Credit(
         grade=grade,
         points=institution.credit_points,
         colour=colour_for(grade=grade, lists=lists, licence_status=licence_status),
-        supervision_mode=supervision_mode(grade=grade, category=institution.category,
-                                          remote_monitoring=institution.remote_monitoring,
-                                          commitment_in_force=in_force),
+        supervision_mode=mode,
         lists=lists,
         band=institution.credit_band,
         risk_level=risk,
+        mode_reason=mode_reason,
+        graded_risk_level=institution.credit_graded_risk,
     )
 
 
