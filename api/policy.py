@@ -14,12 +14,13 @@ Each parameter names the text that sets it, or says it is a local policy paramet
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -57,6 +58,7 @@ class Policy:
     grade_ratios: Mapping[str, float]
     graded_risk_ratios: Mapping[str, float]
     sources: Mapping[str, str]
+    file: str | None = field(default=None, compare=False)  # the file it was read from (for the errors)
 
     @property
     def bands(self) -> tuple[tuple[int, str], ...]:
@@ -218,7 +220,7 @@ class PolicyBook:
         """Names the policy uses that the packages define (called by the app factory, which sees them all)."""
         categories, rule_codes = set(categories), set(rule_codes)
         for policy in self.versions:
-            where = f"version {policy.version}"
+            where = f"file {policy.file} (version {policy.version})" if policy.file else f"version {policy.version}"
             if unknown := sorted(set(policy.key_categories) - categories):
                 raise PolicyError(f"policy {where}: draws.key_categories: unknown category {unknown[0]!r}")
             if missing := sorted(rule_codes - set(policy.rule_points)):
@@ -237,7 +239,7 @@ def load(folder: str | Path | None = None) -> PolicyBook:
     for file in files:
         try:
             with file.open("rb") as handle:
-                versions.append(parse(tomllib.load(handle)))
+                versions.append(dataclasses.replace(parse(tomllib.load(handle)), file=str(file)))
         except OSError as error:
             raise PolicyError(f"policy file {file}: cannot be read: {error.strerror}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
@@ -247,10 +249,10 @@ def load(folder: str | Path | None = None) -> PolicyBook:
     versions.sort(key=lambda policy: policy.version)
     for before, after in zip(versions, versions[1:], strict=False):
         if after.version == before.version:
-            raise PolicyError(f"policy version {after.version} is in two files")
+            raise PolicyError(f"policy version {after.version} is in two files: {before.file} and {after.file}")
         if after.effective_from <= before.effective_from:
-            raise PolicyError(f"policy version {after.version} must take effect after version {before.version} "
-                              f"({before.effective_from})")
+            raise PolicyError(f"policy file {after.file}: policy version {after.version} must take effect after "
+                              f"version {before.version} ({before.effective_from}, {before.file})")
     return PolicyBook(tuple(versions))
 
 
