@@ -107,6 +107,16 @@ def _whole(low: int, high: int) -> Callable[[object], int]:
     return parse
 
 
+def _rule_points(value: object) -> int:
+    """Points of one rule: what the violations table holds (CHECK points IN (1, 2, 4, 6, 10))."""
+    if isinstance(value, bool) or not isinstance(value, int) or value not in RULE_POINT_VALUES:
+        raise ValueError("one of " + ", ".join(map(str, RULE_POINT_VALUES)))
+    return value
+
+
+RULE_POINT_VALUES = (1, 2, 4, 6, 10)
+
+
 def _ratio(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and 0 <= value <= 1):
         raise ValueError("a ratio from 0 to 1")
@@ -137,7 +147,7 @@ PARSE: dict[str, Callable[[object], object]] = {
     "validation_deferred_from": _POINTS,
     "mode_lookback_years": _whole(1, 10),  # never shorter than the scoring cycle (a calendar year)
     "black_list_term_days": _whole(1, 3650), "public_years": _whole(1, 10),
-    "objection_working_days": _whole(1, 60), "record_within_years": _whole(1, 5), "rule_points": _table(None, _POINTS),
+    "objection_working_days": _whole(1, 60), "record_within_years": _whole(1, 5), "rule_points": _table(None, _rule_points),
     "accept_working_days": _whole(1, 60), "reply_days": _whole(1, 365), "max_extension_days": _whole(0, 365),
     "key_categories": _names, "grade_ratios": _table(GRADES, _ratio), "graded_risk_ratios": _table(RISK_LEVELS, _ratio),
 }
