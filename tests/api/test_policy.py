@@ -108,7 +108,7 @@ ONE_FILE_EDITS = {
     "points for a rule that does not exist": (
         '"STF-INF-01" = 6\n', '"STF-INF-01" = 6\n"STF-XXX-99" = 2\n', "unknown rule STF-XXX-99"),
     "no points at all for a rule": (
-        '"INS-LIC-01" = 10\n', '"INS-LIC-01" = 0\n', "violations.points must be a whole number from 1"),
+        '"INS-LIC-01" = 10\n', '"INS-LIC-01" = 0\n', "violations.points must be one of 1, 2, 4, 6, 10"),
     "an unknown section": (
         "[sources]\n", "[extras]\nthing = 1\n\n[sources]\n", "unknown key 'extras'"),
     "a misspelt section": (

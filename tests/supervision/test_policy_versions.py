@@ -155,3 +155,17 @@ def test_before_version_2_takes_effect_version_1_decides(v2_from, client, health
                       inspectors_per_target=1, seed="s")
     assert made.policy_version == 1
     assert made.inputs["ratios"] == {"A": 0.05, "B": 0.10, "C": 0.30, "D": 1.0}
+
+
+def test_points_the_violations_table_cannot_hold_stop_the_app(tmp_path):
+    """violations.points is CHECKed IN (1, 2, 4, 6, 10): a version giving 3 would start and then fail
+    every violation of that rule; the app refuses it at start instead."""
+    from api.policy import PolicyError
+    from tests.api.test_policy import start
+
+    policy_dir = folder(tmp_path, {"v1.toml": V1_TEXT, "v2.toml": version_2("2027-01-01", (f'"{RULE_2}" = 2\n', f'"{RULE_2}" = 3\n'))})
+
+    with pytest.raises(PolicyError, match="violations.points") as refused:
+        start(policy_dir)
+
+    assert "v2.toml" in str(refused.value)
