@@ -14,12 +14,13 @@ Each parameter names the text that sets it, or says it is a local policy paramet
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -58,6 +59,7 @@ class Policy:
     grade_ratios: Mapping[str, float]
     graded_risk_ratios: Mapping[str, float]
     sources: Mapping[str, str]
+    file: str | None = field(default=None, compare=False)  # the file it was read from (for the errors)
 
     @property
     def bands(self) -> tuple[tuple[int, str], ...]:
@@ -106,6 +108,16 @@ def _whole(low: int, high: int) -> Callable[[object], int]:
     return parse
 
 
+def _rule_points(value: object) -> int:
+    """Points of one rule: what the violations table holds (CHECK points IN (1, 2, 4, 6, 10))."""
+    if isinstance(value, bool) or not isinstance(value, int) or value not in RULE_POINT_VALUES:
+        raise ValueError("one of " + ", ".join(map(str, RULE_POINT_VALUES)))
+    return value
+
+
+RULE_POINT_VALUES = (1, 2, 4, 6, 10)
+
+
 def _ratio(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and 0 <= value <= 1):
         raise ValueError("a ratio from 0 to 1")
@@ -137,7 +149,7 @@ PARSE: dict[str, Callable[[object], object]] = {
     "mode_lookback_years": _whole(1, 10),  # never shorter than the scoring cycle (a calendar year)
     "serious_violation_points": _POINTS,
     "black_list_term_days": _whole(1, 3650), "public_years": _whole(1, 10),
-    "objection_working_days": _whole(1, 60), "record_within_years": _whole(1, 5), "rule_points": _table(None, _POINTS),
+    "objection_working_days": _whole(1, 60), "record_within_years": _whole(1, 5), "rule_points": _table(None, _rule_points),
     "accept_working_days": _whole(1, 60), "reply_days": _whole(1, 365), "max_extension_days": _whole(0, 365),
     "key_categories": _names, "grade_ratios": _table(GRADES, _ratio), "graded_risk_ratios": _table(RISK_LEVELS, _ratio),
 }
@@ -220,7 +232,7 @@ class PolicyBook:
         """Names the policy uses that the packages define (called by the app factory, which sees them all)."""
         categories, rule_codes = set(categories), set(rule_codes)
         for policy in self.versions:
-            where = f"version {policy.version}"
+            where = f"file {policy.file} (version {policy.version})" if policy.file else f"version {policy.version}"
             if unknown := sorted(set(policy.key_categories) - categories):
                 raise PolicyError(f"policy {where}: draws.key_categories: unknown category {unknown[0]!r}")
             if missing := sorted(rule_codes - set(policy.rule_points)):
@@ -239,7 +251,7 @@ def load(folder: str | Path | None = None) -> PolicyBook:
     for file in files:
         try:
             with file.open("rb") as handle:
-                versions.append(parse(tomllib.load(handle)))
+                versions.append(dataclasses.replace(parse(tomllib.load(handle)), file=str(file)))
         except OSError as error:
             raise PolicyError(f"policy file {file}: cannot be read: {error.strerror}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
@@ -249,10 +261,10 @@ def load(folder: str | Path | None = None) -> PolicyBook:
     versions.sort(key=lambda policy: policy.version)
     for before, after in zip(versions, versions[1:], strict=False):
         if after.version == before.version:
-            raise PolicyError(f"policy version {after.version} is in two files")
+            raise PolicyError(f"policy version {after.version} is in two files: {before.file} and {after.file}")
         if after.effective_from <= before.effective_from:
-            raise PolicyError(f"policy version {after.version} must take effect after version {before.version} "
-                              f"({before.effective_from})")
+            raise PolicyError(f"policy file {after.file}: policy version {after.version} must take effect after "
+                              f"version {before.version} ({before.effective_from}, {before.file})")
     return PolicyBook(tuple(versions))
 
 

@@ -102,6 +102,12 @@ class PolicySourceSchema(Schema):
     text = fields.String(allow_none=True, metadata={"description": "The text that sets it, or what the texts say"})
 
 
+class PolicyVersionSchema(Schema):
+    version = fields.Integer()
+    effective_from = fields.Date()
+    title = fields.String()
+
+
 class PolicySchema(Schema):
     version = fields.Integer()
     effective_from = fields.Date()
@@ -109,7 +115,7 @@ class PolicySchema(Schema):
     parameters = fields.Dict(keys=fields.String(), values=fields.Dict(),
                              metadata={"description": "credit, violations, complaints, draws: each parameter's value"})
     sources = fields.List(fields.Nested(PolicySourceSchema))
-    versions = fields.List(fields.Dict(), metadata={"description": "Every version: version, effective_from, title"})
+    versions = fields.List(fields.Nested(PolicyVersionSchema), metadata={"description": "Every version, oldest first"})
 
 
 class PolicyArgs(StrictSchema):
