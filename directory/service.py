@@ -45,7 +45,7 @@ def institution_view(institution: Institution, *, today, base_url: str) -> dict:
     return {
         **{column.key: getattr(institution, column.key) for column in Institution.__table__.columns},
         "licence_status": status,
-        "credit": {**credit.public(), "points": credit.points},
+        "credit": {**credit.public_of_institution(), "points": credit.points},
         "code": codes.code_view(institution.code, colour=credit.colour, base_url=base_url),
     }
 

@@ -86,7 +86,7 @@ def _institution_profile(session, code, institution, status, base_url, today, co
             "licence_status": status,
             "scope": list(institution.scope or []),
             "address": plain(institution.address),
-            "credit": credit.public(),
+            "credit": credit.public_of_institution(),
             "commitment": commitments.public_view(commitment, today, base_url),
             "inspections": shown_inspections,
             "penalties": penalties,

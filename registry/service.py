@@ -10,7 +10,7 @@ from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
 from api.access import check_own_institution, is_regulator
-from api.database import SessionLike
+from api.database import SessionLike, utcnow
 from api.errors import Conflict, Forbidden, NotVisible, ValidationFailed
 from api.models import Account
 from registry.models import Institution, Staff
@@ -67,7 +67,9 @@ def create_institution(*, session: SessionLike, data: dict, credit_grade: str) -
     data["uscc"] = normalise_uscc(data["uscc"])
     _check_dates(data["licence_valid_from"], data["licence_valid_to"])
     _check_unique(session, data)
-    institution = Institution(**data, status="active", credit_grade=credit_grade, credit_points=0)
+    # Its snapshot is computed in full by the first reader (mode, quantified risk): stale from the start.
+    institution = Institution(**data, status="active", credit_grade=credit_grade, credit_points=0,
+                              credit_stale_after=utcnow())
     session.add(institution)
     session.flush()
     return institution

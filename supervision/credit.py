@@ -76,9 +76,9 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
         Violation.institution_id, func.max(Violation.points), func.min(Violation.occurred_on))
         .where(Violation.subject_type == "institution", Violation.occurred_on >= since, final)
         .group_by(Violation.institution_id), institution_ids)
-    penalties = _rows_by_institution(session, select(Inspection.institution_id, func.min(Inspection.inspected_on))
-                                     .where(Inspection.result == "penalty", Inspection.inspected_on >= since)
-                                     .group_by(Inspection.institution_id), institution_ids)
+    penalties = _by_institution(session, select(Inspection.institution_id, func.min(Inspection.inspected_on))
+                                .where(Inspection.result == "penalty", Inspection.inspected_on >= since)
+                                .group_by(Inspection.institution_id), institution_ids)
     latest_inspection = _by_institution(session, select(Inspection.institution_id, Inspection.result).where(
         Inspection.id.in_(select(func.max(Inspection.id)).group_by(Inspection.institution_id))), institution_ids)
     open_items = _by_institution(session, select(SelfCheck.institution_id, func.count())

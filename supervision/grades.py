@@ -55,7 +55,8 @@ def supervision_mode(*, grade: str, lists=(), category: str, remote_monitoring: 
                      record: str | None = None, lookback_years: int = 3) -> tuple[str, str]:
     """The supervision mode and why, after Licheng's plan (seed 000): high risk or a serious violation in
     the look-back window → stationed (驻点式); cosmetic and dental → graded (量化分级) unless stationed;
-    no final violation in the window and a commitment in force → commitment (承诺式); remote monitoring
+    no final violation in the window, a commitment in force and grade A (no breach, no points this cycle)
+    → commitment (承诺式); remote monitoring
     installed → remote (智慧卫监); otherwise, and after any other violation, one-code (一码、不良记分)."""
     window = f"近 {lookback_years} 年"
     if grade == "D" or "black" in lists:
@@ -64,7 +65,7 @@ def supervision_mode(*, grade: str, lists=(), category: str, remote_monitoring: 
         return "stationed", f"{window}内有严重违法行为（10 分记分或行政处罚）"
     if category in GRADED_CATEGORIES:
         return "graded", "医疗美容、口腔医疗机构实行分级分类监管、量化分级"
-    if record is None and commitment_in_force:
+    if record is None and commitment_in_force and grade == "A":  # A: no breach, no final points this cycle
         return "commitment", f"{window}内无违法行为，且信用承诺在有效期内"
     if remote_monitoring:
         return "remote", "已安装远程监控系统（智慧卫监），" + (f"{window}内无严重违法行为" if record else f"{window}内无违法行为")

@@ -37,7 +37,11 @@ class Credit:
 
     def public(self) -> dict:
         return {"grade": self.grade, "colour": self.colour, "supervision_mode": self.supervision_mode,
-                "lists": list(self.lists), "graded_risk_level": self.graded_risk_level}
+                "lists": list(self.lists)}
+
+    def public_of_institution(self) -> dict:
+        """An institution's public credit: with its quantified risk level (null unless cosmetic or dental)."""
+        return {**self.public(), "graded_risk_level": self.graded_risk_level}
 
 
 def commitment_in_force(institution, today) -> bool:

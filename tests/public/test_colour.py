@@ -50,24 +50,6 @@ def test_colour_for_follows_the_colour_table(grade, lists, licence_status, colou
     assert grades.colour_for(grade=grade, lists=lists, licence_status=licence_status) == colour
 
 
-@pytest.mark.parametrize(("grade", "category", "remote", "commitment", "mode"), [
-    ("D", "clinic", True, True, "stationed"),
-    ("D", "cosmetic", False, False, "stationed"),
-    ("A", "clinic", False, True, "commitment"),
-    ("A", "dental", True, True, "commitment"),
-    ("B", "clinic", True, False, "remote"),
-    ("C", "cosmetic", True, False, "remote"),
-    ("B", "cosmetic", False, False, "graded"),
-    ("C", "dental", False, False, "graded"),
-    ("B", "clinic", False, False, "one_code"),
-    ("C", "hospital", False, False, "one_code"),
-    ("A", "clinic", False, False, "one_code"),
-])
-def test_supervision_mode_follows_the_mode_table(grade, category, remote, commitment, mode):
-    assert grades.supervision_mode(grade=grade, category=category, remote_monitoring=remote,
-                                        commitment_in_force=commitment) == mode
-
-
 def test_the_colours_have_their_contract_hex_values():
     assert codes_service.COLOUR_HEX == {"green": "#1a7f37", "yellow": "#9a6700", "red": "#cf222e"}
 

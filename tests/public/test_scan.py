@@ -45,7 +45,8 @@ def test_the_institution_scan_has_exactly_the_contract_shape(client, clinic, tea
     assert body["complaint_url"].startswith(BASE_URL)
     institution = body["institution"]
     assert set(institution) == INSTITUTION_KEYS
-    assert set(institution["credit"]) == CREDIT_KEYS
+    assert set(institution["credit"]) == CREDIT_KEYS | {"graded_risk_level"}  # null unless cosmetic or dental
+    assert institution["credit"]["graded_risk_level"] is None
     assert institution["credit"]["lists"] == []
     assert institution["commitment"] is None
     assert institution["inspections"] == [] and institution["penalties"] == []

@@ -118,20 +118,33 @@ def test_the_colour_follows_the_grade_the_black_list_and_the_licence(grade, list
     assert grades.colour_for(grade=grade, lists=lists, licence_status=licence) == colour
 
 
-@pytest.mark.parametrize(("grade", "category", "remote", "in_force", "mode"), [
-    ("A", "clinic", False, True, "commitment"),
-    ("B", "clinic", False, False, "one_code"),
-    ("C", "clinic", False, False, "one_code"),
-    ("D", "clinic", False, False, "stationed"),
-    ("D", "dental", True, False, "stationed"),
-    ("B", "clinic", True, False, "remote"),
-    ("C", "clinic", True, False, "remote"),
-    ("B", "dental", False, False, "graded"),
-    ("C", "cosmetic", False, False, "graded"),
+@pytest.mark.parametrize(("grade", "lists", "category", "remote", "in_force", "record", "mode"), [
+    # Licheng's plan: high risk or a serious violation in the window → stationed, whatever else holds
+    ("D", (), "clinic", False, False, None, "stationed"),
+    ("B", ("black",), "clinic", True, True, None, "stationed"),
+    ("B", (), "dental", True, True, "serious", "stationed"),
+    ("A", (), "clinic", False, True, "serious", "stationed"),  # a 10-point offence last year, grade A now
+    # cosmetic and dental → graded unless stationed
+    ("A", (), "dental", True, True, None, "graded"),
+    ("C", (), "cosmetic", False, False, "minor", "graded"),
+    # commitment only with a clean window and a commitment in force
+    ("A", (), "clinic", False, True, None, "commitment"),
+    ("A", (), "clinic", True, True, None, "commitment"),
+    ("A", (), "clinic", False, True, "minor", "one_code"),  # grade from the cycle, mode from the window
+    # remote monitoring with no serious violation
+    ("B", (), "clinic", True, False, "minor", "remote"),
+    ("B", (), "clinic", True, False, None, "remote"),
+    ("B", (), "clinic", True, True, "minor", "remote"),
+    # otherwise one-code
+    ("C", (), "hospital", False, False, "minor", "one_code"),
+    ("B", (), "clinic", False, False, None, "one_code"),
 ])
-def test_the_supervision_mode_follows_the_grade_category_and_monitoring(grade, category, remote, in_force, mode):
-    assert grades.supervision_mode(grade=grade, category=category, remote_monitoring=remote,
-                                    commitment_in_force=in_force) == mode
+def test_the_supervision_mode_follows_the_record_over_the_window(grade, lists, category, remote, in_force, record, mode):
+    found, reason = grades.supervision_mode(grade=grade, lists=lists, category=category, remote_monitoring=remote,
+                                            commitment_in_force=in_force, record=record, lookback_years=3)
+
+    assert found == mode
+    assert reason  # every mode says why
 
 
 def test_the_red_list_takes_grade_a_now_and_last_cycle_without_substantiated_complaints():
@@ -173,7 +186,8 @@ def test_a_black_list_decision_puts_an_institution_on_the_black_list_whatever_it
 
 def _institution_row(**overrides):
     values = {"credit_grade": "B", "credit_points": 0, "credit_lists": [], "credit_risk": "low",
-              "credit_band": None, "commitment_valid_to": None, "category": "clinic", "remote_monitoring": False}
+              "credit_band": None, "commitment_valid_to": None, "category": "clinic", "remote_monitoring": False,
+              "credit_record": None, "credit_graded_risk": None}
     return SimpleNamespace(**{**values, **overrides})
 
 
@@ -308,7 +322,7 @@ def test_a_black_list_decision_makes_the_grade_d_and_the_scan_and_the_image_red(
     profile = scan(client, clinic)
     assert profile["colour"] == "red"
     assert profile["institution"]["credit"] == {"grade": "D", "colour": "red", "supervision_mode": "stationed",
-                                                "lists": ["black"]}
+                                                "lists": ["black"], "graded_risk_level": None}
     image = _image(client, clinic)
     assert RED_HEX in image and GREEN_HEX not in image
 
