@@ -12,7 +12,7 @@ COMPLAINT_STATUS_NAMES = {
     "investigating": "调查核实中", "resolved": "已办结", "replied": "已答复", "closed": "已结案",
 }
 COLOUR_NAMES = {"green": "绿码", "yellow": "黄码", "red": "红码"}
-LIST_NAMES = {"red": "红名单", "black": "黑名单"}
+LIST_NAMES = {"red": "红名单", "black": "黑名单", "key": "重点监管名单"}
 SUPERVISION_MODE_NAMES = {
     "commitment": "承诺式信用监管",
     "one_code": "一码监管",

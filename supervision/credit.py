@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, extract, func, insert, or_, select, update
 
 from api import policy
 from api.database import SHANGHAI, SessionLike, lock_rows, today_shanghai, utcnow
@@ -65,9 +65,21 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
     breached = _by_institution(session, select(Commitment.institution_id, func.count())
                                .where(Commitment.breached_at >= cycle_start)
                                .group_by(Commitment.institution_id), institution_ids)
-    black = _by_institution(session, select(ListDecision.institution_id, func.max(ListDecision.reason))
-                            .where(ListDecision.list == "black", ListDecision.lifted_at.is_(None))
-                            .group_by(ListDecision.institution_id), institution_ids)
+    decisions = select(ListDecision.institution_id, ListDecision.reason, ListDecision.ends_at).where(
+        ListDecision.list == "black", ListDecision.lifted_at.is_(None), ListDecision.ends_at > now)
+    entries = select(ListEntry.institution_id, ListEntry.list, ListEntry.listed_at, ListEntry.ends_at).where(
+        ListEntry.removed_at.is_(None), ListEntry.list.in_(("black", "key")))
+    if institution_ids is not None:
+        decisions = decisions.where(ListDecision.institution_id.in_(institution_ids))
+        entries = entries.where(ListEntry.institution_id.in_(institution_ids))
+    black = {row.institution_id: row for row in session.execute(decisions.order_by(ListDecision.decided_at))}
+    open_black, open_key = {}, set()
+    for listed in session.execute(entries):
+        if listed.list == "black":
+            open_black[listed.institution_id] = listed
+        else:
+            open_key.add(listed.institution_id)
+    held_over = _held_over_points(session, open_black, now, year)
     leads = _by_institution(session, select(Lead.institution_id, func.max(Lead.score))
                             .where(Lead.status == "open", Lead.institution_id.is_not(None))
                             .group_by(Lead.institution_id), institution_ids)
@@ -109,15 +121,33 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
     for row in session.execute(institutions):
         valid_to = in_force.get(row.id)
         record, leaves_window = _record(in_window.get(row.id), penalties.get(row.id), under)
+        decision, entry = black.get(row.id), open_black.get(row.id)
+        listed_cycle, listed_points = held_over.get(row.id, (None, 0))
         result = grades.compute(grades.CreditInputs(
             points=int(points.get(row.id) or 0), commitment_in_force=valid_to is not None,
-            breached=bool(breached.get(row.id)), black_decision=black.get(row.id),
+            breached=bool(breached.get(row.id)), black_decision=decision.reason if decision else None,
+            listed_points=listed_points, listed_cycle=listed_cycle,
             open_lead=row.id in leads, high_lead=(leads.get(row.id) or 0) >= HIGH_PRIORITY,
             previous_grade=previous_grade.get(row.id), substantiated_complaints=int(substantiated.get(row.id) or 0),
             category=row.category, remote_monitoring=row.remote_monitoring, record=record,
             latest_inspection=latest_inspection.get(row.id), open_items=int(open_items.get(row.id) or 0),
         ), under)
-        stale_after = _stale_after(next_final.get(row.id), valid_to, leaves_window)
+        before, after = set(row.credit_lists or []), set(result.lists)
+        black_ends = entry.ends_at if entry is not None and "black" in after else None
+        if black_ends is not None and black_ends <= now:  # the term ended, the grounds stand: listed anew
+            closed.append((row.id, "black"))
+            before.discard("black")
+        for name in before - after:
+            closed.append((row.id, name))
+        for name in after - before:
+            black_ends = grades.black_list_ends(now) if name == "black" else black_ends
+            opened.append(_entry(row.id, name, result, now, black_ends if name == "black" else None))
+        if "key" in result.list_reasons and row.id not in open_key:
+            opened.append(_entry(row.id, "key", result, now, None))
+        elif "key" not in result.list_reasons and row.id in open_key:
+            closed.append((row.id, "key"))
+        stale_after = _stale_after(next_final.get(row.id), valid_to, black_ends,
+                                   decision.ends_at if decision else None, leaves_window)
         values = {"credit_points": result.points, "credit_grade": result.grade, "credit_band": result.band,
                   "credit_risk": result.risk, "credit_lists": list(result.lists), "commitment_valid_to": valid_to,
                   "credit_stale_after": stale_after, "credit_record": result.record,
@@ -136,24 +166,18 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
                             "grade": result.grade, "band": result.band, "risk": result.risk,
                             "lists": list(result.lists), "reason": reason[:100],
                             "policy_version": under.version})
-        before = set(row.credit_lists or [])
-        for name in set(result.lists) - before:
-            opened.append({"institution_id": row.id, "list": name, "reason": result.list_reasons[name][:300],
-                           "listed_at": now})
-        for name in before - set(result.lists):
-            closed.append((row.id, name))
     if updates:
         session.execute(update(Institution), updates)
     if history:
         # render_nulls: one executemany, not a new statement each time a row's NULL columns differ
         session.execute(insert(CreditRecord).execution_options(render_nulls=True), history)
-    for name in ("red", "black"):  # one statement per list, however many leave it
+    for name in ("red", "black", "key"):  # one statement per list, however many leave it
         leaving = [institution_id for institution_id, list_name in closed if list_name == name]
         if leaving:
             session.execute(update(ListEntry).where(ListEntry.institution_id.in_(leaving), ListEntry.list == name,
                                                     ListEntry.removed_at.is_(None)).values(removed_at=now))
     if opened:
-        session.execute(insert(ListEntry), opened)
+        session.execute(insert(ListEntry).execution_options(render_nulls=True), opened)
     _recompute_staff(session, institution_ids, start, final, under)
     session.flush()
     return len(updates)
@@ -177,7 +201,8 @@ def _rows_by_institution(session: SessionLike, statement, ids) -> dict:
     return {row[0]: tuple(row[1:]) for row in session.execute(statement)}
 
 
-def _record(violations: tuple | None, first_penalty: dt.date | None, under: Policy) -> tuple[str | None, dt.date | None]:
+def _record(violations: tuple | None, first_penalty: dt.date | None,
+            under: Policy) -> tuple[str | None, dt.datetime | None]:
     """The institution's record over the look-back window (grades.SERIOUS: a final violation of the
     policy's serious points or a penalty; MINOR: another final violation; None: clean), and the day the
     first of those leaves the window (when the mode may change by itself)."""
@@ -186,18 +211,44 @@ def _record(violations: tuple | None, first_penalty: dt.date | None, under: Poli
         return None, None
     serious = first_penalty is not None or (violations is not None and violations[0] >= under.serious_violation_points)
     leaves = grades.years_after(min(firsts), under.mode_lookback_years) + dt.timedelta(days=1)
-    return (grades.SERIOUS if serious else grades.MINOR), leaves
+    return (grades.SERIOUS if serious else grades.MINOR), dt.datetime.combine(leaves, dt.time.min, tzinfo=SHANGHAI)
+
+
+def _entry(institution_id: int, name: str, result: grades.Computed, now: dt.datetime,
+           ends_at: dt.datetime | None) -> dict:
+    return {"institution_id": institution_id, "list": name, "reason": result.list_reasons[name][:300],
+            "listed_at": now, "ends_at": ends_at}
+
+
+def _held_over_points(session: SessionLike, open_black: dict, now: dt.datetime, year: int) -> dict:
+    """For the black listings still in their term that began in an earlier cycle: (that cycle, its final
+    points now). The listing outlives its cycle while those points stand (a violation set aside ends it
+    with its grounds). One query, whatever the number of institutions."""
+    wanted = {institution_id: entry.listed_at.astimezone(SHANGHAI).year for institution_id, entry in open_black.items()
+              if entry.ends_at is not None and entry.ends_at > now
+              and entry.listed_at.astimezone(SHANGHAI).year < year}
+    if not wanted:
+        return {}
+    cycle = extract("year", Violation.occurred_on)
+    totals = session.execute(
+        select(Violation.institution_id, cycle, func.sum(Violation.points))
+        .where(Violation.subject_type == "institution", Violation.institution_id.in_(list(wanted)),
+               Violation.occurred_on >= dt.date(min(wanted.values()), 1, 1), Violation.occurred_on < dt.date(year, 1, 1),
+               final_clause(now))
+        .group_by(Violation.institution_id, cycle))
+    found = {(institution_id, int(in_cycle)): int(total) for institution_id, in_cycle, total in totals}
+    return {institution_id: (in_cycle, found.get((institution_id, in_cycle), 0))
+            for institution_id, in_cycle in wanted.items()}
 
 
 def _stale_after(next_final: dt.datetime | None, commitment_valid_to: dt.date | None,
-                 leaves_window: dt.date | None = None) -> dt.datetime | None:
+                 *term_ends: dt.datetime | None) -> dt.datetime | None:
     """The next moment the inputs change by themselves: a pending violation becoming final, the
-    commitment in force ending (the day after its last day, Beijing time), or a violation or penalty
-    leaving the look-back window."""
-    moments = [next_final] if next_final is not None else []
-    for day in (commitment_valid_to + dt.timedelta(days=1) if commitment_valid_to else None, leaves_window):
-        if day is not None:
-            moments.append(dt.datetime.combine(day, dt.time.min, tzinfo=SHANGHAI))
+    commitment in force ending (the day after its last day, Beijing time), the term of a black
+    listing or of a black-list decision ending, or a violation or penalty leaving the look-back window."""
+    moments = [moment for moment in (next_final, *term_ends) if moment is not None]
+    if commitment_valid_to is not None:
+        moments.append(dt.datetime.combine(commitment_valid_to + dt.timedelta(days=1), dt.time.min, tzinfo=SHANGHAI))
     return min(moments) if moments else None
 
 

@@ -2,20 +2,25 @@
 
 `run()` is a pure function of the inputs; `draw()` snapshots the inputs from the database, runs it,
 and stores both. Anyone can take a published draw's `inputs` and call `run(inputs)` (or follow
-docs/draws.md by hand) and get the same targets and inspectors. Algorithm "onecode-draw-v1":
+docs/draws.md by hand) and get the same targets and inspectors. Algorithm "onecode-draw-v2" (v1 without step 3; the inputs of a
+v1 draw have no "key_sector_institutions", and run() gives them the v1 result):
 
 1. rng = random.Random(seed) — Python's Mersenne Twister, seeded with the seed string (version 2
    seeding: SHA-512 of the string), never the global random state.
 2. For grades A, B, C, D in that order: the pool is the ids of institutions of that grade, ascending;
    k = ceil(ratio × pool size); the drawn ids are rng.sample(pool, k), then sorted.
-3. Institutions with an open high-priority lead not drawn yet are added (reason "lead"), ascending.
-4. For each target in ascending id order: the eligible inspectors are the inspector ids, ascending,
+3. Key-sector institutions (inputs "key_sector_institutions": active institutions of the policy's key
+   categories that the department has not inspected this calendar year) not drawn yet are added
+   (reason "key_sector"), ascending; one drawn at random in step 2 keeps its "random:<grade>" reason.
+4. Institutions with an open high-priority lead not drawn yet are added (reason "lead"), ascending.
+5. For each target in ascending id order: the eligible inspectors are the inspector ids, ascending,
    minus those who declared that institution or its street; rng.sample(eligible, n) picks n of them
    (sorted for display). Too few eligible inspectors for a target fails the draw, naming the target.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 import secrets
@@ -24,7 +29,7 @@ from sqlalchemy import select
 
 from api import policy
 from api.access import SUPERVISOR
-from api.database import SessionLike
+from api.database import SessionLike, today_shanghai
 from api.errors import ValidationFailed
 from api.models import Account
 from api.policy import Policy
@@ -32,9 +37,9 @@ from leads.models import Lead
 from leads.service import HIGH_PRIORITY
 from registry.models import Institution
 from supervision import credit, inspections
-from supervision.models import InspectionDraw, InspectorConflict
+from supervision.models import Inspection, InspectionDraw, InspectorConflict
 
-ALGORITHM = "onecode-draw-v1"
+ALGORITHM = "onecode-draw-v2"
 GRADES = ("A", "B", "C", "D")
 
 
@@ -52,6 +57,9 @@ def run(inputs: dict) -> list[dict]:
         k = min(len(pool), math.ceil(inputs["ratios"][grade] * len(pool) - 1e-9))
         for institution_id in sorted(rng.sample(pool, k)):
             targets[institution_id] = f"random:{grade}"
+    for institution_id in sorted(inputs.get("key_sector_institutions", ())):  # absent from v1 draws
+        if institution_id in street_of and institution_id not in targets:
+            targets[institution_id] = "key_sector"
     for institution_id in sorted(inputs["lead_institutions"]):
         if institution_id in street_of and institution_id not in targets:
             targets[institution_id] = "lead"
@@ -79,8 +87,11 @@ def run(inputs: dict) -> list[dict]:
 def snapshot(*, session: SessionLike, department: str, ratios: dict, inspectors_per_target: int, seed: str,
              under: Policy | None = None) -> dict:
     """The inputs of a draw, read from the directory now; stored with the draw and published. Ratios not
-    given are the policy's (`under`, the version in force today if None)."""
-    defaults = (under or policy.in_force()).grade_ratios
+    given are the policy's (`under`, the version in force today if None), and so are the key categories:
+    their active institutions that this department has not inspected this (Beijing) calendar year are
+    drawn in full (Licheng's plan: "在医疗美容机构、中医备案诊所、口腔医疗机构等重点行业做到执法检查全覆盖")."""
+    under = under or policy.in_force()
+    defaults = under.grade_ratios
     officers = inspections.inspectors(session=session, department=department)
     if not officers:
         raise ValidationFailed(fields={"department": ["该部门没有在岗执法人员，无法抽查"]})
@@ -93,6 +104,12 @@ def snapshot(*, session: SessionLike, department: str, ratios: dict, inspectors_
     lead_ids = session.scalars(select(Lead.institution_id).where(
         Lead.status == "open", Lead.score >= HIGH_PRIORITY, Lead.institution_id.is_not(None))
         .order_by(Lead.institution_id)).all()
+    year_start = dt.date(today_shanghai().year, 1, 1)
+    inspected = select(Inspection.institution_id).where(Inspection.department == department,
+                                                        Inspection.inspected_on >= year_start)
+    key_sector_ids = session.scalars(select(Institution.id).where(
+        Institution.status == "active", Institution.category.in_(under.key_categories),
+        Institution.id.not_in(inspected)).order_by(Institution.id)).all()
     conflicts = session.execute(select(InspectorConflict.account_id, InspectorConflict.institution_id,
                                        InspectorConflict.street)
                                 .where(InspectorConflict.account_id.in_(officer_ids))
@@ -102,6 +119,8 @@ def snapshot(*, session: SessionLike, department: str, ratios: dict, inspectors_
         "ratios": {grade: float(ratios.get(grade, defaults[grade])) for grade in GRADES},
         "inspectors_per_target": inspectors_per_target,
         "institutions": [[i.id, i.credit_grade, i.street] for i in institutions],
+        "key_categories": list(under.key_categories), "year": year_start.year,
+        "key_sector_institutions": list(key_sector_ids),
         "lead_institutions": list(lead_ids),
         "inspectors": officer_ids,
         "conflicts": [[c.account_id, c.institution_id, c.street] for c in conflicts],

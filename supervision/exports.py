@@ -1,5 +1,5 @@
 """Exports of supervision: inspection leads (one row per lead, its reasons in one cell) and the red
-and black lists (who, why, since when, with the credit behind it)."""
+black and key supervision lists (who, why, since when and until when, with the credit behind it)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ LEAD_TITLE = "监管线索"
 
 LIST_COLUMNS = (
     ("机构编号", 10), ("机构名称", 30), ("统一社会信用代码", 22), ("登记号", 26), ("地址", 36), ("街道", 14),
-    ("名单", 10), ("列入原因", 50), ("列入时间", 18), ("信用等级", 10), ("不良执业记分", 12),
+    ("名单", 10), ("列入原因", 50), ("列入时间", 18), ("信用等级", 10), ("不良执业记分", 12), ("期限至", 18),
 )
 list_headers = [name for name, _ in LIST_COLUMNS]
 list_widths = [width for _, width in LIST_COLUMNS]
@@ -61,5 +61,5 @@ def list_row(entry: ListEntry) -> list:
     return [
         entry.institution_id, institution.name, institution.uscc, institution.licence_no, institution.address,
         institution.street, LIST_NAMES.get(entry.list, entry.list), entry.reason, entry.listed_at,
-        institution.credit_grade, institution.credit_points,
+        institution.credit_grade, institution.credit_points, entry.ends_at,
     ]

@@ -148,15 +148,18 @@ def list_query(name: str, *, session: SessionLike):
 
 
 def black_list(*, session: SessionLike, account: Account, institution_id: int, reason: str) -> ListEntry | None:
-    """Put an institution on the black list by decision (supervisors, admins); credit follows at once.
-    Returns its entry on the list."""
+    """Put an institution on the black list by decision (supervisors, admins) for the policy's term
+    (`credit.black_list_term_days`), unless lifted earlier; credit follows at once. Returns its entry on
+    the list."""
     _check_decider(account)
     institution = session.get(Institution, institution_id)
     if institution is None:
         raise NotFound("未找到该机构")
     if _decision_in_force(session, institution_id) is not None:
         raise InvalidTransition("该机构已因决定列入黑名单")
-    session.add(ListDecision(institution_id=institution.id, reason=reason, decided_by_id=account.id))
+    now = utcnow()
+    session.add(ListDecision(institution_id=institution.id, reason=reason, decided_by_id=account.id, decided_at=now,
+                             ends_at=grades.black_list_ends(now)))
     session.flush()
     service.refresh_institution_credit(session=session, institution=institution, reason="black-list decision")
     return session.scalars(list_query("black", session=session).where(
@@ -182,11 +185,14 @@ def _check_decider(account: Account) -> None:
 
 
 def _decision_in_force(session: SessionLike, institution_id: int) -> ListDecision | None:
+    """The decision not lifted whose term has not ended (one at most: a new one needs none in force)."""
     return session.scalar(select(ListDecision).where(ListDecision.institution_id == institution_id,
-                                                     ListDecision.lifted_at.is_(None)))
+                                                     ListDecision.lifted_at.is_(None),
+                                                     ListDecision.ends_at > utcnow())
+                          .order_by(ListDecision.decided_at.desc()).limit(1))
 
 
 def list_view(entry: ListEntry) -> dict:
     return {"institution_id": entry.institution_id, "institution_name": entry.institution.name,
             "address": entry.institution.address, "list": entry.list, "reason": entry.reason,
-            "listed_at": entry.listed_at}
+            "listed_at": entry.listed_at, "ends_at": entry.ends_at}

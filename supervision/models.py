@@ -90,7 +90,9 @@ class CreditRecord(Model):
 
 
 class ListDecision(Model):
-    """A supervisor's decision to put an institution on the black list (with a reason), or to lift it."""
+    """A supervisor's decision to put an institution on the black list (with a reason), or to lift it.
+    It is in force until lifted or until `ends_at` (its term, policy `credit.black_list_term_days` of the
+    version in force on the day it was decided)."""
 
     __tablename__ = "list_decisions"
     __table_args__ = (Index("ix_list_decisions_institution", "institution_id"),)
@@ -101,17 +103,20 @@ class ListDecision(Model):
     reason: Mapped[str] = mapped_column(Text)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     lift_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ListEntry(Model):
-    """Membership of the red or black list, opened and closed by credit recomputation: what the public
-    list shows (reason and date of listing)."""
+    """Membership of the red, black or key supervision list, opened and closed by credit recomputation:
+    what the public list shows (reason and date of listing). A black listing lasts its term (`ends_at`)
+    unless its grounds go first (a decision lifted, points cancelled); red and key entries have no term:
+    they last as long as their grounds."""
 
     __tablename__ = "list_entries"
     __table_args__ = (
-        CheckConstraint("list IN ('red', 'black')", name="list"),
+        CheckConstraint("list IN ('red', 'black', 'key')", name="list"),
         Index("uq_list_entries_current", "institution_id", "list", unique=True,
               sqlite_where=text("removed_at IS NULL"), postgresql_where=text("removed_at IS NULL")),
         Index("ix_list_entries_list_current", "list", "removed_at"),
@@ -122,6 +127,7 @@ class ListEntry(Model):
     list: Mapped[str] = mapped_column(String(8))
     reason: Mapped[str] = mapped_column(String(300))
     listed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # a black listing's term
     removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     institution = relationship("Institution", lazy="joined", viewonly=True)

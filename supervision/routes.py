@@ -165,12 +165,15 @@ def _credit_answer(institution: Institution) -> dict:
                         for record in history]}  # plain values: the route commits after this
 
 
-@blp.route("/lists/<any(red, black):name>")
+@blp.route("/lists/<any(red, black, key):name>")
 class Lists(MethodView):
     @blp.arguments(PageArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(ListEntrySchema))
     def get(self, name, page, page_size):
-        """The red or black list (public): who, why, since when."""
+        """The red, black or key supervision list (public): who, why, since when, newest first.
+
+        The key supervision list (重点监管名单) holds every institution in a band of key supervision or
+        stronger, which every black-listed institution is, whatever its points."""
         result = paginate(db.session, inspections.list_query(name, session=db.session), page=page,
                           page_size=page_size)
         result["items"] = [inspections.list_view(entry) for entry in result["items"]]
@@ -178,13 +181,13 @@ class Lists(MethodView):
         return result
 
 
-@blp.route("/lists/<any(red, black):name>/export")
+@blp.route("/lists/<any(red, black, key):name>/export")
 class ListExport(MethodView):
     @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
     @login_required(*REGULATORS)
     @blp.arguments(ListExportArgs, location="query", as_kwargs=True)
     def get(self, name, format):
-        """Export the red or black list as .xlsx or .csv (regulators), with each institution's credit."""
+        """Export the red, black or key supervision list as .xlsx or .csv (regulators), with each institution's credit."""
         statement = inspections.list_query(name, session=db.session)
         db.session.commit()  # credit recomputed because it had gone stale (rare), else nothing
         title = exports.LIST_NAMES[name]

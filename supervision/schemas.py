@@ -204,6 +204,9 @@ class ListEntrySchema(Schema):
     list = fields.String()
     reason = fields.String(required=True)
     listed_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "a black listing's term end (policy credit.black_list_term_days after listed_at), unless "
+                       "lifted earlier; null on the red and key supervision lists (they last as long as their grounds)"})
 
 
 class BlackListInSchema(StrictSchema):

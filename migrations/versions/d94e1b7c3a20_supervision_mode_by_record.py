@@ -6,7 +6,7 @@ snapshot; every institution's snapshot is marked stale here, so the first reader
 recompute-credit) recomputes its mode under the new rules.
 
 Revision ID: d94e1b7c3a20
-Revises: b6f2a8d41c07
+Revises: d4e8c2a7f913
 Create Date: 2026-12-03 12:00:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd94e1b7c3a20'
-down_revision = 'b6f2a8d41c07'
+down_revision = 'd4e8c2a7f913'
 branch_labels = None
 depends_on = None
 

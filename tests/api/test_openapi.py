@@ -241,10 +241,19 @@ def test_the_black_list_decision_documents_404_for_an_unknown_institution(spec):
     assert _is_error_envelope(spec, spec["paths"]["/api/v1/lists/black/decisions"]["post"]["responses"]["404"])
 
 
-def test_the_list_name_is_documented_as_red_or_black(spec):
-    parameter = next(p for p in spec["paths"]["/api/v1/lists/{name}"]["parameters"] if p["name"] == "name")
+@pytest.mark.parametrize("path", ["/api/v1/lists/{name}", "/api/v1/lists/{name}/export"])
+def test_the_list_name_is_documented_as_red_black_or_key(spec, path):
+    parameter = next(p for p in spec["paths"][path]["parameters"] if p["name"] == "name")
 
-    assert sorted(parameter["schema"]["enum"]) == ["black", "red"]
+    assert sorted(parameter["schema"]["enum"]) == ["black", "key", "red"]
+
+
+def test_a_list_entry_documents_its_term_end(spec):
+    schema = spec["paths"]["/api/v1/lists/{name}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    page = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    entry = spec["components"]["schemas"][page["properties"]["items"]["items"]["$ref"].rsplit("/", 1)[1]]
+
+    assert "ends_at" in entry["properties"] and "ends_at" not in entry.get("required", [])
 
 
 def test_the_health_check_documents_its_bodies(spec):

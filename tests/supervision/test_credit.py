@@ -82,10 +82,25 @@ def test_the_grade_follows_the_points_the_commitment_the_breach_and_the_black_li
     (0, None), (11, None), (12, "warning_talk"), (15, "warning_talk"), (16, "key_supervision"),
     (20, "key_supervision"), (21, "validation_deferred"), (40, "validation_deferred"),
 ])
-def test_the_consequence_band_follows_the_points(points, band):
-    result = compute(CreditInputs(points=points))
+def test_the_consequence_band_of_the_points_alone(points, band):
+    assert grades.band_for(points) == band
 
-    assert (result.points, result.band) == (points, band)
+
+@pytest.mark.parametrize(("inputs", "band"), [
+    (CreditInputs(points=0), None), (CreditInputs(points=11), None),
+    # 12 points are grade D, and grade D from points is the black list: key supervision, not a warning talk
+    (CreditInputs(points=12), "key_supervision"), (CreditInputs(points=15), "key_supervision"),
+    (CreditInputs(points=16), "key_supervision"), (CreditInputs(points=21), "validation_deferred"),
+    (CreditInputs(points=0, black_decision="拒不整改"), "key_supervision"),
+    (CreditInputs(points=3, black_decision="拒不整改"), "key_supervision"),
+    (CreditInputs(points=25, black_decision="拒不整改"), "validation_deferred"),
+    (CreditInputs(points=0, listed_points=12, listed_cycle=2025), "key_supervision"),
+])
+def test_a_black_listed_institution_is_under_key_supervision_whatever_its_points(inputs, band):
+    result = compute(inputs)
+
+    assert (result.points, result.band) == (inputs.points, band)
+    assert ("key" in result.list_reasons) == (band in ("key_supervision", "validation_deferred"))
 
 
 @pytest.mark.parametrize(("inputs", "risk"), [
@@ -235,7 +250,7 @@ def test_an_institution_reads_only_its_own_credit(clinic, other_clinic_account, 
 
 
 @pytest.mark.parametrize(("rules", "points", "band"), [
-    ([RULE_10, RULE_2], 12, "warning_talk"),
+    ([RULE_10, RULE_2], 12, "key_supervision"),  # grade D from points is the black list: key supervision
     ([RULE_10, RULE_6], 16, "key_supervision"),
     ([RULE_10, RULE_10, RULE_2], 22, "validation_deferred"),
 ])
@@ -362,7 +377,7 @@ def test_a_second_black_list_decision_is_refused(supervisor, clinic, session):
     assert black_decision(supervisor, clinic["id"]).status_code == 201
 
     assert_error(black_decision(supervisor, clinic["id"], reason="再次决定"), 409, "INVALID_TRANSITION")
-    assert session.scalar(select(func.count()).select_from(ListEntry)) == 1
+    assert session.scalar(select(func.count()).select_from(ListEntry).where(ListEntry.list == "black")) == 1
 
 
 def test_lifting_without_a_decision_in_force_is_not_found(supervisor, clinic):
@@ -481,7 +496,8 @@ def test_recompute_issues_the_same_number_of_statements_for_5_or_50_institutions
     assert len(stored) == 50
     assert {(points, grade, tuple(lists)) for points, grade, lists in stored} == {(12, "D", ("black",))}
     assert session.scalar(select(func.count()).select_from(CreditRecord)) == 50
-    assert session.scalar(select(func.count()).select_from(ListEntry).where(ListEntry.removed_at.is_(None))) == 50
+    open_entries = select(ListEntry.list, func.count()).where(ListEntry.removed_at.is_(None)).group_by(ListEntry.list)
+    assert dict(session.execute(open_entries).all()) == {"black": 50, "key": 50}  # black-listed: key supervision
 
     with counting_statements() as unchanged:
         assert credit_module.recompute(session=session) == 0
@@ -489,9 +505,12 @@ def test_recompute_issues_the_same_number_of_statements_for_5_or_50_institutions
     assert session.scalar(select(func.count()).select_from(CreditRecord)) == 50
 
 
-def test_recompute_issues_the_same_number_of_statements_when_5_or_50_institutions_leave_the_black_list(
-        admin, session):
-    next_year = dt.datetime(today_shanghai().year + 1, 1, 2, 9, tzinfo=SHANGHAI)  # last year's points lapse
+@pytest.mark.parametrize(("later", "still_listed"), [
+    (lambda listed: dt.datetime(listed.year + 1, 1, 2, 9, tzinfo=SHANGHAI), True),  # points lapse, the term runs
+    (lambda listed: listed + dt.timedelta(days=366), False),  # the term has ended
+])
+def test_recompute_issues_the_same_number_of_statements_for_5_or_50_listings_at_the_new_cycle_or_the_terms_end(
+        admin, session, later, still_listed):
     counts = []
     for serials in (range(1, 6), range(6, 56)):
         ids = _institutions(admin, serials)
@@ -499,14 +518,16 @@ def test_recompute_issues_the_same_number_of_statements_when_5_or_50_institution
         credit_module.recompute(session=session, institution_ids=ids)
         session.commit()
         session.expire_all()
+        when = later(dt.datetime.now(SHANGHAI))
 
         with counting_statements() as statements:
-            changed = credit_module.recompute(session=session, institution_ids=ids, today=next_year.date(),
-                                              now=next_year.astimezone(dt.UTC))
+            changed = credit_module.recompute(session=session, institution_ids=ids, today=when.date(),
+                                              now=when.astimezone(dt.UTC))
         session.commit()
-        assert changed == len(ids)
-        assert session.scalar(select(func.count()).select_from(ListEntry).where(
-            ListEntry.institution_id.in_(ids), ListEntry.removed_at.is_(None))) == 0
+        assert changed == len(ids)  # 0 points in the new cycle either way
+        open_black = session.scalar(select(func.count()).select_from(ListEntry).where(
+            ListEntry.institution_id.in_(ids), ListEntry.list == "black", ListEntry.removed_at.is_(None)))
+        assert open_black == (len(ids) if still_listed else 0)
         counts.append(len(statements))
 
     assert counts[0] == counts[1], counts

@@ -4,17 +4,20 @@ conflicts; and the declaration of conflicts (回避)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 
 import pytest
 from sqlalchemy import func, select
 
+from api.database import today_shanghai
+from selfcheck import commitments
 from supervision import draws
 from supervision.models import InspectionDraw
 from tests.api.helpers import assert_error
 from tests.complaints.workflow_helpers import submit
-from tests.supervision.helpers import DRAWS, black_decision, new_institution
+from tests.supervision.helpers import DRAWS, black_decision, credit, new_institution
 
 ALL = {"A": 1.0, "B": 1.0, "C": 1.0, "D": 1.0}
 NONE = {"A": 0.0, "B": 0.0, "C": 0.0, "D": 0.0}
@@ -399,3 +402,119 @@ def test_a_conflict_with_an_unknown_institution_is_refused(officers):
 
 def test_conflicts_of_someone_who_is_not_an_officer_are_not_found(supervisor, admin):
     assert_error(_conflict(admin, supervisor.account.id, street="洪家楼街道"), 404, "NOT_FOUND")
+
+
+# ---- key sectors in full (Licheng: "在医疗美容机构、中医备案诊所、口腔医疗机构等重点行业做到执法检查全覆盖") -----
+
+def _inspected(persona, institution_id, on) -> None:
+    response = persona.post("/api/v1/inspections", json={"institution_id": institution_id, "inspected_on": str(on),
+                                                         "result": "pass", "summary": "现场检查", "public": True})
+    assert response.status_code == 201, response.get_json()
+
+
+def _signed(login, institution) -> None:
+    """Grade A: a commitment in force and no points."""
+    text = commitments.current_text()
+    response = login("institution", institution_id=institution["id"]).post(
+        "/api/v1/commitments", json={"version": text["version"], "signer_name": "王某", "signer_title": "法定代表人",
+                                     "agree": True})
+    assert response.status_code == 201, response.get_json()
+
+
+@pytest.fixture
+def key_sector(admin, login, directory) -> dict[str, dict]:
+    """One institution of each key category besides the twelve clinics (grade B); the dental one grade A."""
+    found = {category: new_institution(admin, serial, category=category, name=f"重点行业{serial}")
+             for serial, category in ((20, "cosmetic"), (21, "tcm_clinic"), (22, "dental"))}
+    _signed(login, found["dental"])
+    return found
+
+
+def test_every_key_sector_institution_not_inspected_this_year_is_drawn_whatever_its_grade(
+        supervisor, health_officer, officers, key_sector, directory, session):
+    assert credit(health_officer, key_sector["dental"]["id"])["grade"] == "A"
+
+    drawn = _drawn(supervisor, NONE, seed="s")
+
+    assert [(t["institution_id"], t["reason"]) for t in drawn["targets"]] == [
+        (institution["id"], "key_sector") for institution in key_sector.values()]
+    assert drawn["inputs"]["key_sector_institutions"] == [i["id"] for i in key_sector.values()]
+    assert (drawn["inputs"]["key_categories"], drawn["inputs"]["year"]) == (
+        ["cosmetic", "tcm_clinic", "dental"], today_shanghai().year)
+
+
+def test_a_key_sector_institution_inspected_by_this_department_this_year_is_not_forced_in(
+        supervisor, health_officer, officers, key_sector):
+    _inspected(health_officer, key_sector["cosmetic"]["id"], today_shanghai())
+
+    drawn = _drawn(supervisor, NONE, seed="s")
+
+    assert sorted(_by_institution(drawn)) == [key_sector["tcm_clinic"]["id"], key_sector["dental"]["id"]]
+
+
+def test_an_inspection_by_another_department_or_last_year_does_not_count(
+        supervisor, health_officer, market_officer, officers, key_sector):
+    _inspected(market_officer, key_sector["cosmetic"]["id"], today_shanghai())
+    _inspected(health_officer, key_sector["dental"]["id"], dt.date(today_shanghai().year - 1, 12, 31))
+
+    drawn = _drawn(supervisor, NONE, seed="s")
+
+    assert {t["institution_id"]: t["reason"] for t in drawn["targets"]} == {
+        institution["id"]: "key_sector" for institution in key_sector.values()}
+
+
+def test_an_inactive_key_sector_institution_is_not_drawn(admin, supervisor, officers, key_sector):
+    response = admin.patch(f"/api/v1/institutions/{key_sector['tcm_clinic']['id']}", json={"status": "closed"})
+    assert response.status_code == 200, response.get_json()
+
+    drawn = _drawn(supervisor, NONE, seed="s")
+
+    assert key_sector["tcm_clinic"]["id"] not in _by_institution(drawn)
+
+
+def test_a_key_sector_institution_drawn_at_random_keeps_its_random_reason(supervisor, officers, key_sector,
+                                                                          directory):
+    drawn = _drawn(supervisor, ALL, seed="s")
+
+    reasons = {t["institution_id"]: t["reason"] for t in drawn["targets"]}
+    assert reasons[key_sector["cosmetic"]["id"]] == "random:B"
+    assert reasons[key_sector["dental"]["id"]] == "random:A"
+    assert len(reasons) == len(directory) + 3
+
+
+def test_a_draw_with_key_sector_targets_is_re_run_from_its_published_inputs(client, supervisor, officers,
+                                                                            key_sector, directory):
+    drawn = _drawn(supervisor, {"A": 0.0, "B": 0.3, "C": 0.3, "D": 1.0}, 2, seed="t")
+
+    published = _published(client, drawn["id"])
+
+    assert published["algorithm"] == draws.ALGORITHM == "onecode-draw-v2"
+    assert {i["id"] for i in key_sector.values()} <= set(_by_institution(drawn))
+    assert draws.run(json.loads(json.dumps(published["inputs"]))) == drawn["targets"]
+
+
+def test_the_inputs_of_a_draw_made_before_key_sectors_re_run_as_they_did(client, supervisor, officers, key_sector,
+                                                                        directory):
+    drawn = _drawn(supervisor, {"A": 0.0, "B": 0.3, "C": 0.3, "D": 1.0}, 2, seed="t")
+    inputs = dict(_published(client, drawn["id"])["inputs"])
+    del inputs["key_sector_institutions"]  # as stored by onecode-draw-v1
+
+    targets = draws.run(inputs)
+
+    assert "key_sector" not in {t["reason"] for t in targets}
+    assert len(targets) == len([t for t in drawn["targets"] if t["reason"] != "key_sector"])
+
+
+@pytest.mark.parametrize("who", ["market supervisor", "institution", "citizen"])
+def test_nobody_but_the_departments_supervisor_draws_its_key_sectors(login, officers, key_sector, session, who):
+    persona = {"market supervisor": lambda: login("supervisor", department="market"),
+               "institution": lambda: login("institution", institution_id=key_sector["dental"]["id"]),
+               "citizen": lambda: login("citizen")}[who]()
+
+    response = _draw(persona, NONE, seed="s")
+
+    if who == "market supervisor":
+        assert_error(response, 422, "VALIDATION_FAILED")
+    else:
+        assert_error(response, 403, "FORBIDDEN")
+    assert _count(session) == 0
