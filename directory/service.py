@@ -15,8 +15,10 @@ from supervision import service as supervision
 
 
 def create_institution(*, session: SessionLike, data: dict) -> Institution:
-    """Register an institution (registry's checks), at the grade of zero points, and issue its code."""
-    institution = registry.create_institution(session=session, data=data, credit_grade=grades.grade_for(points=0))
+    """Register an institution (registry's checks) with the credit of a clean record, and issue its code."""
+    clean = grades.compute(grades.CreditInputs(category=data["category"]))
+    institution = registry.create_institution(session=session, data=data, credit_grade=clean.grade,
+                                              credit_graded_risk=clean.graded_risk)
     codes.issue(session=session, institution=institution)
     return institution
 

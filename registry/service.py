@@ -10,13 +10,16 @@ from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
 from api.access import check_own_institution, is_regulator
-from api.database import SessionLike, utcnow
+from api.database import SessionLike
 from api.errors import Conflict, Forbidden, NotVisible, ValidationFailed
 from api.models import Account
+from registry.credit_snapshot import mark_credit_stale
 from registry.models import Institution, Staff
 
 # What an institution account may change about itself; licence facts belong to the regulator.
 INSTITUTION_SELF_EDITABLE = frozenset({"phone"})
+# Directory facts the credit snapshot is computed from (the mode, the quantified risk level).
+CREDIT_INPUTS = frozenset({"category", "remote_monitoring"})
 
 
 def normalise_uscc(value: str) -> str:
@@ -61,15 +64,16 @@ def _check_unique(session: SessionLike, values: dict, *, exclude_id: int | None 
         raise Conflict("统一社会信用代码或执业许可证号已存在", fields=clashes)
 
 
-def create_institution(*, session: SessionLike, data: dict, credit_grade: str) -> Institution:
-    """A new active institution with no points and `credit_grade` (the grade of zero points)."""
+def create_institution(*, session: SessionLike, data: dict, credit_grade: str,
+                       credit_graded_risk: str | None) -> Institution:
+    """A new active institution with no points, no record, and the credit its caller computed for that
+    (supervision's rules): `credit_grade`, and `credit_graded_risk` (cosmetic and dental, else None)."""
     data = dict(data)
     data["uscc"] = normalise_uscc(data["uscc"])
     _check_dates(data["licence_valid_from"], data["licence_valid_to"])
     _check_unique(session, data)
-    # Its snapshot is computed in full by the first reader (mode, quantified risk): stale from the start.
     institution = Institution(**data, status="active", credit_grade=credit_grade, credit_points=0,
-                              credit_stale_after=utcnow())
+                              credit_graded_risk=credit_graded_risk)
     session.add(institution)
     session.flush()
     return institution
@@ -89,6 +93,8 @@ def update_institution(*, session: SessionLike, institution: Institution, change
     for name, value in changes.items():
         setattr(institution, name, value)
     session.flush()
+    if CREDIT_INPUTS & set(changes):
+        mark_credit_stale(session=session, institution_id=institution.id)
     return institution
 
 

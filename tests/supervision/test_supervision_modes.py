@@ -163,3 +163,16 @@ def test_the_institution_may_read_its_own_mode_and_another_institution_may_not(s
 
     assert credit(account, clinic["id"])["mode_reason"]
     assert stranger.get(f"/api/v1/institutions/{clinic['id']}/credit").status_code == 404
+
+
+def test_a_clinic_registered_anew_as_dental_becomes_graded_with_a_level(admin, health_officer):
+    clinic = new_institution(admin, 38)
+    assert (credit(health_officer, clinic["id"])["supervision_mode"],
+            credit(health_officer, clinic["id"])["graded_risk_level"]) == ("one_code", None)
+
+    response = admin.patch(f"/api/v1/institutions/{clinic['id']}", json={"category": "dental"})
+    assert response.status_code == 200, response.get_json()
+
+    found = credit(health_officer, clinic["id"])
+    assert (found["supervision_mode"], found["graded_risk_level"]) == ("graded", "low")
+    assert response.get_json()["credit"]["graded_risk_level"] == "low"
