@@ -2,13 +2,18 @@
 
 `run()` is a pure function of the inputs; `draw()` snapshots the inputs from the database, runs it,
 and stores both. Anyone can take a published draw's `inputs` and call `run(inputs)` (or follow
-docs/draws.md by hand) and get the same targets and inspectors. Algorithm "onecode-draw-v2" (v1 without step 3; the inputs of a
-v1 draw have no "key_sector_institutions", and run() gives them the v1 result):
+docs/draws.md by hand) and get the same targets and inspectors. Algorithm "onecode-draw-v3" (v2
+without step 2b, v1 without steps 2b and 3; the inputs of older draws have no "graded_institutions" or
+"key_sector_institutions", and run() gives them their own version's result):
 
 1. rng = random.Random(seed) — Python's Mersenne Twister, seeded with the seed string (version 2
    seeding: SHA-512 of the string), never the global random state.
-2. For grades A, B, C, D in that order: the pool is the ids of institutions of that grade, ascending;
-   k = ceil(ratio × pool size); the drawn ids are rng.sample(pool, k), then sorted.
+2. For grades A, B, C, D in that order: the pool is the ids of institutions of that grade, ascending,
+   except the graded ones of step 2b; k = ceil(ratio × pool size); the drawn ids are rng.sample(pool, k),
+   then sorted.
+2b. Graded institutions (inputs "graded_institutions": [id, quantified risk level] of cosmetic and
+   dental ones) are pooled by level instead, low, medium, high in that order, at "graded_ratios" (a
+   higher level, a higher ratio), the same way (reason "random:graded-<level>").
 3. Key-sector institutions (inputs "key_sector_institutions": active institutions of the policy's key
    categories that the department has not inspected this calendar year) not drawn yet are added
    (reason "key_sector"), ascending; one drawn at random in step 2 keeps its "random:<grade>" reason.
@@ -39,24 +44,33 @@ from registry.models import Institution
 from supervision import credit, inspections
 from supervision.models import Inspection, InspectionDraw, InspectorConflict
 
-ALGORITHM = "onecode-draw-v2"
+ALGORITHM = "onecode-draw-v3"
 GRADES = ("A", "B", "C", "D")
+LEVELS = ("low", "medium", "high")
 
 
 def run(inputs: dict) -> list[dict]:
     """The draw itself: a pure function of `inputs` (see the module docstring)."""
     rng = random.Random(inputs["seed"])
+    graded = {institution_id: level for institution_id, level in inputs.get("graded_institutions", ())}  # v3
     by_grade: dict[str, list[int]] = {grade: [] for grade in GRADES}
+    by_level: dict[str, list[int]] = {level: [] for level in LEVELS}
     street_of: dict[int, str] = {}
     for institution_id, grade, street in inputs["institutions"]:
-        by_grade[grade].append(institution_id)
+        if institution_id in graded:
+            by_level[graded[institution_id]].append(institution_id)
+        else:
+            by_grade[grade].append(institution_id)
         street_of[institution_id] = street
     targets: dict[int, str] = {}
-    for grade in GRADES:
-        pool = sorted(by_grade[grade])
-        k = min(len(pool), math.ceil(inputs["ratios"][grade] * len(pool) - 1e-9))
+    pools = [(by_grade[grade], inputs["ratios"][grade], f"random:{grade}") for grade in GRADES]
+    if graded:
+        pools += [(by_level[level], inputs["graded_ratios"][level], f"random:graded-{level}") for level in LEVELS]
+    for members, ratio, reason in pools:
+        pool = sorted(members)
+        k = min(len(pool), math.ceil(ratio * len(pool) - 1e-9))
         for institution_id in sorted(rng.sample(pool, k)):
-            targets[institution_id] = f"random:{grade}"
+            targets[institution_id] = reason
     for institution_id in sorted(inputs.get("key_sector_institutions", ())):  # absent from v1 draws
         if institution_id in street_of and institution_id not in targets:
             targets[institution_id] = "key_sector"
@@ -85,7 +99,7 @@ def run(inputs: dict) -> list[dict]:
 
 
 def snapshot(*, session: SessionLike, department: str, ratios: dict, inspectors_per_target: int, seed: str,
-             under: Policy | None = None) -> dict:
+             under: Policy | None = None, graded_ratios: dict | None = None) -> dict:
     """The inputs of a draw, read from the directory now; stored with the draw and published. Ratios not
     given are the policy's (`under`, the version in force today if None), and so are the key categories:
     their active institutions that this department has not inspected this (Beijing) calendar year are
@@ -99,8 +113,12 @@ def snapshot(*, session: SessionLike, department: str, ratios: dict, inspectors_
         raise ValidationFailed(fields={"inspectors_per_target": [f"该部门只有 {len(officers)} 名执法人员"]})
     officer_ids = [officer.id for officer in officers]
     credit.refresh_stale(session=session)  # grades as of now, not as of the last event
-    institutions = session.execute(select(Institution.id, Institution.credit_grade, Institution.street)
+    institutions = session.execute(select(Institution.id, Institution.credit_grade, Institution.street,
+                                          Institution.credit_graded_risk)
                                    .where(Institution.status == "active").order_by(Institution.id)).all()
+    graded = {level: float((graded_ratios or {}).get(level, under.graded_risk_ratios[level])) for level in LEVELS}
+    if [graded[level] for level in LEVELS] != sorted(graded.values()):
+        raise ValidationFailed(fields={"graded_ratios": ["风险等级越高，抽查比例不得越低（low ≤ medium ≤ high）"]})
     lead_ids = session.scalars(select(Lead.institution_id).where(
         Lead.status == "open", Lead.score >= HIGH_PRIORITY, Lead.institution_id.is_not(None))
         .order_by(Lead.institution_id)).all()
@@ -119,6 +137,8 @@ def snapshot(*, session: SessionLike, department: str, ratios: dict, inspectors_
         "ratios": {grade: float(ratios.get(grade, defaults[grade])) for grade in GRADES},
         "inspectors_per_target": inspectors_per_target,
         "institutions": [[i.id, i.credit_grade, i.street] for i in institutions],
+        "graded_institutions": [[i.id, i.credit_graded_risk] for i in institutions if i.credit_graded_risk],
+        "graded_ratios": graded,
         "key_categories": list(under.key_categories), "year": year_start.year,
         "key_sector_institutions": list(key_sector_ids),
         "lead_institutions": list(lead_ids),
@@ -128,13 +148,14 @@ def snapshot(*, session: SessionLike, department: str, ratios: dict, inspectors_
 
 
 def draw(*, session: SessionLike, account: Account, department: str, ratios: dict, inspectors_per_target: int,
-         seed: str | None = None) -> InspectionDraw:
+         seed: str | None = None, graded_ratios: dict | None = None) -> InspectionDraw:
     if account.role == SUPERVISOR and account.department != department:
         raise ValidationFailed(fields={"department": ["只能为本部门抽查"]})
     seed = seed or secrets.token_hex(16)
     under = policy.in_force()
     inputs = snapshot(session=session, department=department, ratios=ratios,
-                      inspectors_per_target=inspectors_per_target, seed=seed, under=under)
+                      inspectors_per_target=inspectors_per_target, seed=seed, under=under,
+                      graded_ratios=graded_ratios)
     targets = run(inputs)
     record = InspectionDraw(department=department, algorithm=ALGORITHM, seed=seed, inputs=inputs, targets=targets,
                             drawn_by_id=account.id, policy_version=under.version)

@@ -174,9 +174,21 @@ class RatiosSchema(StrictSchema):
     D = fields.Float(required=True, validate=validate.Range(min=0, max=1))
 
 
+class GradedRatiosSchema(StrictSchema):
+    """Per quantified risk level of cosmetic and dental institutions; a level left out takes the policy's
+    `draws.graded_risk_ratios`."""
+
+    low = fields.Float(validate=validate.Range(min=0, max=1))
+    medium = fields.Float(validate=validate.Range(min=0, max=1))
+    high = fields.Float(validate=validate.Range(min=0, max=1))
+
+
 class DrawInSchema(StrictSchema):
     department = OneOf(DEPARTMENTS, required=True)
     ratios = fields.Nested(RatiosSchema, required=True)
+    graded_ratios = fields.Nested(GradedRatiosSchema, load_default=None, metadata={
+        "description": "Cosmetic and dental institutions are sampled by their quantified risk level at these "
+                       "ratios instead of by grade (default: the policy's, 10% / 30% / 100%)"})
     inspectors_per_target = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10))
     seed = fields.String(validate=validate.Regexp(r"^[\x21-\x7e]{1,64}$", error="1–64 个可见 ASCII 字符"), allow_none=True)
 

@@ -16,11 +16,14 @@ from selfcheck import commitments
 from supervision import draws
 from supervision.models import InspectionDraw
 from tests.api.helpers import assert_error
+from tests.complaints.helpers import assert_validation_error
 from tests.complaints.workflow_helpers import submit
 from tests.supervision.helpers import DRAWS, black_decision, credit, new_institution
 
 ALL = {"A": 1.0, "B": 1.0, "C": 1.0, "D": 1.0}
 NONE = {"A": 0.0, "B": 0.0, "C": 0.0, "D": 0.0}
+NO_GRADED = {"low": 0.0, "medium": 0.0, "high": 0.0}  # cosmetic and dental go by these, not by grade
+ALL_GRADED = {"low": 1.0, "medium": 1.0, "high": 1.0}
 SEEDS = ["s", "t", "u", "v", "w", "x", "y", "z"]
 
 
@@ -434,7 +437,7 @@ def test_every_key_sector_institution_not_inspected_this_year_is_drawn_whatever_
         supervisor, health_officer, officers, key_sector, directory, session):
     assert credit(health_officer, key_sector["dental"]["id"])["grade"] == "A"
 
-    drawn = _drawn(supervisor, NONE, seed="s")
+    drawn = _drawn(supervisor, NONE, seed="s", graded_ratios=NO_GRADED)
 
     assert [(t["institution_id"], t["reason"]) for t in drawn["targets"]] == [
         (institution["id"], "key_sector") for institution in key_sector.values()]
@@ -447,7 +450,7 @@ def test_a_key_sector_institution_inspected_by_this_department_this_year_is_not_
         supervisor, health_officer, officers, key_sector):
     _inspected(health_officer, key_sector["cosmetic"]["id"], today_shanghai())
 
-    drawn = _drawn(supervisor, NONE, seed="s")
+    drawn = _drawn(supervisor, NONE, seed="s", graded_ratios=NO_GRADED)
 
     assert sorted(_by_institution(drawn)) == [key_sector["tcm_clinic"]["id"], key_sector["dental"]["id"]]
 
@@ -457,7 +460,7 @@ def test_an_inspection_by_another_department_or_last_year_does_not_count(
     _inspected(market_officer, key_sector["cosmetic"]["id"], today_shanghai())
     _inspected(health_officer, key_sector["dental"]["id"], dt.date(today_shanghai().year - 1, 12, 31))
 
-    drawn = _drawn(supervisor, NONE, seed="s")
+    drawn = _drawn(supervisor, NONE, seed="s", graded_ratios=NO_GRADED)
 
     assert {t["institution_id"]: t["reason"] for t in drawn["targets"]} == {
         institution["id"]: "key_sector" for institution in key_sector.values()}
@@ -467,18 +470,19 @@ def test_an_inactive_key_sector_institution_is_not_drawn(admin, supervisor, offi
     response = admin.patch(f"/api/v1/institutions/{key_sector['tcm_clinic']['id']}", json={"status": "closed"})
     assert response.status_code == 200, response.get_json()
 
-    drawn = _drawn(supervisor, NONE, seed="s")
+    drawn = _drawn(supervisor, NONE, seed="s", graded_ratios=NO_GRADED)
 
     assert key_sector["tcm_clinic"]["id"] not in _by_institution(drawn)
 
 
 def test_a_key_sector_institution_drawn_at_random_keeps_its_random_reason(supervisor, officers, key_sector,
                                                                           directory):
-    drawn = _drawn(supervisor, ALL, seed="s")
+    drawn = _drawn(supervisor, ALL, seed="s", graded_ratios=ALL_GRADED)
 
     reasons = {t["institution_id"]: t["reason"] for t in drawn["targets"]}
-    assert reasons[key_sector["cosmetic"]["id"]] == "random:B"
-    assert reasons[key_sector["dental"]["id"]] == "random:A"
+    assert reasons[key_sector["cosmetic"]["id"]] == "random:graded-low"  # sampled by level, not grade
+    assert reasons[key_sector["dental"]["id"]] == "random:graded-low"
+    assert reasons[key_sector["tcm_clinic"]["id"]] == "random:B"
     assert len(reasons) == len(directory) + 3
 
 
@@ -488,7 +492,7 @@ def test_a_draw_with_key_sector_targets_is_re_run_from_its_published_inputs(clie
 
     published = _published(client, drawn["id"])
 
-    assert published["algorithm"] == draws.ALGORITHM == "onecode-draw-v2"
+    assert published["algorithm"] == draws.ALGORITHM == "onecode-draw-v3"
     assert {i["id"] for i in key_sector.values()} <= set(_by_institution(drawn))
     assert draws.run(json.loads(json.dumps(published["inputs"]))) == drawn["targets"]
 
@@ -497,12 +501,13 @@ def test_the_inputs_of_a_draw_made_before_key_sectors_re_run_as_they_did(client,
                                                                         directory):
     drawn = _drawn(supervisor, {"A": 0.0, "B": 0.3, "C": 0.3, "D": 1.0}, 2, seed="t")
     inputs = dict(_published(client, drawn["id"])["inputs"])
-    del inputs["key_sector_institutions"]  # as stored by onecode-draw-v1
+    for key in ("key_sector_institutions", "graded_institutions", "graded_ratios"):
+        del inputs[key]  # as stored by onecode-draw-v1
 
     targets = draws.run(inputs)
 
-    assert "key_sector" not in {t["reason"] for t in targets}
-    assert len(targets) == len([t for t in drawn["targets"] if t["reason"] != "key_sector"])
+    assert {t["reason"] for t in targets} <= {"random:A", "random:B", "random:C", "random:D", "lead"}
+    assert targets == draws.run(inputs)
 
 
 @pytest.mark.parametrize("who", ["market supervisor", "institution", "citizen"])
@@ -518,3 +523,55 @@ def test_nobody_but_the_departments_supervisor_draws_its_key_sectors(login, offi
     else:
         assert_error(response, 403, "FORBIDDEN")
     assert _count(session) == 0
+
+
+# ---- cosmetic and dental by quantified risk level (issue 17, correction 4) ------------------------
+
+def _inspected_with(officer, institution, result: str) -> None:
+    response = officer.post("/api/v1/inspections", json={
+        "institution_id": institution["id"], "inspected_on": str(today_shanghai()), "result": result,
+        "summary": "现场检查", "public": True})
+    assert response.status_code == 201, response.get_json()
+
+
+@pytest.fixture
+def graded_pair(admin, officers, directory) -> dict[str, dict]:
+    """A dental clinic found wanting this year (quantified risk medium) and a cosmetic one found sound
+    (low): both inspected by health this year, so no longer key-sector targets of its draws."""
+    pair = {"medium": new_institution(admin, 30, category="dental"), "low": new_institution(admin, 31, category="cosmetic")}
+    _inspected_with(officers[0], pair["medium"], "rectify")
+    _inspected_with(officers[0], pair["low"], "pass")
+    return pair
+
+
+def test_graded_institutions_are_sampled_by_their_risk_level_not_their_grade(supervisor, officers, graded_pair,
+                                                                           health_officer):
+    assert credit(health_officer, graded_pair["medium"]["id"])["graded_risk_level"] == "medium"
+
+    drawn = _drawn(supervisor, ALL, seed="s", graded_ratios={"low": 0.0, "medium": 1.0, "high": 1.0})
+
+    reasons = {t["institution_id"]: t["reason"] for t in drawn["targets"]}
+    assert reasons[graded_pair["medium"]["id"]] == "random:graded-medium"
+    assert graded_pair["low"]["id"] not in reasons  # grade B at ratio 1, but its level's ratio is 0
+    assert drawn["inputs"]["graded_ratios"] == {"low": 0.0, "medium": 1.0, "high": 1.0}
+    assert sorted(drawn["inputs"]["graded_institutions"]) == sorted(
+        [[graded_pair["medium"]["id"], "medium"], [graded_pair["low"]["id"], "low"]])
+
+
+def test_graded_ratios_default_to_the_policy_and_re_run_from_the_published_inputs(client, supervisor, officers,
+                                                                                  graded_pair):
+    drawn = _drawn(supervisor, NONE, seed="t")
+
+    assert drawn["inputs"]["graded_ratios"] == {"low": 0.1, "medium": 0.3, "high": 1.0}  # policy v1
+    assert drawn["algorithm"] == "onecode-draw-v3"
+    published = _published(client, drawn["id"])
+    assert draws.run(published["inputs"]) == drawn["targets"]
+
+
+def test_graded_ratios_that_fall_as_the_risk_rises_are_refused(supervisor, officers, graded_pair, session):
+    before = _count(session)
+
+    response = _draw(supervisor, ALL, graded_ratios={"low": 0.5, "medium": 0.2})
+
+    assert_validation_error(response, "graded_ratios")
+    assert _count(session) == before
