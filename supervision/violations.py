@@ -1,6 +1,7 @@
 """Violations and points (不良记分): the rule table, recording, objection (异议) and decision.
 
-A violation is `pending` for 7 working days after it is recorded; the institution concerned may object
+A violation is `pending` for the policy's objection window after it is recorded (version 1: 7 working
+days, a local parameter; api.policy); the institution concerned may object
 once within that window; a supervisor of the recording department upholds or cancels an objected one.
 A pending violation whose window has ended is final without anyone acting: `effective_status()` and
 the credit queries derive it from `objection_due_at`.
