@@ -207,3 +207,27 @@ def test_going_below_16bf5ad4755d_files_the_split_waste_cases_under_the_old_cate
     assert "complaint_referrals" not in tables and refer_entries == 1
     upgrade()
     assert _categories()["medical_waste"][2] is True
+
+
+def test_modes_are_recomputed_after_d94e1b7c3a20_under_the_record_rules(app, clinic, health_officer):
+    """d94e1b7c3a20 adds the record and the quantified risk to the snapshot and marks every snapshot
+    stale, so an institution migrated with a 10-point offence last year reads as stationed at once."""
+    downgrade(revision="d4e8c2a7f913")
+    last_year = dt.date(dt.date.today().year - 1, 6, 15)
+    now = dt.datetime.now(dt.UTC)
+    violations = table("violations", column("subject_type"), column("institution_id"), column("rule_code"),
+                       column("rule_description"), column("points"), column("occurred_on"), column("public"),
+                       column("status"), column("recorded_at"), column("objection_due_at"),
+                       column("policy_version"))
+    with db.engine.begin() as connection:
+        connection.execute(violations.insert().values(
+            subject_type="institution", institution_id=clinic["id"], rule_code="INS-LIC-01", rule_description="出租科室",
+            points=10, occurred_on=last_year, public=True, status="upheld", recorded_at=now,
+            objection_due_at=now - dt.timedelta(days=1), policy_version=1))
+        connection.execute(text("UPDATE institutions SET credit_stale_after = NULL"))
+
+    upgrade()
+
+    found = health_officer.get(f"/api/v1/institutions/{clinic['id']}/credit").get_json()
+    assert (found["supervision_mode"], found["grade"]) == ("stationed", "B")
+    assert "严重违法" in found["mode_reason"]
