@@ -196,6 +196,9 @@ def parse(document: dict) -> Policy:
 
 
 def _check_order(policy: Policy) -> None:
+    if policy.serious_violation_points > max(RULE_POINT_VALUES):
+        raise ValueError(f"credit.serious_violation_points must be at most {max(RULE_POINT_VALUES)}, the most "
+                         "points one rule can carry")
     if not policy.grade_c_from < policy.grade_d_from:
         raise ValueError("credit.grade_c_from must be below credit.grade_d_from")
     if not policy.warning_talk_from < policy.key_supervision_from < policy.validation_deferred_from:
@@ -221,6 +224,10 @@ class PolicyBook:
             if policy.effective_from <= day:
                 found = policy
         return found
+
+    def next_change(self, day: dt.date) -> dt.date | None:
+        """The day the next version after `day` takes effect, if one is on file."""
+        return min((p.effective_from for p in self.versions if p.effective_from > day), default=None)
 
     def version(self, number: int) -> Policy:
         for policy in self.versions:

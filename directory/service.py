@@ -12,13 +12,13 @@ from registry import service as registry
 from registry.models import Institution, Staff
 from supervision import credit, grades
 from supervision import service as supervision
+from supervision.credit import clean_snapshot
 
 
 def create_institution(*, session: SessionLike, data: dict) -> Institution:
     """Register an institution (registry's checks) with the credit of a clean record, and issue its code."""
-    clean = grades.compute(grades.CreditInputs(category=data["category"]))
-    institution = registry.create_institution(session=session, data=data, credit_grade=clean.grade,
-                                              credit_graded_risk=clean.graded_risk)
+    institution = registry.create_institution(session=session, data=data,
+                                              credit=clean_snapshot(category=data["category"]))
     codes.issue(session=session, institution=institution)
     return institution
 

@@ -5,6 +5,8 @@ supervision's); directory.service creates with the code and shows credit and the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import select
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
@@ -64,16 +66,15 @@ def _check_unique(session: SessionLike, values: dict, *, exclude_id: int | None 
         raise Conflict("统一社会信用代码或执业许可证号已存在", fields=clashes)
 
 
-def create_institution(*, session: SessionLike, data: dict, credit_grade: str,
-                       credit_graded_risk: str | None) -> Institution:
-    """A new active institution with no points, no record, and the credit its caller computed for that
-    (supervision's rules): `credit_grade`, and `credit_graded_risk` (cosmetic and dental, else None)."""
+def create_institution(*, session: SessionLike, data: dict, credit: Mapping[str, object]) -> Institution:
+    """A new active institution with no points and no record, and the credit snapshot its caller computed
+    for that (supervision's rules): `credit` holds the `credit_*` columns (grade, quantified risk, when it
+    goes stale)."""
     data = dict(data)
     data["uscc"] = normalise_uscc(data["uscc"])
     _check_dates(data["licence_valid_from"], data["licence_valid_to"])
     _check_unique(session, data)
-    institution = Institution(**data, status="active", credit_grade=credit_grade, credit_points=0,
-                              credit_graded_risk=credit_graded_risk)
+    institution = Institution(**data, **credit, status="active", credit_points=0)
     session.add(institution)
     session.flush()
     return institution

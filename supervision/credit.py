@@ -51,6 +51,7 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
     previous_start = grades.cycle_start(year - 1)
     final = final_clause(now)
     under = policy.in_force(today)
+    turns = _turns(today)
 
     points = _by_institution(session, select(Violation.institution_id, func.sum(Violation.points))
                              .where(Violation.subject_type == "institution", Violation.occurred_on >= start, final)
@@ -91,13 +92,25 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
     penalties = _by_institution(session, select(Inspection.institution_id, func.min(Inspection.inspected_on))
                                 .where(Inspection.result == "penalty", Inspection.inspected_on >= since)
                                 .group_by(Inspection.institution_id), institution_ids)
-    latest_inspection = _by_institution(session, select(Inspection.institution_id, Inspection.result).where(
-        Inspection.id.in_(select(func.max(Inspection.id)).group_by(Inspection.institution_id))), institution_ids)
-    open_items = _by_institution(session, select(SelfCheck.institution_id, func.count())
-                                 .join(SelfCheckAnswer, SelfCheckAnswer.selfcheck_id == SelfCheck.id)
-                                 .where(SelfCheckAnswer.result == "non_compliant", SelfCheck.status != "returned",
+    numbered_inspections = select(Inspection.institution_id, Inspection.result, func.row_number().over(
+        partition_by=Inspection.institution_id, order_by=(Inspection.inspected_on.desc(), Inspection.id.desc()))
+        .label("n"))
+    if institution_ids is not None:  # numbered within these institutions only, not the whole city
+        numbered_inspections = numbered_inspections.where(Inspection.institution_id.in_(institution_ids))
+    latest = numbered_inspections.subquery()
+    latest_inspection = _by_institution(session, select(latest.c.institution_id, latest.c.result)
+                                        .where(latest.c.n == 1), institution_ids)
+    numbered_filings = select(SelfCheck.id, SelfCheck.institution_id, func.row_number().over(
+        partition_by=SelfCheck.institution_id, order_by=(SelfCheck.submitted_at.desc(), SelfCheck.id.desc()))
+        .label("n")).where(SelfCheck.status != "returned")
+    if institution_ids is not None:
+        numbered_filings = numbered_filings.where(SelfCheck.institution_id.in_(institution_ids))
+    filings = numbered_filings.subquery()
+    open_items = _by_institution(session, select(filings.c.institution_id, func.count())  # of the latest filing
+                                 .join(SelfCheckAnswer, SelfCheckAnswer.selfcheck_id == filings.c.id)
+                                 .where(filings.c.n == 1, SelfCheckAnswer.result == "non_compliant",
                                         ~exists().where(Rectification.answer_id == SelfCheckAnswer.id))
-                                 .group_by(SelfCheck.institution_id), institution_ids)
+                                 .group_by(filings.c.institution_id), institution_ids)
     substantiated = _by_institution(session, select(Complaint.institution_id, func.count())
                                     .where(Complaint.finding.in_(("substantiated", "partly_substantiated")),
                                            Complaint.submitted_at >= previous_start)
@@ -147,7 +160,7 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
         elif "key" not in result.list_reasons and row.id in open_key:
             closed.append((row.id, "key"))
         stale_after = _stale_after(next_final.get(row.id), valid_to, black_ends,
-                                   decision.ends_at if decision else None, leaves_window)
+                                   decision.ends_at if decision else None, leaves_window, *turns)
         values = {"credit_points": result.points, "credit_grade": result.grade, "credit_band": result.band,
                   "credit_risk": result.risk, "credit_lists": list(result.lists), "commitment_valid_to": valid_to,
                   "credit_stale_after": stale_after, "credit_record": result.record,
@@ -183,6 +196,22 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
     return len(updates)
 
 
+def clean_snapshot(*, category: str, today: dt.date | None = None) -> dict:
+    """The credit columns of a new institution (no points, no record), as recompute() would store them."""
+    today = today or today_shanghai()
+    under = policy.in_force(today)
+    clean = grades.compute(grades.CreditInputs(category=category), under)
+    return {"credit_grade": clean.grade, "credit_graded_risk": clean.graded_risk, "credit_band": clean.band,
+            "credit_stale_after": _stale_after(None, None, *_turns(today))}
+
+
+def _turns(today: dt.date) -> list[dt.datetime]:
+    """Moments every snapshot changes at by itself: the next policy version takes effect, the next cycle."""
+    next_policy = policy.book().next_change(today)
+    return [dt.datetime.combine(day, dt.time.min, tzinfo=SHANGHAI)
+            for day in (next_policy, dt.date(today.year + 1, 1, 1)) if day is not None]
+
+
 def refresh_stale(*, session: SessionLike, now: dt.datetime | None = None) -> int:
     """Recompute the institutions whose inputs changed with time since their snapshot (a pending
     violation became final, a commitment lapsed): readers of many institutions at once (the public
@@ -210,7 +239,10 @@ def _record(violations: tuple | None, first_penalty: dt.date | None,
     if not firsts:
         return None, None
     serious = first_penalty is not None or (violations is not None and violations[0] >= under.serious_violation_points)
-    leaves = grades.years_after(min(firsts), under.mode_lookback_years) + dt.timedelta(days=1)
+    first, years = min(firsts), under.mode_lookback_years
+    leaves = grades.years_after(first, years) + dt.timedelta(days=1)
+    while grades.years_before(leaves, years) <= first:  # 29 February looks back to 28 February
+        leaves += dt.timedelta(days=1)
     return (grades.SERIOUS if serious else grades.MINOR), dt.datetime.combine(leaves, dt.time.min, tzinfo=SHANGHAI)
 
 

@@ -173,8 +173,11 @@ def compute(inputs: CreditInputs, under: Policy | None = None) -> Computed:
         reasons["key"] = f"本周期不良执业记分 {inputs.points} 分，{BAND_NAMES[band or '']}"
     lists = tuple(name for name in ("red", "black") if name in reasons)
     risk = risk_for(grade=grade, lists=lists, open_lead=inputs.open_lead, high_lead=inputs.high_lead)
-    graded = (graded_risk(latest_inspection=inputs.latest_inspection, open_items=inputs.open_items,
-                          points=inputs.points, under=under) if inputs.category in GRADED_CATEGORIES else None)
+    graded = None
+    if inputs.category in GRADED_CATEGORIES:  # black-listed or D: high, whatever else (加大监督检查频次)
+        graded = "high" if grade == "D" or black_listed else graded_risk(
+            latest_inspection=inputs.latest_inspection, open_items=inputs.open_items, points=inputs.points,
+            under=under)
     return Computed(points=inputs.points, grade=grade, band=band, risk=risk, lists=lists, list_reasons=reasons,
                     record=inputs.record, graded_risk=graded)
 

@@ -10,9 +10,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from api.database import today_shanghai, utcnow
+from api.database import SHANGHAI, today_shanghai, utcnow
 from api.workdays import add_working_days, end_of
 from complaints.models import Complaint
+from registry.models import Institution
 from supervision import draws
 from supervision.models import CreditRecord, InspectionDraw, Violation
 from tests.api.test_policy import V1, V1_TEXT, folder, version_2
@@ -30,6 +31,7 @@ V2_EDITS = (
 )
 TODAY = "today"
 NEXT_YEAR = "next year"
+IN_A_WEEK = "in a week"
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ def v2_from():
 def app(make_app, tmp_path, v2_from):
     """The personas' app (tests/conftest.py), on a POLICY_DIR of v1 and v2."""
     today = today_shanghai()
-    effective = today if v2_from == TODAY else dt.date(today.year + 1, 1, 1)
+    effective = {TODAY: today, NEXT_YEAR: dt.date(today.year + 1, 1, 1), IN_A_WEEK: today + dt.timedelta(days=7)}[v2_from]
     policy_dir = folder(tmp_path, {"v1.toml": V1_TEXT, "v2.toml": version_2(effective, *V2_EDITS)})
     app = make_app(POLICY_DIR=policy_dir)
     with app.app_context():
@@ -169,3 +171,16 @@ def test_points_the_violations_table_cannot_hold_stop_the_app(tmp_path):
         start(policy_dir)
 
     assert "v2.toml" in str(refused.value)
+
+
+@pytest.mark.parametrize("v2_from", [IN_A_WEEK])
+def test_the_stored_credit_goes_stale_the_day_the_next_version_takes_effect(v2_from, health_officer, clinic, session):
+    """Grades, bands and modes are the version in force's: the day the next one takes effect, every
+    snapshot is recomputed by its next reader (lists and scans included), not only by the daily job."""
+    credit(health_officer, clinic["id"])
+
+    stored = _stored(session, Institution, clinic["id"]).credit_stale_after
+    takes_effect = dt.datetime.combine(today_shanghai() + dt.timedelta(days=7), dt.time.min, tzinfo=SHANGHAI)
+    next_cycle = dt.datetime(today_shanghai().year + 1, 1, 1, tzinfo=SHANGHAI)
+    assert stored == min(takes_effect, next_cycle)
+

@@ -9,7 +9,9 @@ import datetime as dt
 import pytest
 
 from api.database import today_shanghai
+from api.policy import packaged
 from selfcheck import commitments
+from supervision import credit as recomputation
 from supervision.models import Violation
 from tests.supervision.helpers import (
     INSPECTIONS,
@@ -176,3 +178,32 @@ def test_a_clinic_registered_anew_as_dental_becomes_graded_with_a_level(admin, h
     found = credit(health_officer, clinic["id"])
     assert (found["supervision_mode"], found["graded_risk_level"]) == ("graded", "low")
     assert response.get_json()["credit"]["graded_risk_level"] == "low"
+
+
+def test_a_black_listed_dental_clinic_is_high_whatever_its_inspections(admin, health_officer, supervisor):
+    dental = new_institution(admin, 39, category="dental")
+    _inspect(health_officer, dental["id"], "pass")
+    assert credit(health_officer, dental["id"])["graded_risk_level"] == "low"
+
+    response = supervisor.post("/api/v1/lists/black/decisions", json={"institution_id": dental["id"],
+                                                                       "reason": "伪造病历骗取医保基金"})
+    assert response.status_code == 201, response.get_json()
+
+    assert credit(health_officer, dental["id"])["graded_risk_level"] == "high"  # drawn at the high ratio
+
+
+def test_the_latest_inspection_is_the_latest_by_date_not_by_entry(admin, health_officer):
+    cosmetic = new_institution(admin, 40, category="cosmetic")
+    _inspect(health_officer, cosmetic["id"], "penalty")
+
+    _inspect(health_officer, cosmetic["id"], "pass", on=LAST_YEAR)  # an old visit entered late
+
+    assert credit(health_officer, cosmetic["id"])["graded_risk_level"] == "high"
+
+
+def test_a_record_item_of_28_february_leaves_the_window_on_1_march_of_a_leap_year():
+    under = packaged().in_force(dt.date(2026, 6, 1))
+    record, leaves = recomputation._record((2, dt.date(2025, 2, 28)), None, under)
+
+    assert record == "minor"
+    assert leaves.date() == dt.date(2028, 3, 1)  # on 29 February 2028 the window still starts on 28 February 2025
