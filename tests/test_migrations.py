@@ -26,6 +26,7 @@ def test_the_migrations_go_down_to_nothing_and_up_again(app):
 
 def test_lead_reasons_move_from_the_json_column_to_rows_and_back(app, clinic):
     """42ba2e995d27 copies each lead's JSON reasons into lead_reasons (a repeated ref once) and back."""
+    db.session.remove()  # the fixtures' reads hold locks (PostgreSQL) that the downgrades' DDL would wait for
     downgrade(revision="e51e71ec0e15")
     reasons = [
         {"kind": "complaint", "detail": "TS20261101000001 收费", "at": "2026-11-01T02:00:00+00:00",
@@ -212,6 +213,7 @@ def test_going_below_16bf5ad4755d_files_the_split_waste_cases_under_the_old_cate
 def test_modes_are_recomputed_after_d94e1b7c3a20_under_the_record_rules(app, clinic, health_officer):
     """d94e1b7c3a20 adds the record and the quantified risk to the snapshot and marks every snapshot
     stale, so an institution migrated with a 10-point offence last year reads as stationed at once."""
+    db.session.remove()  # the fixtures' reads hold locks (PostgreSQL) that the downgrades' DDL would wait for
     downgrade(revision="d4e8c2a7f913")
     last_year = dt.date(dt.date.today().year - 1, 6, 15)
     now = dt.datetime.now(dt.UTC)
