@@ -18,11 +18,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.database import Model, UTCDateTime, one_of, utcnow
+from api.models import DEPARTMENTS
 from api.policy import policy_version_now
 
 VIOLATION_STATUSES = ("pending", "objected", "upheld", "cancelled")
 SUBJECT_TYPES = ("institution", "staff")
-INSPECTION_RESULTS = ("pass", "rectify", "penalty")
+INSPECTION_RESULTS = ("pass", "rectify", "penalty")  # in rising severity
+INSPECTION_STATUSES = ("recorded", "pending_review", "returned")
+REVIEW_STATES = ("pending", "approved", "returned")
 
 
 class Violation(Model):
@@ -134,10 +137,22 @@ class ListEntry(Model):
 
 
 class Inspection(Model):
+    """One visit, one record (进一次门、查多件事): the departments on it, each one's findings, its
+    inspectors, evidence and legal review. `result` is the most severe finding still standing; a penalty
+    finding leaves the record `pending_review` until a supervisor who did not inspect approves it (法制
+    审核), and only then is the penalty public and counted (`penalty_approved_at`). `published_at` is when
+    the result first became public (双随机一公开); `evidence_head` and `evidence_count` anchor the
+    evidence chain, so that removing its last entry is detected too."""
+
     __tablename__ = "inspections"
     __table_args__ = (
         CheckConstraint(one_of("result", INSPECTION_RESULTS), name="result"),
+        CheckConstraint(one_of("status", INSPECTION_STATUSES), name="status"),
         Index("ix_inspections_institution_date", "institution_id", "inspected_on"),
+        Index("ix_inspections_inspected_on", "inspected_on"),
+        Index("ix_inspections_published_at", "published_at"),
+        Index("ix_inspections_plan", "plan_id", "institution_id"),
+        Index("ix_inspections_draw", "draw_id", "institution_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -146,10 +161,153 @@ class Inspection(Model):
     result: Mapped[str] = mapped_column(String(16))
     summary: Mapped[str] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(default=True)
-    department: Mapped[str] = mapped_column(String(32))
+    department: Mapped[str] = mapped_column(String(32))  # the recording officer's: the lead department
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     draw_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_draws.id", ondelete="SET NULL"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="recorded")
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_plans.id", ondelete="RESTRICT"))
+    decision_no: Mapped[str | None] = mapped_column(String(64))  # 行政处罚决定书文号 of an approved penalty
+    penalty_approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    evidence_count: Mapped[int] = mapped_column(default=0)
+    evidence_head: Mapped[str | None] = mapped_column(String(64))
+
+    institution = relationship("Institution", lazy="joined", viewonly=True)
+
+
+class InspectionDepartment(Model):
+    """A department on an inspection record (the leaders' counts and the public list filter by it)."""
+
+    __tablename__ = "inspection_departments"
+    __table_args__ = (
+        CheckConstraint(one_of("department", DEPARTMENTS), name="department"),
+        Index("ix_inspection_departments_department", "department", "inspection_id"),
+    )
+
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id", ondelete="CASCADE"), primary_key=True)
+    department: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class InspectionInspector(Model):
+    """An inspector on the record: named when recorded (or the draw's team), or who added findings. Such
+    an account may not review the record's penalty."""
+
+    __tablename__ = "inspection_inspectors"
+
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="RESTRICT"), primary_key=True,
+                                            index=True)
+    department: Mapped[str] = mapped_column(String(32))
+
+
+class InspectionFinding(Model):
+    """One department's finding on the record, against one of the plan's items or the visit as a whole.
+    A penalty finding carries its legal review: pending, approved, or returned (then it no longer stands,
+    and the inspectors record what they conclude instead)."""
+
+    __tablename__ = "inspection_findings"
+    __table_args__ = (
+        CheckConstraint(one_of("result", INSPECTION_RESULTS), name="result"),
+        CheckConstraint(one_of("department", DEPARTMENTS), name="department"),
+        CheckConstraint(f"review IS NULL OR {one_of('review', REVIEW_STATES)}", name="review"),
+        CheckConstraint("(result = 'penalty') = (review IS NOT NULL)", name="penalty_reviewed"),
+        Index("ix_inspection_findings_inspection", "inspection_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id", ondelete="CASCADE"))
+    department: Mapped[str] = mapped_column(String(32))
+    item_code: Mapped[str | None] = mapped_column(String(32))
+    result: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+    review: Mapped[str | None] = mapped_column(String(16))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LegalReview(Model):
+    """A legal review (重大执法决定法制审核) of a record's pending penalty findings: approved or returned
+    to the inspectors with the note."""
+
+    __tablename__ = "inspection_reviews"
+    __table_args__ = (CheckConstraint(one_of("decision", ("approved", "returned")), name="decision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id", ondelete="CASCADE"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Evidence(Model):
+    """An entry of an inspection's evidence (执法全过程记录): a file stored byte for byte by its content
+    hash, and the entry's own hash over its fields and the previous entry's hash (the chain)."""
+
+    __tablename__ = "inspection_evidence"
+    __table_args__ = (UniqueConstraint("inspection_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id", ondelete="RESTRICT"))
+    seq: Mapped[int] = mapped_column()  # 1, 2, … within the inspection
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column()
+    filename: Mapped[str | None] = mapped_column(String(200))
+    prev_sha256: Mapped[str | None] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))  # the entry's hash, chained
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+
+
+class InspectionPlan(Model):
+    """A year's inspection plan with its check-item list (一单): which departments, which institutions
+    (categories and streets; none named means all), and by when."""
+
+    __tablename__ = "inspection_plans"
+    __table_args__ = (
+        CheckConstraint("year BETWEEN 2000 AND 2100", name="year"),
+        UniqueConstraint("year", "name"),
+        Index("ix_inspection_plans_year", "year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column()
+    name: Mapped[str] = mapped_column(String(200))
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    streets: Mapped[list[str]] = mapped_column(JSON, default=list)
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PlanDepartment(Model):
+    __tablename__ = "inspection_plan_departments"
+    __table_args__ = (
+        CheckConstraint(one_of("department", DEPARTMENTS), name="department"),
+        Index("ix_inspection_plan_departments_department", "department", "plan_id"),
+    )
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("inspection_plans.id", ondelete="CASCADE"), primary_key=True)
+    department: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class PlanItem(Model):
+    """A check item a department brings to the plan (监管事项), with its legal basis."""
+
+    __tablename__ = "inspection_plan_items"
+    __table_args__ = (
+        CheckConstraint(one_of("department", DEPARTMENTS), name="department"),
+        UniqueConstraint("plan_id", "department", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("inspection_plans.id", ondelete="CASCADE"))
+    department: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    basis: Mapped[str | None] = mapped_column(Text)
 
 
 class InspectorConflict(Model):
@@ -182,4 +340,6 @@ class InspectionDraw(Model):
     targets: Mapped[list[dict]] = mapped_column(JSON)
     drawn_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     drawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    departments: Mapped[list[str] | None] = mapped_column(JSON)  # a joint draw's; None: `department` alone
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_plans.id", ondelete="RESTRICT"))
     policy_version: Mapped[int] = mapped_column(default=policy_version_now)  # the api.policy version it was decided under
