@@ -10,11 +10,10 @@ Revises: d94e1b7c3a20
 Create Date: 2026-12-03 13:53:46.735542
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import api.database
-
 
 # revision identifiers, used by Alembic.
 revision = '2f9e5a358425'
