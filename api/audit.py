@@ -17,10 +17,12 @@ from api.database import Model, SessionLike, UTCDateTime, utcnow
 READ_CONTACT = "read_contact"
 DOWNLOAD_ATTACHMENT = "download_attachment"
 EXPORT_CONTACTS = "export_contacts"
+DOWNLOAD_EVIDENCE = "download_evidence"
 ACTIONS = {
     READ_CONTACT: "查看投诉人身份和联系方式",
     DOWNLOAD_ATTACHMENT: "下载投诉附件",
     EXPORT_CONTACTS: "导出含投诉人联系方式的投诉清单",
+    DOWNLOAD_EVIDENCE: "下载执法全过程记录文件",
 }
 
 

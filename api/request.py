@@ -8,6 +8,8 @@ Here reaching the limit raises 413 unless the body really ends there.
 
 from __future__ import annotations
 
+import functools
+
 import flask
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
@@ -42,3 +44,28 @@ class Request(flask.Request):
 def has_body(request) -> bool:
     """Whether the request carries a body: a Content-Length above 0, or one sent chunked."""
     return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+MULTIPART_ALLOWANCE = 64 * 1024  # the form's boundaries, part headers and small fields around one file
+
+
+def allow_upload(max_file_bytes: int, too_large: type[Exception]):
+    """Let one route take a larger body than the app's MAX_CONTENT_LENGTH (which stays the limit of
+    every other route, complaint uploads included): the file plus the multipart envelope around it, or
+    the app's limit if that is larger. A body over it raises `too_large` (a DomainError class: the contract's
+    envelope with the route's own message), whether its Content-Length says so or a chunked stream
+    reaches it. Put it above the route's @blp.arguments, which read the form."""
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            app_limit = flask.current_app.config.get("MAX_CONTENT_LENGTH") or 0
+            flask.request.max_content_length = max(app_limit, max_file_bytes + MULTIPART_ALLOWANCE)
+            try:
+                return fn(*args, **kwargs)
+            except RequestEntityTooLarge:
+                raise too_large() from None
+
+        return wrapper
+
+    return decorator

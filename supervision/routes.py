@@ -1,16 +1,18 @@
 """Supervision endpoints: violations and points (and commitment breaches, which add them), credit, lists,
-inspections, inspectors, draws, leads."""
+inspections, inspectors, draws, leads, and the evidence of an inspection."""
 
 from __future__ import annotations
 
+from flask import current_app, send_file
 from flask.views import MethodView
 from sqlalchemy import select
 
-from api import spreadsheets
+from api import files, spreadsheets
 from api.access import (
     DECIDERS,
     INSTITUTION,
     REGULATORS,
+    STAFF,
     check_own_institution,
     scope_to_account,
 )
@@ -19,6 +21,7 @@ from api.context import ID
 from api.database import db, today_shanghai
 from api.errors import NotFound, NotVisible
 from api.extensions import Blueprint
+from api.request import allow_upload
 from api.schemas import PageArgs, page_schema, paginate
 from leads.models import Lead
 from registry import licence
@@ -26,7 +29,7 @@ from registry.models import Institution
 from selfcheck import commitments
 from selfcheck import service as selfcheck  # selfcheck feeds supervision, not the other way round
 from selfcheck.schemas import BreachInSchema, CommitmentSchema
-from supervision import draws, exports, inspections, leads, service, violations
+from supervision import draws, evidence, exports, inspections, leads, service, violations
 from supervision.models import CreditRecord, Inspection, InspectionDraw
 from supervision.schemas import (
     BlackListInSchema,
@@ -36,6 +39,9 @@ from supervision.schemas import (
     DismissSchema,
     DrawInSchema,
     DrawSchema,
+    EvidenceSchema,
+    EvidenceUploadSchema,
+    EvidenceVerificationSchema,
     InspectionInSchema,
     InspectionListArgs,
     InspectionRecordSchema,
@@ -374,3 +380,82 @@ class Breach(MethodView):
         violations.record_breach(session=db.session, commitment=commitment, account=current_account(), **data)
         db.session.commit()
         return commitments.view(commitment, today_shanghai())
+
+
+# ---- evidence of an inspection (执法全过程记录, issue 18) ------------------------------------------
+
+@blp.route(f"/inspections/<{ID}:inspection_id>/evidence")
+class InspectionEvidence(MethodView):
+    @login_required(*REGULATORS)
+    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(EvidenceSchema))
+    @blp.error(403, "Not a department on the record (admins may read)")
+    @blp.error(404, "Unknown inspection")
+    def get(self, inspection_id, page, page_size):
+        """The inspection's evidence in the order it was recorded (departments on the record, admins)."""
+        inspection = evidence.inspection_for_reading(session=db.session, account=current_account(),
+                                                     inspection_id=inspection_id)
+        result = paginate(db.session, evidence.entries_query(inspection.id), page=page, page_size=page_size)
+        result["items"] = evidence.views(session=db.session, entries=result["items"])
+        return result
+
+    @login_required(*STAFF)
+    @allow_upload(evidence.MAX_BYTES, evidence.PayloadTooLarge)
+    @blp.arguments(EvidenceUploadSchema, location="files", as_kwargs=True)
+    @blp.response(201, EvidenceSchema)
+    @blp.alt_response(200, schema=EvidenceSchema, description="The same file was already recorded for this "
+                                                              "inspection: that entry (no second one)")
+    @blp.error(403, "Not an officer or supervisor of a department on the record")
+    @blp.error(404, "Unknown inspection")
+    @blp.error(413, "PAYLOAD_TOO_LARGE: over 50 MB")
+    @blp.error(422, "VALIDATION_FAILED naming `file`: not a whole JPEG, PNG, PDF or MP4 by its content")
+    @blp.error(503, "UNAVAILABLE: the file could not be stored now, or the database is busy (Retry-After); "
+                    "nothing was recorded")
+    def post(self, inspection_id, file):
+        """Add a photo, video or document to the inspection's evidence (执法全过程记录), chained to the one
+        before; JPEG, PNG, PDF or MP4 by content, 50 MB at most, kept byte for byte."""
+        account = current_account()
+        inspection = evidence.inspection_for_recording(session=db.session, account=account,
+                                                       inspection_id=inspection_id)
+        entry, created = evidence.record(session=db.session, account=account, inspection=inspection,
+                                         stream=file.stream, filename=file.filename,
+                                         upload_dir=current_app.config["UPLOAD_DIR"])
+        db.session.commit()
+        return evidence.views(session=db.session, entries=[entry])[0], 201 if created else 200
+
+
+@blp.route(f"/inspections/<{ID}:inspection_id>/evidence/verify")
+class InspectionEvidenceCheck(MethodView):
+    @login_required(*REGULATORS)
+    @blp.response(200, EvidenceVerificationSchema)
+    @blp.error(403, "Not a department on the record (admins may verify)")
+    @blp.error(404, "Unknown inspection")
+    def get(self, inspection_id):
+        """Recompute the evidence chain from the stored entries and files: intact, or where it breaks."""
+        inspection = evidence.inspection_for_reading(session=db.session, account=current_account(),
+                                                     inspection_id=inspection_id)
+        return evidence.verify(session=db.session, inspection=inspection,
+                               upload_dir=current_app.config["UPLOAD_DIR"])
+
+
+@blp.route(f"/inspections/<{ID}:inspection_id>/evidence/<{ID}:evidence_id>/file")
+class InspectionEvidenceFile(MethodView):
+    @login_required(*STAFF)
+    @blp.doc(responses={"200": {"description": "The file, byte for byte as recorded",
+                                "content": {media: {} for media in evidence.MEDIA_TYPES}}})
+    @blp.error(403, "Not an officer or supervisor of a department on the record")
+    @blp.error(404, "Unknown inspection, or no such entry on it")
+    def get(self, inspection_id, evidence_id):
+        """Download an evidence file (departments on the record; each download is audited)."""
+        account = current_account()
+        inspection = evidence.inspection_for_reading(session=db.session, account=account,
+                                                     inspection_id=inspection_id, files_too=True)
+        entry = evidence.entry_for_download(session=db.session, account=account, inspection=inspection,
+                                            evidence_id=evidence_id)
+        db.session.commit()
+        response = send_file(files.path_of(current_app.config["UPLOAD_DIR"], entry.content_sha256),
+                             mimetype=entry.media_type, as_attachment=True,
+                             download_name=evidence.download_name(entry), max_age=0, conditional=False)
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response

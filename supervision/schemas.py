@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from api.models import DEPARTMENTS
@@ -228,3 +229,55 @@ class BlackListInSchema(StrictSchema):
 
 class LiftInSchema(StrictSchema):
     reason = Text(required=True, max_length=1000, multiline=True)
+
+
+# ---- evidence of an inspection (执法全过程记录, issue 18) ------------------------------------------
+
+class EvidenceUploadSchema(Schema):
+    file = Upload(required=True, metadata={"description": "JPEG, PNG, PDF or MP4 (decided by content), 50 MB "
+                                                          "at most; stored byte for byte"})
+
+
+class EvidenceRecorderSchema(Schema):
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+    department = fields.String(allow_none=True)
+
+
+class EvidenceSchema(Schema):
+    id = fields.Integer(required=True)
+    inspection_id = fields.Integer(required=True)
+    seq = fields.Integer(required=True, metadata={"description": "1, 2, … within the inspection"})
+    sha256 = fields.String(required=True, metadata={
+        "description": "the entry's hash: SHA-256 of its canonical serialisation with prev_sha256 (docs/decisions.md)"})
+    prev_sha256 = fields.String(required=True, allow_none=True,
+                                metadata={"description": "the previous entry's sha256; null for the first"})
+    content_sha256 = fields.String(required=True, metadata={"description": "SHA-256 of the file's bytes"})
+    media_type = fields.String(required=True, metadata={"enum": ["image/jpeg", "image/png", "application/pdf",
+                                                                 "video/mp4"]})
+    size = fields.Integer(required=True)
+    filename = fields.String(allow_none=True, metadata={"description": "the name the client sent: a label only"})
+    recorded_at = fields.AwareDateTime(required=True)
+    recorded_by = fields.Nested(EvidenceRecorderSchema, required=True, allow_none=True)
+
+
+class EvidenceProblemSchema(Schema):
+    seq = fields.Integer(required=True, allow_none=True)
+    reason = fields.String(required=True, metadata={"enum": [
+        "missing_entry", "broken_link", "entry_altered", "file_missing", "file_altered", "count_mismatch",
+        "head_mismatch"]})
+
+
+class EvidenceAnchorSchema(Schema):
+    count = fields.Integer(required=True)
+    head = fields.String(required=True, allow_none=True)
+
+
+class EvidenceVerificationSchema(Schema):
+    intact = fields.Boolean(required=True)
+    entries = fields.Integer(required=True, metadata={"description": "entries stored"})
+    anchor = fields.Nested(EvidenceAnchorSchema, required=True,
+                           metadata={"description": "what the inspection record says: count and last hash"})
+    first_broken_seq = fields.Integer(required=True, allow_none=True)
+    reason = fields.String(required=True, allow_none=True)
+    problems = fields.List(fields.Nested(EvidenceProblemSchema), required=True)
