@@ -26,7 +26,7 @@ from registry.models import Institution
 from selfcheck import commitments
 from selfcheck import service as selfcheck  # selfcheck feeds supervision, not the other way round
 from selfcheck.schemas import BreachInSchema, CommitmentSchema
-from supervision import draws, exports, inspections, leads, service, violations
+from supervision import draws, exports, inspections, leads, records, service, violations
 from supervision.models import CreditRecord, Inspection, InspectionDraw
 from supervision.schemas import (
     BlackListInSchema,
@@ -36,12 +36,14 @@ from supervision.schemas import (
     DismissSchema,
     DrawInSchema,
     DrawSchema,
+    FindingsInSchema,
     InspectionInSchema,
     InspectionListArgs,
     InspectionRecordSchema,
     InstitutionCreditSchema,
     LeadListArgs,
     LeadSchema,
+    LegalReviewInSchema,
     LiftInSchema,
     ListEntrySchema,
     ObjectionInSchema,
@@ -230,23 +232,70 @@ class Inspections(MethodView):
     @login_required(INSTITUTION, *REGULATORS)
     @blp.arguments(InspectionListArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(InspectionRecordSchema))
-    def get(self, page, page_size, institution_id=None):
-        """Inspection records: an institution's own; all for regulators."""
+    def get(self, page, page_size, institution_id=None, **filters):
+        """Inspection records, newest first: an institution's own; all for regulators."""
         account = current_account()
-        statement = select(Inspection).order_by(Inspection.inspected_on.desc(), Inspection.id.desc())
+        statement = records.query(**filters)
         statement = scope_to_account(statement, account, Inspection.institution_id, institution_id=institution_id)
         result = paginate(db.session, statement, page=page, page_size=page_size)
-        result["items"] = [inspections.view(i) for i in result["items"]]
+        result["items"] = [records.view(i) for i in result["items"]]
         return result
 
     @login_required(*REGULATORS)
     @blp.arguments(InspectionInSchema)
     @blp.response(201, InspectionRecordSchema)
+    @blp.error(403, "The recorder's department is not on the record")
     def post(self, data):
-        """Record an inspection; public ones show on the profile; it closes the institution's open lead."""
-        inspection = inspections.record(session=db.session, account=current_account(), **data)
+        """Record a visit (one record, each department's findings); it closes the institution's open lead.
+        A penalty finding leaves it pending legal review."""
+        inspection = records.record(session=db.session, account=current_account(), **data)
         db.session.commit()
-        return inspections.view(inspection)
+        return records.view(inspection)
+
+
+@blp.route(f"/inspections/<{ID}:inspection_id>")
+class InspectionById(MethodView):
+    @login_required(INSTITUTION, *REGULATORS)
+    @blp.response(200, InspectionRecordSchema)
+    @blp.error(404, "Unknown, or another institution's")
+    def get(self, inspection_id):
+        """One inspection record with its departments, inspectors, findings and reviews."""
+        return records.view(records.get_visible(session=db.session, account=current_account(),
+                                                inspection_id=inspection_id))
+
+
+@blp.route(f"/inspections/<{ID}:inspection_id>/findings")
+class Findings(MethodView):
+    @login_required(*REGULATORS)
+    @blp.arguments(FindingsInSchema)
+    @blp.response(201, InspectionRecordSchema)
+    @blp.error(403, "The caller's department is not on the record, or the finding is another department's")
+    @blp.error(404, "Unknown inspection")
+    def post(self, data, inspection_id):
+        """Add the caller's department's findings to a record it is on; the result follows the most severe."""
+        account = current_account()
+        inspection = records.get_visible(session=db.session, account=account, inspection_id=inspection_id)
+        records.add_findings(session=db.session, account=account, inspection=inspection, **data)
+        db.session.commit()
+        return records.view(inspection)
+
+
+@blp.route(f"/inspections/<{ID}:inspection_id>/legal-review")
+class LegalReviewOf(MethodView):
+    @login_required(*REGULATORS)
+    @blp.arguments(LegalReviewInSchema)
+    @blp.response(200, InspectionRecordSchema)
+    @blp.error(403, "Not a supervisor of a department on the record, or one of its inspectors")
+    @blp.error(404, "Unknown inspection")
+    @blp.error(409, "INVALID_TRANSITION: no penalty awaits review")
+    def post(self, data, inspection_id):
+        """Legal review of a penalty (法制审核) by a supervisor of a department on the record who did not
+        inspect: approved, it is public and counts; returned, it goes back to the inspectors with the note."""
+        account = current_account()
+        inspection = records.get_visible(session=db.session, account=account, inspection_id=inspection_id)
+        records.legal_review(session=db.session, account=account, inspection=inspection, **data)
+        db.session.commit()
+        return records.view(inspection)
 
 
 @blp.route(f"/inspectors/<{ID}:account_id>/conflicts")

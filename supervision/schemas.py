@@ -128,30 +128,103 @@ class InstitutionCreditSchema(Schema):
     history = fields.List(fields.Nested(CreditHistorySchema))
 
 
+RESULTS = ("pass", "rectify", "penalty")
+
+
+class FindingInSchema(StrictSchema):
+    department = OneOf(DEPARTMENTS, required=True)
+    item_code = Text(max_length=32, allow_none=True, metadata={"description": "a check item of the record's plan"})
+    result = OneOf(RESULTS, required=True)
+    note = Text(required=True, max_length=2000, multiline=True)
+
+
 class InspectionInSchema(StrictSchema):
     institution_id = Id(required=True)
     inspected_on = fields.Date(required=True)
-    result = OneOf(("pass", "rectify", "penalty"), required=True)
+    result = OneOf(RESULTS, allow_none=True, metadata={
+        "description": "required without `findings`; with them, if given, the most severe finding"})
     summary = Text(required=True, max_length=2000, multiline=True)
     public = fields.Boolean(required=True)
+    departments = fields.List(OneOf(DEPARTMENTS), validate=validate.Length(min=1, max=len(DEPARTMENTS)),
+                              allow_none=True, metadata={
+                                  "description": "a joint inspection's departments (default: the recorder's, or the "
+                                                 "draw's); the recorder's department must be one of them"})
     draw_id = Id(allow_none=True)
+    plan_id = Id(allow_none=True, metadata={"description": "default: the draw's plan"})
+    inspector_ids = fields.List(Id(), validate=validate.Length(max=30), allow_none=True, metadata={
+        "description": "active officers of the departments on the record (default: the draw's team); the "
+                       "recorder is always one"})
+    findings = fields.List(fields.Nested(FindingInSchema), validate=validate.Length(max=100), allow_none=True)
+    decision_no = Text(max_length=64, allow_none=True, metadata={"description": "行政处罚决定书文号"})
+
+
+class FindingsInSchema(StrictSchema):
+    findings = fields.List(fields.Nested(FindingInSchema), required=True, validate=validate.Length(min=1, max=100))
+
+
+class LegalReviewInSchema(StrictSchema):
+    decision = OneOf(("approved", "returned"), required=True)
+    note = Text(required=True, max_length=2000, multiline=True)
+    decision_no = Text(max_length=64, allow_none=True, metadata={"description": "行政处罚决定书文号 (approved)"})
+
+
+class FindingSchema(Schema):
+    id = fields.Integer(required=True)
+    department = fields.String(required=True)
+    item_code = fields.String(allow_none=True)
+    result = fields.String(required=True, metadata={"enum": list(RESULTS)})
+    note = fields.String()
+    review = fields.String(allow_none=True, metadata={
+        "enum": ["pending", "approved", "returned"], "description": "a penalty's legal review; null otherwise"})
+    recorded_by = fields.Integer(allow_none=True)
+    recorded_at = fields.AwareDateTime()
+
+
+class ReviewSchema(Schema):
+    decision = fields.String(required=True)
+    note = fields.String()
+    reviewed_by = fields.Integer(allow_none=True)
+    reviewed_at = fields.AwareDateTime()
+
+
+class InspectorSchema(Schema):
+    account_id = fields.Integer(required=True)
+    department = fields.String(required=True)
 
 
 class InspectionRecordSchema(Schema):
     id = fields.Integer(required=True)
     institution_id = fields.Integer(required=True)
+    institution_name = fields.String()
     inspected_on = fields.Date(required=True)
-    result = fields.String(required=True)
+    result = fields.String(required=True, metadata={"description": "the most severe finding still standing"})
+    status = fields.String(required=True, metadata={
+        "enum": ["recorded", "pending_review", "returned"],
+        "description": "pending_review: a penalty awaits legal review; returned: sent back to the inspectors"})
     summary = fields.String()
     public = fields.Boolean()
-    department = fields.String()
+    department = fields.String(metadata={"description": "the recorder's (lead) department"})
+    departments = fields.List(fields.String(), required=True)
     officer_id = fields.Integer(allow_none=True)
     draw_id = fields.Integer(allow_none=True)
+    plan_id = fields.Integer(allow_none=True)
+    inspector_ids = fields.List(fields.Integer())
+    inspectors = fields.List(fields.Nested(InspectorSchema))
+    findings = fields.List(fields.Nested(FindingSchema))
+    reviews = fields.List(fields.Nested(ReviewSchema))
+    decision_no = fields.String(allow_none=True)
+    penalty_approved_at = fields.AwareDateTime(allow_none=True)
+    published_at = fields.AwareDateTime(allow_none=True, metadata={"description": "when the result became public"})
+    evidence_count = fields.Integer()
     recorded_at = fields.AwareDateTime()
 
 
 class InspectionListArgs(PageArgs):
     institution_id = Id(strict=False)
+    status = OneOf(("recorded", "pending_review", "returned"))
+    department = OneOf(DEPARTMENTS, metadata={"description": "records this department is on"})
+    plan_id = Id(strict=False)
+    draw_id = Id(strict=False)
 
 
 class ConflictInSchema(StrictSchema):
