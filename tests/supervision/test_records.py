@@ -11,7 +11,7 @@ from api.database import today_shanghai, utcnow
 from leads import service as leads
 from leads.models import Lead
 from supervision.models import Inspection, InspectionPlan, PlanDepartment, PlanItem
-from tests.supervision.helpers import DRAWS, INSPECTIONS, credit, new_institution, scan
+from tests.supervision.helpers import DRAWS, INSPECTIONS, credit, scan
 
 TODAY = today_shanghai()
 
