@@ -281,13 +281,13 @@ def views(*, session: SessionLike, records: Sequence[InspectionDraw]) -> list[di
         rows = session.execute(select(Inspection.draw_id, Inspection.institution_id, Inspection.id)
                                .where(Inspection.draw_id.in_([record.id for record in records]))
                                .order_by(Inspection.inspected_on, Inspection.id))
-        for draw_id, institution_id, inspection_id in rows:
-            first.setdefault((draw_id, institution_id), inspection_id)
+        for draw_id, institution_id, record_id in rows:
+            first.setdefault((draw_id, institution_id), record_id)
     answers = []
     for record in records:
         targets = []
         for target in record.targets:
-            inspection_id: int | None = first.get((record.id, target["institution_id"]))
+            inspection_id = first.get((record.id, target["institution_id"]))
             targets.append({**target, "status": "pending" if inspection_id is None else "inspected",
                             "inspection_id": inspection_id})
         answers.append({"id": record.id, "department": record.department,

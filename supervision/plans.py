@@ -57,7 +57,7 @@ def create(*, session: SessionLike, account: Account, year: int, name: str, depa
             continue
         key = (item["department"], item["code"])
         if key in seen:
-            errors[f"items.{index}.code"] = [f"与第 {seen[key]} 项重复：{item['department']} 的检查事项编号 {item['code']}"]
+            errors[f"items.{index}.code"] = [f"与 items.{seen[key]} 重复：{item['department']} 的检查事项编号 {item['code']}"]
         else:
             seen[key] = index
     if due_on.year != year:
