@@ -26,7 +26,7 @@ from registry.models import Institution
 from selfcheck import commitments
 from selfcheck import service as selfcheck  # selfcheck feeds supervision, not the other way round
 from selfcheck.schemas import BreachInSchema, CommitmentSchema
-from supervision import draws, exports, inspections, leads, records, service, violations
+from supervision import draws, exports, inspections, leads, plans, records, service, violations
 from supervision.models import CreditRecord, Inspection, InspectionDraw
 from supervision.schemas import (
     BlackListInSchema,
@@ -47,6 +47,9 @@ from supervision.schemas import (
     LiftInSchema,
     ListEntrySchema,
     ObjectionInSchema,
+    PlanInSchema,
+    PlanListArgs,
+    PlanSchema,
     RefreshResultSchema,
     RuleSchema,
     ViolationInSchema,
@@ -331,17 +334,18 @@ class Draws(MethodView):
         """Published draws, newest first (public)."""
         result = paginate(db.session, select(InspectionDraw).order_by(InspectionDraw.id.desc()), page=page,
                           page_size=page_size)
-        result["items"] = [draws.view(d) for d in result["items"]]
+        result["items"] = draws.views(session=db.session, records=result["items"])
         return result
 
     @login_required(*DECIDERS)
     @blp.arguments(DrawInSchema)
     @blp.response(201, DrawSchema)
     def post(self, data):
-        """Draw institutions and inspectors at random (双随机), with a stored, published seed."""
+        """Draw institutions and inspectors at random (双随机), with a stored, published seed; jointly with
+        `departments` (a team with inspectors of every one), within a plan's scope with `plan_id`."""
         record = draws.draw(session=db.session, account=current_account(), **data)
         db.session.commit()
-        return draws.view(record)
+        return draws.view(session=db.session, record=record)
 
 
 @blp.route(f"/inspection-draws/<{ID}:draw_id>")
@@ -353,7 +357,7 @@ class DrawById(MethodView):
         record = db.session.get(InspectionDraw, draw_id)
         if record is None:
             raise NotFound("未找到该抽查批次")
-        return draws.view(record)
+        return draws.view(session=db.session, record=record)
 
 
 # ---- leads ----------------------------------------------------------------------------------------
@@ -423,3 +427,39 @@ class Breach(MethodView):
         violations.record_breach(session=db.session, commitment=commitment, account=current_account(), **data)
         db.session.commit()
         return commitments.view(commitment, today_shanghai())
+
+
+# ---- joint supervision: yearly plans (issue 18) ------------------------------------------------------
+
+@blp.route("/inspection-plans")
+class Plans(MethodView):
+    @login_required(*REGULATORS)
+    @blp.arguments(PlanListArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(PlanSchema))
+    def get(self, page, page_size, year=None, department=None):
+        """The yearly inspection plans (一单), newest year first, each with its progress."""
+        result = paginate(db.session, plans.query(year=year, department=department), page=page, page_size=page_size)
+        result["items"] = plans.views(session=db.session, plans=result["items"])
+        return result
+
+    @login_required(*DECIDERS)
+    @blp.arguments(PlanInSchema)
+    @blp.response(201, PlanSchema)
+    @blp.error(403, "A supervisor of none of the plan's departments")
+    @blp.error(409, "A plan of the same year and name exists")
+    def post(self, data):
+        """Make a year's inspection plan with each department's check items (supervisors of one of its
+        departments, admins)."""
+        plan = plans.create(session=db.session, account=current_account(), **data)
+        db.session.commit()
+        return plans.view(session=db.session, plan=plan)
+
+
+@blp.route(f"/inspection-plans/<{ID}:plan_id>")
+class PlanById(MethodView):
+    @login_required(*REGULATORS)
+    @blp.response(200, PlanSchema)
+    @blp.error(404, "Unknown plan")
+    def get(self, plan_id):
+        """One plan with its items and progress: completion (完成率) and closing (完结率) rates."""
+        return plans.view(session=db.session, plan=plans.get(session=db.session, plan_id=plan_id))

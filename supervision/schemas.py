@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.models import DEPARTMENTS
 from api.schemas import Id, Name, OneOf, PageArgs, StrictSchema, Text
 from leads.models import LEAD_STATUSES
+from registry.models import CATEGORIES
 
 
 class LeadReasonSchema(Schema):
@@ -257,24 +258,48 @@ class GradedRatiosSchema(StrictSchema):
 
 
 class DrawInSchema(StrictSchema):
-    department = OneOf(DEPARTMENTS, required=True)
+    department = OneOf(DEPARTMENTS, metadata={"description": "A single department's draw (onecode-draw-v3)"})
+    departments = fields.List(OneOf(DEPARTMENTS), validate=validate.Length(min=2, max=len(DEPARTMENTS)), metadata={
+        "description": "A joint draw (onecode-draw-v4) instead of `department`: two or more departments; each "
+                       "target's team then has `inspectors_per_target` inspectors of every one of them"})
+    plan_id = Id(allow_none=True, metadata={"description": "Draw within this plan's scope (its categories and "
+                                                           "streets); the draw's departments must be on the plan"})
     ratios = fields.Nested(RatiosSchema, required=True)
     graded_ratios = fields.Nested(GradedRatiosSchema, load_default=None, metadata={
         "description": "Cosmetic and dental institutions are sampled by their quantified risk level at these "
                        "ratios instead of by grade (default: the policy's, 10% / 30% / 100%)"})
-    inspectors_per_target = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10))
+    inspectors_per_target = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10), metadata={
+        "description": "Inspectors per target; in a joint draw, per department of the draw"})
     seed = fields.String(validate=validate.Regexp(r"^[\x21-\x7e]{1,64}$", error="1–64 个可见 ASCII 字符"), allow_none=True)
+
+    @validates_schema
+    def _one_kind(self, data, **kwargs):
+        if ("department" in data) == ("departments" in data):
+            raise ValidationError("请填写 department（单部门抽查）或 departments（联合抽查），二选一", "departments")
+
+
+class DrawInspectorSchema(Schema):
+    account_id = fields.Integer(required=True)
+    department = fields.String(required=True)
 
 
 class DrawTargetSchema(Schema):
     institution_id = fields.Integer(required=True)
     inspector_ids = fields.List(fields.Integer(), required=True)
+    inspectors = fields.List(fields.Nested(DrawInspectorSchema), metadata={
+        "description": "A joint draw's team, each inspector with its department (absent from single-department draws)"})
     reason = fields.String(required=True)
+    status = fields.String(required=True, metadata={
+        "enum": ["pending", "inspected"], "description": "inspected once a record names this draw and institution"})
+    inspection_id = fields.Integer(allow_none=True, metadata={"description": "the earliest such record"})
 
 
 class DrawSchema(Schema):
     id = fields.Integer(required=True)
-    department = fields.String()
+    department = fields.String(metadata={"description": "The drawing department (a joint draw: the drawer's, or the "
+                                                        "first of `departments` when an admin drew)"})
+    departments = fields.List(fields.String(), metadata={"description": "Every department of the draw"})
+    plan_id = fields.Integer(allow_none=True)
     algorithm = fields.String()
     seed = fields.String(required=True)
     drawn_at = fields.AwareDateTime()
@@ -301,3 +326,60 @@ class BlackListInSchema(StrictSchema):
 
 class LiftInSchema(StrictSchema):
     reason = Text(required=True, max_length=1000, multiline=True)
+
+
+# ---- joint supervision: yearly plans (issue 18) ------------------------------------------------------
+
+class PlanItemInSchema(StrictSchema):
+    department = OneOf(DEPARTMENTS, required=True)
+    code = Text(required=True, max_length=32, metadata={"description": "unique within its department in the plan"})
+    text = Text(required=True, max_length=2000, multiline=True)
+    basis = Text(max_length=1000, allow_none=True, multiline=True, metadata={"description": "监管依据"})
+
+
+class PlanInSchema(StrictSchema):
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(min=2000, max=2100))
+    name = Name(required=True, max_length=200)
+    departments = fields.List(OneOf(DEPARTMENTS), required=True, validate=validate.Length(min=1, max=len(DEPARTMENTS)))
+    categories = fields.List(OneOf(CATEGORIES), load_default=list, validate=validate.Length(max=len(CATEGORIES)),
+                             metadata={"description": "institution categories in scope; none: all"})
+    streets = fields.List(Name(max_length=64), load_default=list, validate=validate.Length(max=500),
+                          metadata={"description": "streets in scope; none: all"})
+    items = fields.List(fields.Nested(PlanItemInSchema), required=True, validate=validate.Length(min=1, max=1000))
+    due_on = fields.Date(required=True, metadata={"description": "within the plan's year"})
+
+
+class PlanItemSchema(Schema):
+    department = fields.String(required=True)
+    code = fields.String(required=True)
+    text = fields.String(required=True)
+    basis = fields.String(allow_none=True)
+
+
+class PlanProgressSchema(Schema):
+    institutions = fields.Integer(required=True, metadata={"description": "active institutions in scope"})
+    inspected = fields.Integer(required=True, metadata={"description": "of them, inspected at least once under the plan"})
+    completion_rate = fields.Float(required=True, metadata={"description": "inspected / institutions, 0–1"})
+    penalties = fields.Integer(required=True, metadata={"description": "records under the plan with an approved penalty"})
+    closed = fields.Integer(required=True, metadata={
+        "description": "inspected institutions none of whose records under the plan awaits legal review or was returned"})
+    close_rate = fields.Float(required=True, metadata={"description": "closed / inspected, 0–1"})
+
+
+class PlanSchema(Schema):
+    id = fields.Integer(required=True)
+    year = fields.Integer(required=True)
+    name = fields.String(required=True)
+    departments = fields.List(fields.String(), required=True)
+    categories = fields.List(fields.String(), required=True)
+    streets = fields.List(fields.String(), required=True)
+    due_on = fields.Date(required=True)
+    items = fields.List(fields.Nested(PlanItemSchema), required=True)
+    created_at = fields.AwareDateTime()
+    created_by_id = fields.Integer(allow_none=True)
+    progress = fields.Nested(PlanProgressSchema, required=True)
+
+
+class PlanListArgs(PageArgs):
+    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+    department = OneOf(DEPARTMENTS)
