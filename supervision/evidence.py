@@ -65,11 +65,9 @@ def entry_hash(entry: Evidence) -> str:
 # ---- who may do what ------------------------------------------------------------------------------
 
 def departments_on(*, session: SessionLike, inspection: Inspection) -> set[str]:
-    """The departments on the record: its rows in inspection_departments, and the recording (lead)
-    department, which is on every record it made."""
-    rows = session.scalars(select(InspectionDepartment.department)
-                           .where(InspectionDepartment.inspection_id == inspection.id))
-    return {*rows, inspection.department}
+    """The departments on the record (inspection_departments: the lead one and every one that came)."""
+    return set(session.scalars(select(InspectionDepartment.department)
+                               .where(InspectionDepartment.inspection_id == inspection.id)))
 
 
 def _inspection(session: SessionLike, inspection_id: int) -> Inspection:

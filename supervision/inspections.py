@@ -1,6 +1,6 @@
-"""Inspection records, inspector conflicts, and the public penalties and lists.
+"""What the profile shows of inspections and penalties, inspectors and their conflicts, and the lists.
 
-Recording an inspection closes the institution's open lead (the inspection addresses its reasons).
+Recording an inspection is in `supervision.records`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sqlalchemy import literal, select, union_all
 
 from api import policy
 from api.access import ADMIN, DECIDERS, OFFICER, SUPERVISOR
-from api.database import SessionLike, lock_row, today_shanghai, utcnow
+from api.database import SessionLike, utcnow
 from api.errors import (
     Conflict,
     Forbidden,
@@ -22,11 +22,10 @@ from api.errors import (
 )
 from api.models import Account
 from registry.models import Institution
-from supervision import credit, grades, leads, service
+from supervision import credit, grades, service
 from supervision.credit import final_clause
 from supervision.models import (
     Inspection,
-    InspectionDraw,
     InspectorConflict,
     ListDecision,
     ListEntry,
@@ -34,40 +33,6 @@ from supervision.models import (
 )
 
 PROFILE_ITEMS = 5  # the profile shows the last five public inspections and penalties
-
-
-def record(*, session: SessionLike, account: Account, institution_id: int, inspected_on: dt.date, result: str, summary: str,
-           public: bool, draw_id: int | None = None, today: dt.date | None = None) -> Inspection:
-    """Store the inspection and close the institution's open lead. The institution is locked before
-    anything is written, as every writer to its lead does (see leads.service.add_reasons): the inspection's
-    row would otherwise share-lock it through the foreign key, and two inspections each holding that
-    while waiting to lock it for the lead would deadlock."""
-    today = today or today_shanghai()
-    lock_row(session, Institution, institution_id)
-    if session.get(Institution, institution_id) is None:
-        raise ValidationFailed(fields={"institution_id": ["未找到该机构"]})
-    if inspected_on > today:
-        raise ValidationFailed(fields={"inspected_on": ["检查日期不能晚于今天"]})
-    if draw_id is not None and session.get(InspectionDraw, draw_id) is None:
-        raise ValidationFailed(fields={"draw_id": ["未找到该抽查批次"]})
-    inspection = Inspection(institution_id=institution_id, inspected_on=inspected_on, result=result, summary=summary,
-                            public=public, department=account.department or "health", officer_id=account.id,
-                            draw_id=draw_id)
-    session.add(inspection)
-    session.flush()
-    lead = leads.close_open_lead(session=session, institution_id=institution_id, status="inspected", by_id=account.id,
-                                 note=f"检查记录 {inspection.id}（{inspected_on}）")
-    # The record (a penalty), the quantified risk (the latest result) and the risk (the lead) follow it.
-    service.refresh_institution_credit(session=session, institution=session.get_one(Institution, institution_id),
-                                       reason="inspection recorded" + (", lead closed" if lead is not None else ""))
-    return inspection
-
-
-def view(inspection: Inspection) -> dict:
-    return {"id": inspection.id, "institution_id": inspection.institution_id, "inspected_on": inspection.inspected_on,
-            "result": inspection.result, "summary": inspection.summary, "public": inspection.public,
-            "department": inspection.department, "officer_id": inspection.officer_id, "draw_id": inspection.draw_id,
-            "recorded_at": inspection.recorded_at}
 
 
 def public_record(*, session: SessionLike, institution_id: int, today: dt.date, now) -> tuple[list[dict], list[dict]]:
@@ -78,7 +43,7 @@ def public_record(*, session: SessionLike, institution_id: int, today: dt.date, 
                           Inspection.result.label("result"), Inspection.summary.label("text"),
                           literal(None).label("decision_no"), Inspection.id.label("id"))
                    .where(Inspection.institution_id == institution_id, Inspection.public.is_(True),
-                          Inspection.inspected_on >= since)
+                          Inspection.status == "recorded", Inspection.inspected_on >= since)
                    .order_by(Inspection.inspected_on.desc(), Inspection.id.desc()).limit(PROFILE_ITEMS))
     penalties = (select(literal("penalty").label("kind"), Violation.occurred_on.label("on"),
                         literal(None).label("result"), Violation.rule_description.label("text"),

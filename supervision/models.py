@@ -174,6 +174,18 @@ class Inspection(Model):
     evidence_head: Mapped[str | None] = mapped_column(String(64))
 
     institution = relationship("Institution", lazy="joined", viewonly=True)
+    department_rows: Mapped[list[InspectionDepartment]] = relationship(
+        lazy="selectin", order_by="InspectionDepartment.department", cascade="all, delete-orphan")
+    inspector_rows: Mapped[list[InspectionInspector]] = relationship(
+        lazy="selectin", order_by="InspectionInspector.account_id", cascade="all, delete-orphan")
+    findings: Mapped[list[InspectionFinding]] = relationship(
+        lazy="selectin", order_by="InspectionFinding.id", cascade="all, delete-orphan")
+    reviews: Mapped[list[LegalReview]] = relationship(
+        lazy="selectin", order_by="LegalReview.id", cascade="all, delete-orphan")
+
+    @property
+    def departments(self) -> list[str]:
+        return [row.department for row in self.department_rows]
 
 
 class InspectionDepartment(Model):

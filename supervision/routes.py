@@ -29,7 +29,7 @@ from registry.models import Institution
 from selfcheck import commitments
 from selfcheck import service as selfcheck  # selfcheck feeds supervision, not the other way round
 from selfcheck.schemas import BreachInSchema, CommitmentSchema
-from supervision import draws, evidence, exports, inspections, leads, service, violations
+from supervision import draws, evidence, exports, inspections, leads, plans, records, service, violations
 from supervision.models import CreditRecord, Inspection, InspectionDraw
 from supervision.schemas import (
     BlackListInSchema,
@@ -42,15 +42,20 @@ from supervision.schemas import (
     EvidenceSchema,
     EvidenceUploadSchema,
     EvidenceVerificationSchema,
+    FindingsInSchema,
     InspectionInSchema,
     InspectionListArgs,
     InspectionRecordSchema,
     InstitutionCreditSchema,
     LeadListArgs,
     LeadSchema,
+    LegalReviewInSchema,
     LiftInSchema,
     ListEntrySchema,
     ObjectionInSchema,
+    PlanInSchema,
+    PlanListArgs,
+    PlanSchema,
     RefreshResultSchema,
     RuleSchema,
     ViolationInSchema,
@@ -236,23 +241,70 @@ class Inspections(MethodView):
     @login_required(INSTITUTION, *REGULATORS)
     @blp.arguments(InspectionListArgs, location="query", as_kwargs=True)
     @blp.response(200, page_schema(InspectionRecordSchema))
-    def get(self, page, page_size, institution_id=None):
-        """Inspection records: an institution's own; all for regulators."""
+    def get(self, page, page_size, institution_id=None, **filters):
+        """Inspection records, newest first: an institution's own; all for regulators."""
         account = current_account()
-        statement = select(Inspection).order_by(Inspection.inspected_on.desc(), Inspection.id.desc())
+        statement = records.query(**filters)
         statement = scope_to_account(statement, account, Inspection.institution_id, institution_id=institution_id)
         result = paginate(db.session, statement, page=page, page_size=page_size)
-        result["items"] = [inspections.view(i) for i in result["items"]]
+        result["items"] = [records.view(i) for i in result["items"]]
         return result
 
     @login_required(*REGULATORS)
     @blp.arguments(InspectionInSchema)
     @blp.response(201, InspectionRecordSchema)
+    @blp.error(403, "The recorder's department is not on the record")
     def post(self, data):
-        """Record an inspection; public ones show on the profile; it closes the institution's open lead."""
-        inspection = inspections.record(session=db.session, account=current_account(), **data)
+        """Record a visit (one record, each department's findings); it closes the institution's open lead.
+        A penalty finding leaves it pending legal review."""
+        inspection = records.record(session=db.session, account=current_account(), **data)
         db.session.commit()
-        return inspections.view(inspection)
+        return records.view(inspection)
+
+
+@blp.route(f"/inspections/<{ID}:inspection_id>")
+class InspectionById(MethodView):
+    @login_required(INSTITUTION, *REGULATORS)
+    @blp.response(200, InspectionRecordSchema)
+    @blp.error(404, "Unknown, or another institution's")
+    def get(self, inspection_id):
+        """One inspection record with its departments, inspectors, findings and reviews."""
+        return records.view(records.get_visible(session=db.session, account=current_account(),
+                                                inspection_id=inspection_id))
+
+
+@blp.route(f"/inspections/<{ID}:inspection_id>/findings")
+class Findings(MethodView):
+    @login_required(*REGULATORS)
+    @blp.arguments(FindingsInSchema)
+    @blp.response(201, InspectionRecordSchema)
+    @blp.error(403, "The caller's department is not on the record, or the finding is another department's")
+    @blp.error(404, "Unknown inspection")
+    def post(self, data, inspection_id):
+        """Add the caller's department's findings to a record it is on; the result follows the most severe."""
+        account = current_account()
+        inspection = records.get_visible(session=db.session, account=account, inspection_id=inspection_id)
+        records.add_findings(session=db.session, account=account, inspection=inspection, **data)
+        db.session.commit()
+        return records.view(inspection)
+
+
+@blp.route(f"/inspections/<{ID}:inspection_id>/legal-review")
+class LegalReviewOf(MethodView):
+    @login_required(*REGULATORS)
+    @blp.arguments(LegalReviewInSchema)
+    @blp.response(200, InspectionRecordSchema)
+    @blp.error(403, "Not a supervisor of a department on the record, or one of its inspectors")
+    @blp.error(404, "Unknown inspection")
+    @blp.error(409, "INVALID_TRANSITION: no penalty awaits review")
+    def post(self, data, inspection_id):
+        """Legal review of a penalty (法制审核) by a supervisor of a department on the record who did not
+        inspect: approved, it is public and counts; returned, it goes back to the inspectors with the note."""
+        account = current_account()
+        inspection = records.get_visible(session=db.session, account=account, inspection_id=inspection_id)
+        records.legal_review(session=db.session, account=account, inspection=inspection, **data)
+        db.session.commit()
+        return records.view(inspection)
 
 
 @blp.route(f"/inspectors/<{ID}:account_id>/conflicts")
@@ -288,17 +340,18 @@ class Draws(MethodView):
         """Published draws, newest first (public)."""
         result = paginate(db.session, select(InspectionDraw).order_by(InspectionDraw.id.desc()), page=page,
                           page_size=page_size)
-        result["items"] = [draws.view(d) for d in result["items"]]
+        result["items"] = draws.views(session=db.session, records=result["items"])
         return result
 
     @login_required(*DECIDERS)
     @blp.arguments(DrawInSchema)
     @blp.response(201, DrawSchema)
     def post(self, data):
-        """Draw institutions and inspectors at random (双随机), with a stored, published seed."""
+        """Draw institutions and inspectors at random (双随机), with a stored, published seed; jointly with
+        `departments` (a team with inspectors of every one), within a plan's scope with `plan_id`."""
         record = draws.draw(session=db.session, account=current_account(), **data)
         db.session.commit()
-        return draws.view(record)
+        return draws.view(session=db.session, record=record)
 
 
 @blp.route(f"/inspection-draws/<{ID}:draw_id>")
@@ -310,7 +363,7 @@ class DrawById(MethodView):
         record = db.session.get(InspectionDraw, draw_id)
         if record is None:
             raise NotFound("未找到该抽查批次")
-        return draws.view(record)
+        return draws.view(session=db.session, record=record)
 
 
 # ---- leads ----------------------------------------------------------------------------------------
@@ -380,6 +433,42 @@ class Breach(MethodView):
         violations.record_breach(session=db.session, commitment=commitment, account=current_account(), **data)
         db.session.commit()
         return commitments.view(commitment, today_shanghai())
+
+
+# ---- joint supervision: yearly plans (issue 18) ------------------------------------------------------
+
+@blp.route("/inspection-plans")
+class Plans(MethodView):
+    @login_required(*REGULATORS)
+    @blp.arguments(PlanListArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_schema(PlanSchema))
+    def get(self, page, page_size, year=None, department=None):
+        """The yearly inspection plans (一单), newest year first, each with its progress."""
+        result = paginate(db.session, plans.query(year=year, department=department), page=page, page_size=page_size)
+        result["items"] = plans.views(session=db.session, plans=result["items"])
+        return result
+
+    @login_required(*DECIDERS)
+    @blp.arguments(PlanInSchema)
+    @blp.response(201, PlanSchema)
+    @blp.error(403, "A supervisor of none of the plan's departments")
+    @blp.error(409, "A plan of the same year and name exists")
+    def post(self, data):
+        """Make a year's inspection plan with each department's check items (supervisors of one of its
+        departments, admins)."""
+        plan = plans.create(session=db.session, account=current_account(), **data)
+        db.session.commit()
+        return plans.view(session=db.session, plan=plan)
+
+
+@blp.route(f"/inspection-plans/<{ID}:plan_id>")
+class PlanById(MethodView):
+    @login_required(*REGULATORS)
+    @blp.response(200, PlanSchema)
+    @blp.error(404, "Unknown plan")
+    def get(self, plan_id):
+        """One plan with its items and progress: completion (完成率) and closing (完结率) rates."""
+        return plans.view(session=db.session, plan=plans.get(session=db.session, plan_id=plan_id))
 
 
 # ---- evidence of an inspection (执法全过程记录, issue 18) ------------------------------------------

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.models import DEPARTMENTS
 from api.schemas import Id, Name, OneOf, PageArgs, StrictSchema, Text
 from leads.models import LEAD_STATUSES
+from registry.models import CATEGORIES
 
 
 class LeadReasonSchema(Schema):
@@ -129,30 +130,103 @@ class InstitutionCreditSchema(Schema):
     history = fields.List(fields.Nested(CreditHistorySchema))
 
 
+RESULTS = ("pass", "rectify", "penalty")
+
+
+class FindingInSchema(StrictSchema):
+    department = OneOf(DEPARTMENTS, required=True)
+    item_code = Text(max_length=32, allow_none=True, metadata={"description": "a check item of the record's plan"})
+    result = OneOf(RESULTS, required=True)
+    note = Text(required=True, max_length=2000, multiline=True)
+
+
 class InspectionInSchema(StrictSchema):
     institution_id = Id(required=True)
     inspected_on = fields.Date(required=True)
-    result = OneOf(("pass", "rectify", "penalty"), required=True)
+    result = OneOf(RESULTS, allow_none=True, metadata={
+        "description": "required without `findings`; with them, if given, the most severe finding"})
     summary = Text(required=True, max_length=2000, multiline=True)
     public = fields.Boolean(required=True)
+    departments = fields.List(OneOf(DEPARTMENTS), validate=validate.Length(min=1, max=len(DEPARTMENTS)),
+                              allow_none=True, metadata={
+                                  "description": "a joint inspection's departments (default: the recorder's, or the "
+                                                 "draw's); the recorder's department must be one of them"})
     draw_id = Id(allow_none=True)
+    plan_id = Id(allow_none=True, metadata={"description": "default: the draw's plan"})
+    inspector_ids = fields.List(Id(), validate=validate.Length(max=30), allow_none=True, metadata={
+        "description": "active officers of the departments on the record (default: the draw's team); the "
+                       "recorder is always one"})
+    findings = fields.List(fields.Nested(FindingInSchema), validate=validate.Length(max=100), allow_none=True)
+    decision_no = Text(max_length=64, allow_none=True, metadata={"description": "行政处罚决定书文号"})
+
+
+class FindingsInSchema(StrictSchema):
+    findings = fields.List(fields.Nested(FindingInSchema), required=True, validate=validate.Length(min=1, max=100))
+
+
+class LegalReviewInSchema(StrictSchema):
+    decision = OneOf(("approved", "returned"), required=True)
+    note = Text(required=True, max_length=2000, multiline=True)
+    decision_no = Text(max_length=64, allow_none=True, metadata={"description": "行政处罚决定书文号 (approved)"})
+
+
+class FindingSchema(Schema):
+    id = fields.Integer(required=True)
+    department = fields.String(required=True)
+    item_code = fields.String(allow_none=True)
+    result = fields.String(required=True, metadata={"enum": list(RESULTS)})
+    note = fields.String()
+    review = fields.String(allow_none=True, metadata={
+        "enum": ["pending", "approved", "returned"], "description": "a penalty's legal review; null otherwise"})
+    recorded_by = fields.Integer(allow_none=True)
+    recorded_at = fields.AwareDateTime()
+
+
+class ReviewSchema(Schema):
+    decision = fields.String(required=True)
+    note = fields.String()
+    reviewed_by = fields.Integer(allow_none=True)
+    reviewed_at = fields.AwareDateTime()
+
+
+class InspectorSchema(Schema):
+    account_id = fields.Integer(required=True)
+    department = fields.String(required=True)
 
 
 class InspectionRecordSchema(Schema):
     id = fields.Integer(required=True)
     institution_id = fields.Integer(required=True)
+    institution_name = fields.String()
     inspected_on = fields.Date(required=True)
-    result = fields.String(required=True)
+    result = fields.String(required=True, metadata={"description": "the most severe finding still standing"})
+    status = fields.String(required=True, metadata={
+        "enum": ["recorded", "pending_review", "returned"],
+        "description": "pending_review: a penalty awaits legal review; returned: sent back to the inspectors"})
     summary = fields.String()
     public = fields.Boolean()
-    department = fields.String()
+    department = fields.String(metadata={"description": "the recorder's (lead) department"})
+    departments = fields.List(fields.String(), required=True)
     officer_id = fields.Integer(allow_none=True)
     draw_id = fields.Integer(allow_none=True)
+    plan_id = fields.Integer(allow_none=True)
+    inspector_ids = fields.List(fields.Integer())
+    inspectors = fields.List(fields.Nested(InspectorSchema))
+    findings = fields.List(fields.Nested(FindingSchema))
+    reviews = fields.List(fields.Nested(ReviewSchema))
+    decision_no = fields.String(allow_none=True)
+    penalty_approved_at = fields.AwareDateTime(allow_none=True)
+    published_at = fields.AwareDateTime(allow_none=True, metadata={"description": "when the result became public"})
+    evidence_count = fields.Integer()
     recorded_at = fields.AwareDateTime()
 
 
 class InspectionListArgs(PageArgs):
     institution_id = Id(strict=False)
+    status = OneOf(("recorded", "pending_review", "returned"))
+    department = OneOf(DEPARTMENTS, metadata={"description": "records this department is on"})
+    plan_id = Id(strict=False)
+    draw_id = Id(strict=False)
 
 
 class ConflictInSchema(StrictSchema):
@@ -185,24 +259,48 @@ class GradedRatiosSchema(StrictSchema):
 
 
 class DrawInSchema(StrictSchema):
-    department = OneOf(DEPARTMENTS, required=True)
+    department = OneOf(DEPARTMENTS, metadata={"description": "A single department's draw (onecode-draw-v3)"})
+    departments = fields.List(OneOf(DEPARTMENTS), validate=validate.Length(min=2, max=len(DEPARTMENTS)), metadata={
+        "description": "A joint draw (onecode-draw-v4) instead of `department`: two or more departments; each "
+                       "target's team then has `inspectors_per_target` inspectors of every one of them"})
+    plan_id = Id(allow_none=True, metadata={"description": "Draw within this plan's scope (its categories and "
+                                                           "streets); the draw's departments must be on the plan"})
     ratios = fields.Nested(RatiosSchema, required=True)
     graded_ratios = fields.Nested(GradedRatiosSchema, load_default=None, metadata={
         "description": "Cosmetic and dental institutions are sampled by their quantified risk level at these "
                        "ratios instead of by grade (default: the policy's, 10% / 30% / 100%)"})
-    inspectors_per_target = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10))
+    inspectors_per_target = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10), metadata={
+        "description": "Inspectors per target; in a joint draw, per department of the draw"})
     seed = fields.String(validate=validate.Regexp(r"^[\x21-\x7e]{1,64}$", error="1–64 个可见 ASCII 字符"), allow_none=True)
+
+    @validates_schema
+    def _one_kind(self, data, **kwargs):
+        if ("department" in data) == ("departments" in data):
+            raise ValidationError("请填写 department（单部门抽查）或 departments（联合抽查），二选一", "departments")
+
+
+class DrawInspectorSchema(Schema):
+    account_id = fields.Integer(required=True)
+    department = fields.String(required=True)
 
 
 class DrawTargetSchema(Schema):
     institution_id = fields.Integer(required=True)
     inspector_ids = fields.List(fields.Integer(), required=True)
+    inspectors = fields.List(fields.Nested(DrawInspectorSchema), metadata={
+        "description": "A joint draw's team, each inspector with its department (absent from single-department draws)"})
     reason = fields.String(required=True)
+    status = fields.String(required=True, metadata={
+        "enum": ["pending", "inspected"], "description": "inspected once a record names this draw and institution"})
+    inspection_id = fields.Integer(allow_none=True, metadata={"description": "the earliest such record"})
 
 
 class DrawSchema(Schema):
     id = fields.Integer(required=True)
-    department = fields.String()
+    department = fields.String(metadata={"description": "The drawing department (a joint draw: the drawer's, or the "
+                                                        "first of `departments` when an admin drew)"})
+    departments = fields.List(fields.String(), metadata={"description": "Every department of the draw"})
+    plan_id = fields.Integer(allow_none=True)
     algorithm = fields.String()
     seed = fields.String(required=True)
     drawn_at = fields.AwareDateTime()
@@ -229,6 +327,63 @@ class BlackListInSchema(StrictSchema):
 
 class LiftInSchema(StrictSchema):
     reason = Text(required=True, max_length=1000, multiline=True)
+
+
+# ---- joint supervision: yearly plans (issue 18) ------------------------------------------------------
+
+class PlanItemInSchema(StrictSchema):
+    department = OneOf(DEPARTMENTS, required=True)
+    code = Text(required=True, max_length=32, metadata={"description": "unique within its department in the plan"})
+    text = Text(required=True, max_length=2000, multiline=True)
+    basis = Text(max_length=1000, allow_none=True, multiline=True, metadata={"description": "监管依据"})
+
+
+class PlanInSchema(StrictSchema):
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(min=2000, max=2100))
+    name = Name(required=True, max_length=200)
+    departments = fields.List(OneOf(DEPARTMENTS), required=True, validate=validate.Length(min=1, max=len(DEPARTMENTS)))
+    categories = fields.List(OneOf(CATEGORIES), load_default=list, validate=validate.Length(max=len(CATEGORIES)),
+                             metadata={"description": "institution categories in scope; none: all"})
+    streets = fields.List(Name(max_length=64), load_default=list, validate=validate.Length(max=500),
+                          metadata={"description": "streets in scope; none: all"})
+    items = fields.List(fields.Nested(PlanItemInSchema), required=True, validate=validate.Length(min=1, max=1000))
+    due_on = fields.Date(required=True, metadata={"description": "within the plan's year"})
+
+
+class PlanItemSchema(Schema):
+    department = fields.String(required=True)
+    code = fields.String(required=True)
+    text = fields.String(required=True)
+    basis = fields.String(allow_none=True)
+
+
+class PlanProgressSchema(Schema):
+    institutions = fields.Integer(required=True, metadata={"description": "active institutions in scope"})
+    inspected = fields.Integer(required=True, metadata={"description": "of them, inspected at least once under the plan"})
+    completion_rate = fields.Float(required=True, metadata={"description": "inspected / institutions, 0–1"})
+    penalties = fields.Integer(required=True, metadata={"description": "records under the plan with an approved penalty"})
+    closed = fields.Integer(required=True, metadata={
+        "description": "inspected institutions none of whose records under the plan awaits legal review or was returned"})
+    close_rate = fields.Float(required=True, metadata={"description": "closed / inspected, 0–1"})
+
+
+class PlanSchema(Schema):
+    id = fields.Integer(required=True)
+    year = fields.Integer(required=True)
+    name = fields.String(required=True)
+    departments = fields.List(fields.String(), required=True)
+    categories = fields.List(fields.String(), required=True)
+    streets = fields.List(fields.String(), required=True)
+    due_on = fields.Date(required=True)
+    items = fields.List(fields.Nested(PlanItemSchema), required=True)
+    created_at = fields.AwareDateTime()
+    created_by_id = fields.Integer(allow_none=True)
+    progress = fields.Nested(PlanProgressSchema, required=True)
+
+
+class PlanListArgs(PageArgs):
+    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+    department = OneOf(DEPARTMENTS)
 
 
 # ---- evidence of an inspection (执法全过程记录, issue 18) ------------------------------------------

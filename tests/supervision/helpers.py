@@ -115,3 +115,20 @@ def counting_statements():
         yield statements
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
+
+
+def inspected(officer, institution_id: int, result: str, *, reviewer=None, on: dt.date | None = None, **extra) -> dict:
+    """POST a single-department inspection that must be accepted; a penalty is approved in legal review
+    by `reviewer` (a supervisor of the officer's department who did not inspect) when given. Returns the
+    record."""
+    response = officer.post(INSPECTIONS, json={"institution_id": institution_id,
+                                               "inspected_on": str(on or today_shanghai()), "result": result,
+                                               "summary": "现场检查", "public": True, **extra})
+    assert response.status_code == 201, response.get_json()
+    record = response.get_json()
+    if result == "penalty" and reviewer is not None:
+        response = reviewer.post(f"{INSPECTIONS}/{record['id']}/legal-review",
+                                 json={"decision": "approved", "note": "事实清楚，证据确凿，程序合法"})
+        assert response.status_code == 200, response.get_json()
+        record = response.get_json()
+    return record

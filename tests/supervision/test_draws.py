@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -18,7 +19,7 @@ from supervision.models import InspectionDraw
 from tests.api.helpers import assert_error
 from tests.complaints.helpers import assert_validation_error
 from tests.complaints.workflow_helpers import submit
-from tests.supervision.helpers import DRAWS, black_decision, credit, new_institution
+from tests.supervision.helpers import DRAWS, black_decision, counting_statements, credit, new_institution
 
 ALL = {"A": 1.0, "B": 1.0, "C": 1.0, "D": 1.0}
 NONE = {"A": 0.0, "B": 0.0, "C": 0.0, "D": 0.0}
@@ -28,7 +29,10 @@ SEEDS = ["s", "t", "u", "v", "w", "x", "y", "z"]
 
 
 def _draw(persona, ratios=None, inspectors_per_target=1, department="health", **extra):
-    body = {"department": department, "ratios": ratios or ALL, "inspectors_per_target": inspectors_per_target, **extra}
+    """A single department's draw, or a joint one when `departments` is given."""
+    body = {"ratios": ratios or ALL, "inspectors_per_target": inspectors_per_target, **extra}
+    if "departments" not in extra:
+        body["department"] = department
     return persona.post(DRAWS, json=body)
 
 
@@ -101,7 +105,7 @@ def test_the_published_draw_is_re_run_from_its_inputs_to_the_same_targets(client
     assert inputs["seed"] == "s"
     assert sorted(i for i, _, _ in inputs["institutions"]) == sorted(i["id"] for i in directory)
     assert sorted(inputs["inspectors"]) == sorted(o.account.id for o in officers)
-    assert draws.run(inputs) == drawn["targets"]
+    assert draws.run(inputs) == draws.drawn_part(drawn["targets"])
 
 
 def test_a_draw_without_a_seed_gets_one_and_publishes_it(client, supervisor, officers, directory):
@@ -110,7 +114,7 @@ def test_a_draw_without_a_seed_gets_one_and_publishes_it(client, supervisor, off
     assert drawn["seed"]
     published = _published(client, drawn["id"])
     assert published["inputs"]["seed"] == drawn["seed"]
-    assert draws.run(published["inputs"]) == drawn["targets"]
+    assert draws.run(published["inputs"]) == draws.drawn_part(drawn["targets"])
 
 
 def test_draws_never_touch_the_global_random_state(supervisor, officers, directory, client):
@@ -494,7 +498,7 @@ def test_a_draw_with_key_sector_targets_is_re_run_from_its_published_inputs(clie
 
     assert published["algorithm"] == draws.ALGORITHM == "onecode-draw-v3"
     assert {i["id"] for i in key_sector.values()} <= set(_by_institution(drawn))
-    assert draws.run(json.loads(json.dumps(published["inputs"]))) == drawn["targets"]
+    assert draws.run(json.loads(json.dumps(published["inputs"]))) == draws.drawn_part(drawn["targets"])
 
 
 def test_the_inputs_of_a_draw_made_before_key_sectors_re_run_as_they_did(client, supervisor, officers, key_sector,
@@ -565,7 +569,7 @@ def test_graded_ratios_default_to_the_policy_and_re_run_from_the_published_input
     assert drawn["inputs"]["graded_ratios"] == {"low": 0.1, "medium": 0.3, "high": 1.0}  # policy v1
     assert drawn["algorithm"] == "onecode-draw-v3"
     published = _published(client, drawn["id"])
-    assert draws.run(published["inputs"]) == drawn["targets"]
+    assert draws.run(published["inputs"]) == draws.drawn_part(drawn["targets"])
 
 
 def test_graded_ratios_that_fall_as_the_risk_rises_are_refused(supervisor, officers, graded_pair, session):
@@ -575,3 +579,304 @@ def test_graded_ratios_that_fall_as_the_risk_rises_are_refused(supervisor, offic
 
     assert_validation_error(response, "graded_ratios")
     assert _count(session) == before
+
+
+# ---- stored draws re-run to their stored targets, whatever the version ------------------------------
+
+VECTORS = json.loads((Path(__file__).parent / "draw_vectors.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("version", sorted(VECTORS))
+def test_stored_inputs_of_every_version_re_run_to_their_stored_targets(version):
+    """v1–v3 vectors were made by the code before joint draws (commit 5099651), v4 when it was written:
+    a change that altered any stored draw's result fails here."""
+    assert draws.run(VECTORS[version]["inputs"]) == VECTORS[version]["targets"]
+
+
+# ---- joint draws (issue 18): a team with inspectors of every department ----------------------------
+
+@pytest.fixture
+def market_officers(login) -> list:
+    return [login("officer", department="market") for _ in range(2)]
+
+
+@pytest.fixture
+def market_supervisor(login):
+    return login("supervisor", department="market")
+
+
+def _team(target) -> dict[str, list[int]]:
+    team: dict[str, list[int]] = {}
+    for member in target["inspectors"]:
+        team.setdefault(member["department"], []).append(member["account_id"])
+    return team
+
+
+def _plan(persona, **overrides) -> dict:
+    body = {"year": today_shanghai().year, "name": "联合检查计划", "departments": ["health", "market"],
+            "items": [{"department": "health", "code": "H-01", "text": "执业许可"},
+                      {"department": "market", "code": "M-01", "text": "明码标价"}],
+            "due_on": f"{today_shanghai().year}-12-31", **overrides}
+    response = persona.post("/api/v1/inspection-plans", json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_a_joint_draw_gives_every_target_inspectors_of_every_department(supervisor, officers, market_officers,
+                                                                        directory):
+    drawn = _drawn(supervisor, ALL, 1, seed="s", departments=["health", "market"])
+
+    health = {o.account.id for o in officers}
+    market = {o.account.id for o in market_officers}
+    assert drawn["algorithm"] == draws.JOINT_ALGORITHM == "onecode-draw-v4"
+    assert (drawn["departments"], drawn["department"], drawn["plan_id"]) == (["health", "market"], "health", None)
+    assert len(drawn["targets"]) == len(directory)
+    for target in drawn["targets"]:
+        team = _team(target)
+        assert list(team) == ["health", "market"]
+        assert len(team["health"]) == 1 and set(team["health"]) <= health
+        assert len(team["market"]) == 1 and set(team["market"]) <= market
+        assert target["inspector_ids"] == sorted(team["health"] + team["market"])
+        assert (target["status"], target["inspection_id"]) == ("pending", None)
+
+
+def test_inspectors_per_target_counts_per_department_in_a_joint_draw(supervisor, officers, market_officers,
+                                                                     directory):
+    drawn = _drawn(supervisor, ALL, 2, seed="s", departments=["health", "market"])
+
+    for target in drawn["targets"]:
+        assert {department: len(ids) for department, ids in _team(target).items()} == {"health": 2, "market": 2}
+        assert len(set(target["inspector_ids"])) == 4
+
+
+def test_the_order_of_the_departments_asked_does_not_change_a_joint_draw(supervisor, officers, market_officers,
+                                                                         directory):
+    first = _drawn(supervisor, {"A": 0, "B": 0.5, "C": 0, "D": 1}, 1, seed="s", departments=["health", "market"])
+    second = _drawn(supervisor, {"A": 0, "B": 0.5, "C": 0, "D": 1}, 1, seed="s", departments=["market", "health"])
+
+    assert first["targets"] == second["targets"]
+    assert second["inputs"]["departments"] == ["health", "market"]
+
+
+def test_a_supervisor_of_either_department_and_an_admin_may_draw_jointly(market_supervisor, admin, officers,
+                                                                         market_officers, directory):
+    by_market = _drawn(market_supervisor, NONE, 1, seed="s", departments=["health", "market"])
+    by_admin = _drawn(admin, NONE, 1, seed="s", departments=["health", "market"])
+
+    assert by_market["department"] == "market"  # who drew
+    assert by_admin["department"] == "health"  # the first: the lead
+    assert by_market["targets"] == by_admin["targets"]
+
+
+def test_a_supervisor_of_none_of_the_departments_cannot_draw_jointly(login, officers, market_officers, directory,
+                                                                     session):
+    login("officer", department="ecology")
+    ecology_supervisor = login("supervisor", department="ecology")
+
+    response = _draw(ecology_supervisor, ALL, 1, seed="s", departments=["health", "market"])
+
+    assert "departments" in assert_error(response, 422, "VALIDATION_FAILED")["fields"]
+    assert _count(session) == 0
+
+
+@pytest.mark.parametrize("who", ["health officer", "institution", "citizen"])
+def test_an_officer_an_institution_or_a_citizen_cannot_draw_jointly(login, officers, market_officers, clinic,
+                                                                    session, who):
+    persona = {"health officer": lambda: officers[0],
+               "institution": lambda: login("institution", institution_id=clinic["id"]),
+               "citizen": lambda: login("citizen")}[who]()
+
+    assert_error(_draw(persona, ALL, 1, seed="s", departments=["health", "market"]), 403, "FORBIDDEN")
+    assert _count(session) == 0
+
+
+def test_a_department_without_officers_is_named(supervisor, officers, market_officers, directory, session):
+    response = _draw(supervisor, ALL, 1, seed="s", departments=["health", "market", "ecology"])
+
+    body = assert_error(response, 422, "VALIDATION_FAILED")
+    assert list(body["fields"]) == ["departments.ecology"]
+    assert "ecology" in body["message"] and "生态环境局" in body["message"]
+    assert _count(session) == 0
+
+
+def test_a_department_with_fewer_officers_than_asked_is_named(supervisor, officers, market_officers, directory,
+                                                              session):
+    response = _draw(supervisor, ALL, 3, seed="s", departments=["health", "market"])  # market has two
+
+    body = assert_error(response, 422, "VALIDATION_FAILED")
+    assert list(body["fields"]) == ["departments.market"] and "market" in body["message"]
+    assert _count(session) == 0
+
+
+def test_too_few_of_a_department_left_after_conflicts_names_the_department_and_the_target(
+        supervisor, officers, market_officers, directory, clinic, session):
+    for officer in market_officers:
+        assert _conflict(officer, officer.account.id, institution_id=clinic["id"]).status_code == 201
+
+    body = assert_error(_draw(supervisor, ALL, 1, seed="s", departments=["health", "market"]), 422,
+                        "VALIDATION_FAILED")
+
+    assert list(body["fields"]) == ["departments.market"]
+    assert str(clinic["id"]) in body["fields"]["departments.market"][0]
+    assert "market" in body["message"] and str(clinic["id"]) in body["message"]
+    assert _count(session) == 0
+
+
+def test_a_conflicted_inspector_is_never_on_a_joint_team_for_that_institution(supervisor, officers,
+                                                                              market_officers, directory, clinic):
+    conflicted = market_officers[0]
+    assert _conflict(conflicted, conflicted.account.id, institution_id=clinic["id"]).status_code == 201
+
+    for seed in SEEDS[:4]:
+        drawn = _drawn(supervisor, ALL, 1, seed=seed, departments=["health", "market"])
+        assert _team(_by_institution(drawn)[clinic["id"]])["market"] == [market_officers[1].account.id]
+
+
+@pytest.mark.parametrize("body", [
+    {"department": "health", "departments": ["health", "market"]},
+    {},
+    {"departments": ["health"]},
+    {"departments": ["health", "health"]},
+    {"departments": ["health", "forestry"]},
+])
+def test_exactly_one_department_or_two_or_more_departments_are_asked(supervisor, officers, market_officers,
+                                                                     directory, session, body):
+    response = supervisor.post(DRAWS, json={"ratios": ALL, "inspectors_per_target": 1, **body})
+
+    fields = assert_error(response, 422, "VALIDATION_FAILED")["fields"]
+    assert [name.split(".")[0] for name in fields] == ["departments"]
+    assert _count(session) == 0
+
+
+def test_an_unknown_plan_is_refused(supervisor, officers, market_officers, directory, session):
+    response = _draw(supervisor, ALL, 1, seed="s", departments=["health", "market"], plan_id=987_654)
+
+    assert list(assert_error(response, 422, "VALIDATION_FAILED")["fields"]) == ["plan_id"]
+    assert _count(session) == 0
+
+
+def test_a_department_not_on_the_plan_is_refused(login, supervisor, officers, market_officers, directory, session):
+    login("officer", department="ecology")
+    plan = _plan(supervisor)
+
+    response = _draw(supervisor, ALL, 1, seed="s", departments=["health", "ecology"], plan_id=plan["id"])
+
+    body = assert_error(response, 422, "VALIDATION_FAILED")
+    assert "ecology" in body["fields"]["departments"][0]
+    assert _count(session) == 0
+
+
+def test_a_plans_draw_lists_only_the_plans_institutions(admin, supervisor, officers, market_officers, directory):
+    cosmetic = new_institution(admin, 50, category="cosmetic", street="洪家楼街道")
+    dental = new_institution(admin, 51, category="dental", street="山大路街道")
+    plan = _plan(supervisor, categories=["cosmetic", "dental", "clinic"], streets=["洪家楼街道"])
+
+    drawn = _drawn(supervisor, ALL, 1, seed="s", departments=["health", "market"], plan_id=plan["id"],
+                   graded_ratios=ALL_GRADED)
+
+    in_scope = sorted([cosmetic["id"]] + [i["id"] for i in directory if i["street"] == "洪家楼街道"])
+    assert drawn["plan_id"] == plan["id"]
+    assert sorted(i for i, _, _ in drawn["inputs"]["institutions"]) == in_scope
+    assert sorted(_by_institution(drawn)) == in_scope
+    assert dental["id"] not in _by_institution(drawn)
+    assert drawn["inputs"]["scope"] == {"categories": ["cosmetic", "dental", "clinic"], "streets": ["洪家楼街道"]}
+    single = _drawn(supervisor, ALL, 1, seed="s", plan_id=plan["id"], graded_ratios=ALL_GRADED)  # one department
+    assert (single["algorithm"], sorted(_by_institution(single))) == (draws.ALGORITHM, in_scope)
+
+
+# ---- key sectors in a joint draw, and joint records in a single department's ------------------------
+
+def _joint_record(session, institution_id: int, departments: tuple[str, ...]) -> None:
+    """A joint record of this year, as POST /inspections with departments (another branch's work) writes
+    it: the lead's department on the record, every department in inspection_departments."""
+    from supervision.models import Inspection, InspectionDepartment
+
+    inspection = Inspection(institution_id=institution_id, inspected_on=today_shanghai(), result="pass",
+                            summary="联合检查", department=departments[0])
+    session.add(inspection)
+    session.flush()
+    session.add_all([InspectionDepartment(inspection_id=inspection.id, department=d) for d in departments])
+    session.commit()
+
+
+def test_a_key_sector_institution_stays_in_a_joint_draw_until_every_department_inspected_it(
+        supervisor, health_officer, officers, market_officers, key_sector, session):
+    _inspected(health_officer, key_sector["cosmetic"]["id"], today_shanghai())  # health alone
+    _joint_record(session, key_sector["dental"]["id"], ("health", "market"))  # both, on one record
+    _inspected(health_officer, key_sector["tcm_clinic"]["id"], today_shanghai())
+    _joint_record(session, key_sector["tcm_clinic"]["id"], ("market",))  # both, on two records
+
+    drawn = _drawn(supervisor, NONE, 1, seed="s", graded_ratios=NO_GRADED, departments=["health", "market"])
+
+    assert drawn["inputs"]["key_sector_institutions"] == [key_sector["cosmetic"]["id"]]
+    assert [(t["institution_id"], t["reason"]) for t in drawn["targets"]] == [(key_sector["cosmetic"]["id"],
+                                                                               "key_sector")]
+
+
+def test_a_single_departments_draw_counts_a_joint_record_it_was_on(supervisor, officers, market_officers,
+                                                                   key_sector, session):
+    _joint_record(session, key_sector["dental"]["id"], ("market", "health"))  # led by market, health on it
+
+    drawn = _drawn(supervisor, NONE, 1, seed="s", graded_ratios=NO_GRADED)
+
+    assert key_sector["dental"]["id"] not in drawn["inputs"]["key_sector_institutions"]
+    assert sorted(_by_institution(drawn)) == [key_sector["cosmetic"]["id"], key_sector["tcm_clinic"]["id"]]
+
+
+# ---- status of the targets, and verifying a published joint draw --------------------------------
+
+def test_a_target_is_inspected_once_a_record_names_the_draw_with_the_earliest_record(
+        client, supervisor, officers, market_officers, directory, clinic):
+    second_clinic = directory[1]
+    drawn = _drawn(supervisor, ALL, 1, seed="s", departments=["health", "market"])
+    other = _drawn(supervisor, ALL, 1, seed="t", departments=["health", "market"])
+    today = today_shanghai()
+
+    def record(institution_id, draw_id, on):
+        response = officers[0].post("/api/v1/inspections", json={
+            "institution_id": institution_id, "inspected_on": str(on), "result": "pass", "summary": "联合检查",
+            "public": True, "draw_id": draw_id})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    later = record(clinic["id"], drawn["id"], today)
+    earlier = record(clinic["id"], drawn["id"], today - dt.timedelta(days=1))
+    record(second_clinic["id"], other["id"], today)  # another draw's
+
+    targets = _by_institution(_published(client, drawn["id"]))
+    assert (targets[clinic["id"]]["status"], targets[clinic["id"]]["inspection_id"]) == ("inspected", earlier)
+    assert later != earlier
+    assert (targets[second_clinic["id"]]["status"], targets[second_clinic["id"]]["inspection_id"]) == ("pending", None)
+    listed = {d["id"]: d for d in client.get(DRAWS).get_json()["items"]}
+    assert _by_institution(listed[drawn["id"]])[clinic["id"]]["inspection_id"] == earlier
+    assert _by_institution(listed[other["id"]])[second_clinic["id"]]["status"] == "inspected"
+    assert _by_institution(listed[other["id"]])[clinic["id"]]["status"] == "pending"
+
+
+def test_the_draw_list_reads_the_statuses_of_a_page_in_one_query(client, supervisor, officers, market_officers,
+                                                                 directory):
+    _drawn(supervisor, ALL, 1, seed="s", departments=["health", "market"])
+    with counting_statements() as one:
+        client.get(DRAWS)
+    for seed in SEEDS[:3]:
+        _drawn(supervisor, ALL, 1, seed=seed, departments=["health", "market"])
+    with counting_statements() as four:
+        assert len(client.get(DRAWS).get_json()["items"]) == 4
+
+    assert len(four) == len(one)
+
+
+def test_a_published_joint_draw_is_verified_by_the_documented_recipe(client, supervisor, officers,
+                                                                     market_officers, directory, key_sector):
+    """docs/draws.md, "Re-running a draw": the public JSON, the derived fields dropped, run(inputs)."""
+    drawn = _drawn(supervisor, {"A": 0.05, "B": 0.4, "C": 0.3, "D": 1.0}, 2, seed="verify-me",
+                   departments=["market", "health"])
+    body = client.get(f"{DRAWS}/{drawn['id']}").get_data(as_text=True)  # no login
+
+    published = json.loads(body)
+    drawn_part = [{k: v for k, v in t.items() if k not in ("status", "inspection_id")} for t in published["targets"]]
+    assert draws.run(published["inputs"]) == drawn_part
+    assert published["algorithm"] == published["inputs"]["algorithm"] == "onecode-draw-v4"
+    assert {i["id"] for i in key_sector.values()} <= {t["institution_id"] for t in drawn_part}
+    tampered = dict(published["inputs"], seed="another")
+    assert draws.run(tampered) != drawn_part

@@ -1,9 +1,8 @@
 """Evidence of an inspection (执法全过程记录): files by content, kept byte for byte, chained by hash,
 verified from the stored rows and files; only the departments on the record add and read it.
 
-The record here is a health and market joint inspection of a clinic: recorded by the health officer
-with POST /inspections, the market department put on it through the ORM (the joint POST /inspections
-with `departments` is another branch's work)."""
+The record here is a health and market joint inspection of a clinic (one visit, one record), recorded
+by the health officer with both departments' findings and the market officer on the team."""
 
 from __future__ import annotations
 
@@ -22,7 +21,7 @@ from werkzeug.test import encode_multipart
 from api.audit import AuditEntry
 from api.database import db, lock_row
 from supervision import evidence
-from supervision.models import Evidence, Inspection, InspectionDepartment
+from supervision.models import Evidence, Inspection
 from tests.complaints.helpers import (
     GPS_MARKER,
     assert_error,
@@ -73,17 +72,26 @@ def ecology_officer(login):
 
 
 @pytest.fixture
-def joint_record(clinic, health_officer, session) -> int:
-    """A health + market inspection of the clinic (recorded by health today), by id."""
+def joint_record(clinic, health_officer, market_officer) -> int:
+    """A health + market inspection of the clinic, recorded today by the health officer, by id."""
     response = health_officer.post("/api/v1/inspections", json={
-        "institution_id": clinic["id"], "inspected_on": str(dt.date.today()), "result": "rectify",
-        "summary": "卫健、市场监管联合检查：医疗废物暂存间未上锁，价格公示不全，责令限期整改。", "public": True})
+        "institution_id": clinic["id"], "inspected_on": str(dt.date.today()), "public": True,
+        "summary": "卫健、市场监管联合检查（进一次门、查多件事）。", "departments": ["health", "market"],
+        "inspector_ids": [market_officer.account.id],
+        "findings": [{"department": "health", "result": "rectify", "note": "医疗废物暂存间未上锁，责令限期整改。"},
+                     {"department": "market", "result": "rectify", "note": "价格公示不全，责令限期整改。"}]})
     assert response.status_code == 201, response.get_json()
-    inspection_id = response.get_json()["id"]
-    session.add_all([InspectionDepartment(inspection_id=inspection_id, department="health"),
-                     InspectionDepartment(inspection_id=inspection_id, department="market")])
-    session.commit()
-    return inspection_id
+    assert response.get_json()["departments"] == ["health", "market"]
+    return response.get_json()["id"]
+
+
+def single_record(persona, institution_id: int, summary: str = "日常监督检查，未见异常。") -> int:
+    """A one-department record of the persona's department."""
+    response = persona.post("/api/v1/inspections", json={
+        "institution_id": institution_id, "inspected_on": str(dt.date.today()), "result": "pass",
+        "summary": summary, "public": True})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
 
 
 def url(inspection_id: int, tail: str = "") -> str:
@@ -202,9 +210,7 @@ def test_the_same_file_sent_again_is_the_entry_already_recorded(app, health_offi
 
 def test_one_file_on_two_inspections_is_stored_once_and_is_an_entry_of_each(app, clinic, health_officer,
                                                                              joint_record):
-    other = health_officer.post("/api/v1/inspections", json={
-        "institution_id": clinic["id"], "inspected_on": str(dt.date.today()), "result": "pass",
-        "summary": "复查：整改到位。", "public": True}).get_json()["id"]
+    other = single_record(health_officer, clinic["id"], "复查：整改到位。")
 
     a = recorded(health_officer, joint_record, pdf(4))
     b = recorded(health_officer, other, pdf(4))
@@ -365,15 +371,12 @@ def test_an_ecology_officer_not_on_the_record_is_refused_everything(app, health_
     assert len(files_under(app.config["UPLOAD_DIR"])) == 1
 
 
-def test_a_department_comes_onto_the_record_only_through_it(login, joint_record):
-    """The lead department is on its own record; another is not until a row puts it there."""
-    approval_officer = login("officer", department="approval")
-    assert_error(upload(approval_officer, joint_record, pdf(8)), 403, "FORBIDDEN")
+def test_the_market_officer_may_not_record_on_a_health_only_record(clinic, health_officer, market_officer):
+    health_only = single_record(health_officer, clinic["id"])
 
-    db.session.add(InspectionDepartment(inspection_id=joint_record, department="approval"))
-    db.session.commit()
-
-    assert recorded(approval_officer, joint_record, pdf(8))["seq"] == 1
+    assert_error(upload(market_officer, health_only, pdf(8)), 403, "FORBIDDEN")
+    assert_error(market_officer.get(url(health_only)), 403, "FORBIDDEN")
+    assert recorded(health_officer, health_only, pdf(8))["seq"] == 1
 
 
 @pytest.mark.parametrize("who", ["institution", "citizen"])
@@ -409,9 +412,7 @@ def test_an_unknown_inspection_is_not_found(health_officer, joint_record):
 
 
 def test_an_entry_of_another_inspection_is_not_found_through_this_one(clinic, health_officer, joint_record):
-    other = health_officer.post("/api/v1/inspections", json={
-        "institution_id": clinic["id"], "inspected_on": str(dt.date.today()), "result": "pass",
-        "summary": "日常监督检查，未见异常。", "public": True}).get_json()["id"]
+    other = single_record(health_officer, clinic["id"])
     theirs = recorded(health_officer, other, pdf(14))
 
     assert_error(health_officer.get(url(joint_record, f"/{theirs['id']}/file")), 404, "NOT_FOUND")

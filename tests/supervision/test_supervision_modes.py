@@ -19,6 +19,7 @@ from tests.supervision.helpers import (
     RULE_10,
     credit,
     end_window,
+    inspected,
     new_institution,
     recorded,
     scan,
@@ -41,11 +42,8 @@ def _final_last_year(officer, session, institution_id: int, rule_code: str) -> i
     return body["id"]
 
 
-def _inspect(officer, institution_id: int, result: str, on: dt.date | None = None) -> None:
-    response = officer.post(INSPECTIONS, json={"institution_id": institution_id,
-                                               "inspected_on": str(on or today_shanghai()), "result": result,
-                                               "summary": "现场检查", "public": True})
-    assert response.status_code == 201, response.get_json()
+def _inspect(officer, institution_id: int, result: str, on: dt.date | None = None, reviewer=None) -> None:
+    inspected(officer, institution_id, result, on=on, reviewer=reviewer)
 
 
 @pytest.fixture
@@ -103,11 +101,16 @@ def test_an_offence_older_than_the_look_back_window_no_longer_counts(signed_clin
     assert "无违法行为" in shown["mode_reason"]
 
 
-def test_an_inspection_ending_in_a_penalty_means_stationed(signed_clinic, health_officer):
+def test_an_inspection_ending_in_a_penalty_means_stationed_once_legal_review_approves_it(
+        signed_clinic, health_officer, health_supervisor):
     clinic, account = signed_clinic
 
-    _inspect(health_officer, clinic["id"], "penalty")
+    record = inspected(health_officer, clinic["id"], "penalty")
+    assert credit(account, clinic["id"])["supervision_mode"] == "commitment"  # pending review: not counted yet
 
+    response = health_supervisor.post(f"{INSPECTIONS}/{record['id']}/legal-review",
+                                      json={"decision": "approved", "note": "事实清楚"})
+    assert response.status_code == 200, response.get_json()
     found = credit(account, clinic["id"])
     assert found["supervision_mode"] == "stationed" and "行政处罚" in found["mode_reason"]
 
@@ -134,7 +137,8 @@ def test_a_dental_clinic_is_graded_unless_stationed(admin, health_officer, sessi
     assert credit(health_officer, dental["id"])["supervision_mode"] == "stationed"
 
 
-def test_the_quantified_risk_follows_the_latest_inspection_and_shows_on_the_profile(admin, health_officer, client):
+def test_the_quantified_risk_follows_the_latest_inspection_and_shows_on_the_profile(admin, health_officer, client,
+                                                                                   health_supervisor):
     cosmetic = new_institution(admin, 34, category="cosmetic")
     plain_clinic = new_institution(admin, 35)
     assert scan(client, cosmetic)["institution"]["credit"]["graded_risk_level"] == "low"
@@ -143,7 +147,7 @@ def test_the_quantified_risk_follows_the_latest_inspection_and_shows_on_the_prof
     assert credit(health_officer, cosmetic["id"])["graded_risk_level"] == "medium"
     assert scan(client, cosmetic)["institution"]["credit"]["graded_risk_level"] == "medium"
 
-    _inspect(health_officer, cosmetic["id"], "penalty")
+    _inspect(health_officer, cosmetic["id"], "penalty", reviewer=health_supervisor)
     assert credit(health_officer, cosmetic["id"])["graded_risk_level"] == "high"
 
     assert credit(health_officer, plain_clinic["id"])["graded_risk_level"] is None
@@ -192,9 +196,9 @@ def test_a_black_listed_dental_clinic_is_high_whatever_its_inspections(admin, he
     assert credit(health_officer, dental["id"])["graded_risk_level"] == "high"  # drawn at the high ratio
 
 
-def test_the_latest_inspection_is_the_latest_by_date_not_by_entry(admin, health_officer):
+def test_the_latest_inspection_is_the_latest_by_date_not_by_entry(admin, health_officer, health_supervisor):
     cosmetic = new_institution(admin, 40, category="cosmetic")
-    _inspect(health_officer, cosmetic["id"], "penalty")
+    _inspect(health_officer, cosmetic["id"], "penalty", reviewer=health_supervisor)
 
     _inspect(health_officer, cosmetic["id"], "pass", on=LAST_YEAR)  # an old visit entered late
 
