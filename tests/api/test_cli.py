@@ -164,4 +164,4 @@ def test_seed_demo_refuses_to_run_in_production(make_app):
     assert result.exit_code != 0
     assert DEMO_PASSWORD not in result.output
     with app.app_context():
-        assert _seed_counts() == (0, 0, 0)
+        assert _seed_counts() == (0, 0, 0, 0, 0, 0)
