@@ -1,5 +1,6 @@
 """seed-demo: a small demo data set across the packages (directory, codes, checklist templates,
-accounts), so it lives with the composition root rather than in any one package."""
+accounts, a joint inspection plan and visit), so it lives with the composition root rather than in any
+one package."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from api.models import Account
 from directory import service as directory
 from registry.models import Institution
 from selfcheck import templates
+from supervision import plans, records
+from supervision.models import Inspection, InspectionPlan
 
 DEMO_PASSWORD = "onecode-demo-2026"  # noqa: S105 - printed for local demos; seed-demo refuses production
 
@@ -74,11 +77,12 @@ def seed_demo_command():
         made.append(institution)
     logins = [("admin", "admin", None, None), ("health-officer", "officer", "health", None),
               ("health-supervisor", "supervisor", "health", None), ("market-officer", "officer", "market", None),
-              ("clinic", "institution", None, made[0].id)]
+              ("market-supervisor", "supervisor", "market", None), ("clinic", "institution", None, made[0].id)]
     for username, role, department, institution_id in logins:
         if db.session.scalar(select(Account.id).where(Account.username == username)) is None:
             accounts.create_account(session=db.session, username=username, password=DEMO_PASSWORD, role=role,
                                     department=department, institution_id=institution_id)
+    _joint_plan_and_visit(made)
     db.session.commit()
     click.echo(f"Demo logins (password {DEMO_PASSWORD}):")
     for username, role, department, _ in logins:
@@ -88,6 +92,39 @@ def seed_demo_command():
     for institution in made:
         click.echo(f"  {institution.name}: {base_url}/c/{institution.code.token}")
     click.echo(f"API docs: {base_url}/api/v1/docs")
+
+
+DEMO_PLAN_ITEMS = [  # check items the health and market departments bring (一单), with the rule each checks
+    {"department": "health", "code": "WS-01", "text": "是否取得《医疗机构执业许可证》并在有效期内、按核准的诊疗科目执业",
+     "basis": "《医疗机构管理条例》"},
+    {"department": "health", "code": "WS-02", "text": "医疗废物是否分类收集、规范暂存并交有资质的单位处置",
+     "basis": "《医疗废物管理条例》"},
+    {"department": "market", "code": "SJ-01", "text": "医疗服务和药品价格是否明码标价", "basis": "《中华人民共和国价格法》"},
+    {"department": "market", "code": "SJ-02", "text": "医疗广告是否取得《医疗广告审查证明》并按审查内容发布",
+     "basis": "《医疗广告管理办法》"},
+]
+
+
+def _joint_plan_and_visit(made: list[Institution]) -> None:
+    """This year's joint health and market plan for every demo institution, and one joint visit under it
+    (a pass), once."""
+    today = today_shanghai()
+    name = f"{today.year} 年医疗服务领域“综合监管一件事”联合检查计划"
+    plan = db.session.scalar(select(InspectionPlan).where(InspectionPlan.year == today.year,
+                                                          InspectionPlan.name == name))
+    supervisor = db.session.scalars(select(Account).where(Account.username == "health-supervisor")).one()
+    if plan is None:
+        plan = plans.create(session=db.session, account=supervisor, year=today.year, name=name,
+                            departments=["health", "market"], items=DEMO_PLAN_ITEMS,
+                            due_on=dt.date(today.year, 12, 31))
+    if db.session.scalar(select(Inspection.id).where(Inspection.plan_id == plan.id).limit(1)) is None:
+        officer = db.session.scalars(select(Account).where(Account.username == "health-officer")).one()
+        market = db.session.scalars(select(Account).where(Account.username == "market-officer")).one()
+        records.record(session=db.session, account=officer, institution_id=made[0].id, inspected_on=today,
+                       summary="卫健、市场监管联合检查，未发现违法违规问题", public=True, departments=["health", "market"],
+                       plan_id=plan.id, inspector_ids=[market.id], findings=[
+                           {"department": "health", "item_code": "WS-01", "result": "pass", "note": "许可证在有效期内"},
+                           {"department": "market", "item_code": "SJ-01", "result": "pass", "note": "价格公示规范"}])
 
 
 COMMANDS = (seed_demo_command,)

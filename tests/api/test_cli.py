@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from api.database import db
 from api.models import Account
 from onecode.cli import DEMO_PASSWORD
+from supervision.models import Inspection, InspectionDepartment, InspectionPlan
 from tests.api.helpers import log_in
 
 PASSWORD = "a-cli-made-password"
@@ -97,7 +98,8 @@ def test_create_account_refuses_a_taken_username(app, admin, monkeypatch):
 def _seed_counts():
     from registry.models import Institution, Staff
 
-    return _count(Institution), _count(Staff), _count(Account)
+    return (_count(Institution), _count(Staff), _count(Account), _count(InspectionPlan), _count(Inspection),
+            _count(InspectionDepartment))
 
 
 def test_seed_demo_loads_the_demo_once_however_often_it_runs(app):
@@ -113,6 +115,7 @@ def test_seed_demo_loads_the_demo_once_however_often_it_runs(app):
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
     assert after_first[0] >= 1 and after_first[2] >= 1
+    assert after_first[3:] == (1, 1, 2)  # a joint health and market plan, and one joint visit under it
     assert after_second == after_first
 
 
@@ -161,4 +164,4 @@ def test_seed_demo_refuses_to_run_in_production(make_app):
     assert result.exit_code != 0
     assert DEMO_PASSWORD not in result.output
     with app.app_context():
-        assert _seed_counts() == (0, 0, 0)
+        assert _seed_counts() == (0, 0, 0, 0, 0, 0)

@@ -368,3 +368,34 @@ def test_progress_over_ten_thousand_institutions_is_quick(health_supervisor, hea
     assert progress == {"institutions": 10_000, "inspected": 4_000, "completion_rate": 0.4, "penalties": 100,
                         "closed": 3_000, "close_rate": 0.75}
     assert elapsed < 1.0, elapsed
+
+
+def test_a_plans_progress_follows_joint_records_and_legal_review_through_the_api(
+        directory, health_supervisor, health_officer, market_officer, market_supervisor):
+    """End to end: a key-sector plan, joint visits recorded under it, a penalty approved in legal review."""
+    plan = _made(health_supervisor, name="重点行业全覆盖", categories=KEY_SECTORS)
+    visit = {"inspected_on": str(today_shanghai()), "summary": "卫健、市场监管联合检查", "public": True,
+             "departments": ["health", "market"], "plan_id": plan["id"]}
+
+    response = health_officer.post("/api/v1/inspections", json={**visit, "institution_id": directory["cosmetic"]["id"],
+                                                                "findings": [
+        {"department": "health", "item_code": "H-01", "result": "pass", "note": "许可证在有效期内"},
+        {"department": "market", "item_code": "M-01", "result": "penalty", "note": "未明码标价，拒不改正"}]})
+    assert response.status_code == 201, response.get_json()
+    penalised = response.get_json()
+    progress = _plan(health_officer, plan["id"])["progress"]
+    assert (progress["inspected"], progress["closed"], progress["penalties"]) == (1, 0, 0)  # awaiting review
+
+    response = market_officer.post("/api/v1/inspections", json={**visit, "institution_id": directory["dental"]["id"],
+                                                                "findings": [
+        {"department": "market", "item_code": "M-01", "result": "pass", "note": "价格公示规范"}]})
+    assert response.status_code == 201, response.get_json()
+    response = market_supervisor.post(f"/api/v1/inspections/{penalised['id']}/legal-review",
+                                      json={"decision": "approved", "note": "事实清楚，证据确凿"})
+    assert response.status_code == 200, response.get_json()
+
+    progress = _plan(market_officer, plan["id"])["progress"]
+    assert progress["institutions"] == 3  # the open cosmetic, TCM and dental institutions
+    assert (progress["inspected"], progress["closed"], progress["penalties"]) == (2, 2, 1)
+    assert progress["completion_rate"] == pytest.approx(2 / 3, abs=1e-4)
+    assert progress["close_rate"] == 1.0
