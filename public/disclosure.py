@@ -26,7 +26,7 @@ from supervision import grades
 from supervision.inspections import ordered_departments
 from supervision.models import Inspection, InspectionDepartment
 
-PUBLISH_WORKING_DAYS = 20  # 《企业信息公示暂行条例》第六条: within 20 working days of being made
+PUBLISH_WORKING_DAYS = 20  # 《企业信息公示暂行条例》第六条, applied to every result as local policy (docs/decisions.md)
 
 
 def query(*, year: int | None = None, department: str | None = None, street: str | None = None,
