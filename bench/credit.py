@@ -1,15 +1,18 @@
 """Credit recomputation and random draws at city scale (issue 5).
 
 Run from the repo root:  .venv/bin/python bench/credit.py [--database sqlite|postgresql|both]
-                         [--institutions 10000] [--violations 100000] [--seed 5] [--profile] [--report-only]
+                         [--institutions 10000] [--violations 100000] [--inspections 3000] [--seed 5]
+                         [--profile] [--report-only]
 
 For each database it builds a throwaway one (SQLite: a temporary file; PostgreSQL: a fresh schema in
 --pg-url, created and dropped here), runs the migrations with `flask --app wsgi db upgrade`, and loads
 it with bulk Core inserts (not the service layer; random.Random(--seed), so every run loads the same
 data): --institutions institutions on 30 streets, --violations institution violations from the v1 rule
 table (mostly final: pending with the objection window over; some upheld, cancelled, or pending with
-the window still open), 40 health officers with a few conflicts declared, and open leads (about half
-high-priority). Then, in one app context:
+the window still open), --inspections joint supervision records over the past two years (a third
+joint, with 2-3 departments in inspection_departments and each department's finding; penalties
+mostly approved in legal review, some pending review, a few returned), 40 health officers with a
+few conflicts declared, and open leads (about half high-priority). Then, in one app context:
 
 1. `supervision.credit.recompute()` over everything from the stored state (every row changes), committed;
 2. `recompute()` again with nothing changed, committed;
@@ -20,8 +23,10 @@ high-priority). Then, in one app context:
 
 SQL statements are counted with a `before_cursor_execute` listener (an executemany is one statement).
 Checks: the stored points of --sample institutions equal a direct SQL sum of their final points (and
-the grade follows from them), every row changed in (1) and none in (2), `run(inputs)` reproduces the
-stored targets and no inspector is drawn for a declared conflict. Targets: TARGETS seconds for (1), (2)
+the grade follows from them), every institution's record (serious or not) follows from its approved
+penalties and grave final violations, never from a penalty pending review or returned, every row
+changed in (1) and none in (2), `run(inputs)` reproduces the stored targets and no inspector is drawn
+for a declared conflict. Targets: TARGETS seconds for (1), (2)
 and (4) (recompute plus commit or flush) and (3) (draw plus commit), and at most MAX_STATEMENTS statements for any
 recompute, whatever the number of rows. Exit status 1 if missed (unless --report-only). --profile runs
 each step under cProfile and prints the top functions (timings then include the profiler's overhead).
@@ -63,6 +68,8 @@ def parse_args() -> argparse.Namespace:
                          "; a schema is created in it for the run and dropped afterwards")
     parser.add_argument("--institutions", type=int, default=10_000, help="institutions (default 10000)")
     parser.add_argument("--violations", type=int, default=100_000, help="violations (default 100000)")
+    parser.add_argument("--inspections", type=int, default=3_000,
+                        help="inspection records over the past two years, a third joint (default 3000)")
     parser.add_argument("--leads", type=int, default=300, help="open leads, on distinct institutions (default 300)")
     parser.add_argument("--sample", type=int, default=20, help="institutions checked against a direct SQL sum")
     parser.add_argument("--seed", type=int, default=5, help="seed of the data (default 5)")
@@ -169,6 +176,8 @@ def load(session, args: argparse.Namespace, now: dt.datetime, today: dt.date) ->
         {"account_id": a, "institution_id": i, "street": s, "declared_at": now, "declared_by_id": supervisor_id}
         for a, i, s in sorted(conflicts, key=lambda c: (c[0], c[1] or 0, c[2] or ""))])
 
+    inspections = load_inspections(session, args, rng, now, today, institution_ids)
+
     lead_rows = []
     for institution_id in sorted(rng.sample(institution_ids, min(args.leads, len(institution_ids)))):
         kinds = rng.choice([["complaint"], ["complaint", "complaint"], ["missed_selfcheck"],
@@ -184,7 +193,85 @@ def load(session, args: argparse.Namespace, now: dt.datetime, today: dt.date) ->
     return {"institution_ids": institution_ids, "street_of": street_of, "supervisor_id": supervisor_id,
             "officers": len(officer_ids), "conflicts": sorted(conflicts, key=str), "statuses": statuses,
             "leads": len(lead_rows), "high_leads": sum(r["score"] >= 40 for r in lead_rows),
-            "violations": len(rows)}
+            "violations": len(rows), "inspections": inspections}
+
+
+DEPARTMENT_FINDINGS = (("pass", "rectify", "penalty"), (70, 22, 8))  # each department's finding on a visit
+PENALTY_OUTCOMES = (("approved", "pending", "returned"), (85, 10, 5))  # legal review of a penalty
+
+
+def load_inspections(session, args: argparse.Namespace, rng: random.Random, now: dt.datetime, today: dt.date,
+                     institution_ids: list[int]) -> collections.Counter:
+    """Joint supervision records, bulk Core inserts like the rest: --inspections records over the past
+    two years, a third of them joint (health with one or two of market, medical insurance, ecology),
+    each department's finding; a penalty finding approved in legal review (published then), still
+    pending review, or returned (the record then stands on its other findings); a tenth not public."""
+    from sqlalchemy import insert, select
+
+    from api.database import SHANGHAI
+    from api.models import Account
+    from supervision.models import (
+        INSPECTION_RESULTS,
+        Inspection,
+        InspectionDepartment,
+        InspectionFinding,
+        InspectionInspector,
+    )
+
+    officers = {department: list(session.scalars(select(Account.id).where(
+        Account.role == "officer", Account.department == department).order_by(Account.id)))
+        for department in ("health", "market")}
+    severity = {result: rank for rank, result in enumerate(INSPECTION_RESULTS)}
+    counts: collections.Counter = collections.Counter()
+    records, departments_of, findings_of = [], [], []
+    for n in range(args.inspections):
+        joint = n % 3 == 0
+        departments = ["health", *(sorted(rng.sample(["market", "medical_insurance", "ecology"], rng.randint(1, 2)))
+                                   if joint else [])]
+        findings = {department: rng.choices(*DEPARTMENT_FINDINGS)[0] for department in departments}
+        inspected_on = today - dt.timedelta(days=rng.randint(1, 730))
+        recorded_at = min(dt.datetime.combine(inspected_on, dt.time(16), tzinfo=SHANGHAI), now - dt.timedelta(hours=2))
+        public = rng.random() < 0.9
+        outcome = rng.choices(*PENALTY_OUTCOMES)[0] if "penalty" in findings.values() else None
+        standing = [r for r in findings.values() if r != "penalty" or outcome != "returned"] or ["pass"]
+        row = {"institution_id": rng.choice(institution_ids), "inspected_on": inspected_on,
+               "result": max(standing, key=severity.__getitem__), "summary": "压测检查", "public": public,
+               "department": "health", "officer_id": rng.choice(officers["health"]), "draw_id": None,
+               "recorded_at": recorded_at, "status": "recorded", "plan_id": None, "decision_no": None,
+               "penalty_approved_at": None, "published_at": recorded_at if public else None,
+               "evidence_count": 0, "evidence_head": None}
+        if outcome == "approved":
+            approved_at = min(recorded_at + dt.timedelta(days=rng.randint(1, 10)), now - dt.timedelta(hours=1))
+            row |= {"penalty_approved_at": approved_at, "decision_no": f"济卫罚〔{inspected_on.year}〕{n + 1}号",
+                    "published_at": approved_at if public else None}
+        elif outcome is not None:
+            row |= {"status": "pending_review" if outcome == "pending" else "returned", "published_at": None}
+        counts["joint" if joint else "single"] += 1
+        counts[f"penalty {outcome}"] += outcome is not None
+        counts["public"] += public
+        records.append(row)
+        departments_of.append(departments)
+        findings_of.append((findings, outcome))
+    inspection_ids = list(session.scalars(
+        insert(Inspection).execution_options(render_nulls=True).returning(Inspection.id, sort_by_parameter_order=True),
+        records))
+    department_rows, finding_rows, inspector_rows = [], [], []
+    for inspection_id, row, departments, (findings, outcome) in zip(inspection_ids, records, departments_of,
+                                                                     findings_of, strict=True):
+        department_rows += [{"inspection_id": inspection_id, "department": d} for d in departments]
+        finding_rows += [{"inspection_id": inspection_id, "department": d, "item_code": None, "result": r,
+                          "note": "压测", "review": outcome if r == "penalty" else None,
+                          "recorded_by_id": row["officer_id"], "recorded_at": row["recorded_at"]}
+                         for d, r in findings.items()]
+        inspector_rows.append({"inspection_id": inspection_id, "account_id": row["officer_id"], "department": "health"})
+        if "market" in departments:
+            inspector_rows.append({"inspection_id": inspection_id, "account_id": rng.choice(officers["market"]),
+                                   "department": "market"})
+    session.execute(insert(InspectionDepartment), department_rows)
+    session.execute(insert(InspectionFinding).execution_options(render_nulls=True), finding_rows)
+    session.execute(insert(InspectionInspector), inspector_rows)
+    counts["departments"], counts["findings"] = len(department_rows), len(finding_rows)
+    return counts
 
 
 # ---- measuring --------------------------------------------------------------------------------------
@@ -278,6 +365,34 @@ def verify_sample(session, ids: list[int], rng: random.Random, now: dt.datetime,
     return problems
 
 
+def verify_records(session, now: dt.datetime, today: dt.date) -> tuple[list[str], int]:
+    """Every institution's stored record (the supervision mode's input) against direct queries: serious
+    with an approved penalty or a final serious violation in the look-back window, whatever penalties
+    wait for legal review or were returned. Returns the problems and how many are serious."""
+    from sqlalchemy import select
+
+    from api import policy
+    from registry.models import Institution
+    from supervision import grades as grading
+    from supervision.credit import final_clause
+    from supervision.models import Inspection, Violation
+
+    under = policy.in_force(today)
+    since = grading.years_before(today, under.mode_lookback_years)
+    approved = set(session.scalars(select(Inspection.institution_id).where(
+        Inspection.penalty_approved_at.is_not(None), Inspection.inspected_on >= since)))
+    grave = set(session.scalars(select(Violation.institution_id).where(
+        Violation.subject_type == "institution", Violation.points >= under.serious_violation_points,
+        Violation.occurred_on >= since, final_clause(now))))
+    stored = set(session.scalars(select(Institution.id).where(Institution.credit_record == grading.SERIOUS)))
+    expected = approved | grave
+    problems = [f"{len(expected - stored)} institutions not serious despite an approved penalty or a grave violation"] \
+        if expected - stored else []
+    if stored - expected:
+        problems.append(f"{len(stored - expected)} institutions serious without grounds (a pending or returned penalty?)")
+    return problems, len(stored)
+
+
 def check_draw(record, inputs: dict, rerun: list[dict]) -> list[str]:
     problems = []
     if rerun != record.targets:
@@ -337,6 +452,11 @@ def measure(database: harness.Database, args: argparse.Namespace, tmp: str) -> d
               f"upheld {s['upheld']}, cancelled {s['cancelled']}, pending in window {s['open']}), "
               f"{data['officers']} health officers with {len(data['conflicts'])} declared conflicts, "
               f"{data['leads']} open leads ({data['high_leads']} with score >= 40)")
+        ins = data["inspections"]
+        print(f"    {args.inspections} inspections ({ins['joint']} joint, {ins['single']} single; {ins['departments']} "
+              f"department rows, {ins['findings']} findings; {ins['public']} public); penalties: approved "
+              f"{ins['penalty approved']}, pending review {ins['penalty pending']}, returned {ins['penalty returned']}")
+        result["inspections"] = dict(ins)
         counter = Statements(db.engine)
         ids = data["institution_ids"]
 
@@ -378,6 +498,11 @@ def measure(database: harness.Database, args: argparse.Namespace, tmp: str) -> d
 
         sample_problems = verify_sample(session, ids, random.Random(args.seed + 1), utcnow(), today, args.sample)
         problems += sample_problems
+        record_problems, serious = verify_records(session, utcnow(), today)
+        problems += record_problems
+        print(f"    record check (every institution): {serious} serious"
+              + (f"; {'; '.join(record_problems)}" if record_problems else ", each from an approved penalty or a "
+                 "final serious violation, none from a penalty pending or returned"))
         print(f"    sample check: {args.sample} random institutions, stored points and grade vs a direct SQL sum "
               f"of final points: {'all equal' if not sample_problems else f'{len(sample_problems)} differ'}")
         for problem in sample_problems[:5]:

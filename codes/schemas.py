@@ -42,11 +42,15 @@ class InspectionSchema(Schema):
     date = fields.Date()
     result = fields.String()
     summary = fields.String()
+    departments = fields.List(fields.String(), metadata={
+        "description": "the departments on the record, lead (health) first; several: a joint inspection"})
 
 
 class PenaltySchema(Schema):
+    """A final public violation, or the approved penalty of a public inspection (法制审核 passed)."""
+
     date = fields.Date()
-    decision_no = fields.String()
+    decision_no = fields.String(allow_none=True)
     summary = fields.String()
 
 

@@ -31,7 +31,7 @@ from public.scans import ScanCounter
 from registry.models import CATEGORIES
 from supervision import violations
 
-BLUEPRINTS = (core.health, core.blp, core.policies, directory.routes.blp, public.routes.blp, public.h5.h5,
+BLUEPRINTS = (core.health, core.blp, core.policies, directory.routes.blp, public.routes.blp, public.routes.disclosure_blp, public.h5.h5,
               public.h5.h5_track,
               complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp)
 COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *selfcheck.cli.COMMANDS, *supervision.cli.COMMANDS)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import aliased, lazyload
 from api.database import utcnow
 from api.errors import CodeRevoked, NotFound
 from api.labels import COLOUR_NAMES, LIST_NAMES, SUPERVISION_MODE_NAMES
+from api.models import DEPARTMENTS
 from api.text import plain
 from codes import service as codes
 from codes.models import Code
@@ -26,7 +27,8 @@ def scan(*, session, token: str, today, base_url: str) -> dict:
     """Profile for a scanned token: 404 for an unknown token, 410 for a revoked one.
 
     Three queries for an institution (the code with its subject and commitment; the staff with their
-    codes; public inspections and penalties), one for a staff member, whatever the number of staff.
+    codes; public inspections with their departments, and penalties), one for a staff member, whatever
+    the number of staff, inspections or departments.
     """
     if not codes.plausible(token):
         raise NotFound("未找到此码，请确认是否为本平台发放的二维码")
@@ -135,4 +137,5 @@ LABELS = {
     "lists": LIST_NAMES,
     "staff_status": {"active": "在岗", "left": "已离职"},
     "inspection_result": {"pass": "合格", "rectify": "责令整改", "penalty": "行政处罚"},
+    "department": DEPARTMENTS,
 }

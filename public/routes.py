@@ -13,6 +13,7 @@ from api.auth import current_account, login_required
 from api.context import ID, view_context
 from api.database import SHANGHAI, db, today_shanghai
 from api.extensions import Blueprint
+from api.schemas import page_schema
 from codes import service
 from codes.schemas import (
     ImageArgs,
@@ -23,8 +24,9 @@ from codes.schemas import (
     ScanCountsSchema,
 )
 from public import colour as code_colour
-from public import posters, profile, scans
+from public import disclosure, posters, profile, scans
 from public.cache import CachedProfile, ProfileCache, cached_profile
+from public.schemas import DisclosureArgs, PublicPenaltySchema, PublicResultSchema
 from registry import service as registry
 from registry.schemas import CodeSchema
 from selfcheck import commitments
@@ -35,6 +37,8 @@ PROFILE_MAX_AGE = 60
 
 blp = Blueprint("codes", __name__, url_prefix="/api/v1", description="Codes (一码) and the public scan",
                 template_folder="templates")
+disclosure_blp = Blueprint("public", __name__, url_prefix="/api/v1/public",
+                           description="Public disclosure of inspection results and penalties (双随机一公开), no login")
 
 
 def scan_answer(token: str) -> CachedProfile:
@@ -215,3 +219,30 @@ class CommitmentDocument(MethodView):
             signed_at=commitment.signed_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M"),
         )
         return html, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"}
+
+
+# ---- public disclosure (双随机一公开) ----------------------------------------------------------------
+
+@disclosure_blp.route("/inspections")
+class PublicInspections(MethodView):
+    @disclosure_blp.arguments(DisclosureArgs, location="query", as_kwargs=True)
+    @disclosure_blp.response(200, page_schema(PublicResultSchema))
+    @disclosure_blp.error(422, "VALIDATION_FAILED: an unknown department, a year out of range, a page_size over 100")
+    def get(self, page, page_size, **filters):
+        """Public inspection results across institutions, newest published first (public, no login). A
+        record awaiting legal review, or returned by it, is not shown."""
+        statement = disclosure.query(today=today_shanghai(), **filters)
+        return disclosure.page(session=db.session, statement=statement, page=page, page_size=page_size)
+
+
+@disclosure_blp.route("/penalties")
+class PublicPenalties(MethodView):
+    @disclosure_blp.arguments(DisclosureArgs, location="query", as_kwargs=True)
+    @disclosure_blp.response(200, page_schema(PublicPenaltySchema))
+    @disclosure_blp.error(422, "VALIDATION_FAILED: an unknown department, a year out of range, a page_size over 100")
+    def get(self, page, page_size, **filters):
+        """Approved penalties of public inspections (法制审核 passed) of the public window (policy
+        `public_years`), newest published first (public, no login)."""
+        statement = disclosure.query(today=today_shanghai(), penalties=True, **filters)
+        return disclosure.page(session=db.session, statement=statement, page=page, page_size=page_size,
+                               penalties=True)

@@ -20,12 +20,13 @@ from api.errors import (
     NotVisible,
     ValidationFailed,
 )
-from api.models import Account
+from api.models import DEPARTMENTS, Account
 from registry.models import Institution
 from supervision import credit, grades, service
 from supervision.credit import final_clause
 from supervision.models import (
     Inspection,
+    InspectionDepartment,
     InspectorConflict,
     ListDecision,
     ListEntry,
@@ -36,25 +37,57 @@ PROFILE_ITEMS = 5  # the profile shows the last five public inspections and pena
 
 
 def public_record(*, session: SessionLike, institution_id: int, today: dt.date, now) -> tuple[list[dict], list[dict]]:
-    """The last public inspections and the public penalties (final, public violations) of the past five
-    years, in one query."""
+    """The last public inspections, each with its departments (a joint one shows once, with all of
+    them), and the last public penalties of the past five years (policy `public_years`): final public
+    violations and approved penalties of public inspections (with their decision number), in one query.
+
+    An inspection shows once its result is public (status `recorded`, published): one awaiting legal
+    review, or returned by it, does not."""
     since = grades.years_before(today, policy.in_force(today).public_years)
-    inspections = (select(literal("inspection").label("kind"), Inspection.inspected_on.label("on"),
-                          Inspection.result.label("result"), Inspection.summary.label("text"),
-                          literal(None).label("decision_no"), Inspection.id.label("id"))
-                   .where(Inspection.institution_id == institution_id, Inspection.public.is_(True),
-                          Inspection.status == "recorded", Inspection.inspected_on >= since)
-                   .order_by(Inspection.inspected_on.desc(), Inspection.id.desc()).limit(PROFILE_ITEMS))
+    shown = (Inspection.institution_id == institution_id, Inspection.public.is_(True),
+             Inspection.status == "recorded", Inspection.published_at.is_not(None), Inspection.inspected_on >= since)
+    last = (select(Inspection.inspected_on.label("on"), Inspection.result.label("result"),
+                   Inspection.summary.label("text"), Inspection.id.label("id"))
+            .where(*shown).order_by(Inspection.inspected_on.desc(), Inspection.id.desc())
+            .limit(PROFILE_ITEMS).subquery())
+    inspections = (select(literal("inspection").label("kind"), last.c.on, last.c.result, last.c.text,
+                          literal(None).label("decision_no"), last.c.id,
+                          InspectionDepartment.department.label("department"))
+                   .outerjoin(InspectionDepartment, InspectionDepartment.inspection_id == last.c.id))
+    approved = (select(literal("approved").label("kind"), Inspection.inspected_on.label("on"),
+                       Inspection.result.label("result"), Inspection.summary.label("text"),
+                       Inspection.decision_no.label("decision_no"), Inspection.id.label("id"),
+                       literal(None).label("department"))
+                .where(*shown, Inspection.result == "penalty", Inspection.penalty_approved_at.is_not(None))
+                .order_by(Inspection.inspected_on.desc(), Inspection.id.desc()).limit(PROFILE_ITEMS))
     penalties = (select(literal("penalty").label("kind"), Violation.occurred_on.label("on"),
                         literal(None).label("result"), Violation.rule_description.label("text"),
-                        Violation.decision_no.label("decision_no"), Violation.id.label("id"))
+                        Violation.decision_no.label("decision_no"), Violation.id.label("id"),
+                        literal(None).label("department"))
                  .where(Violation.institution_id == institution_id, Violation.subject_type == "institution",
                         Violation.public.is_(True), Violation.occurred_on >= since, final_clause(now))
                  .order_by(Violation.occurred_on.desc(), Violation.id.desc()).limit(PROFILE_ITEMS))
-    rows = session.execute(union_all(inspections.subquery().select(), penalties.subquery().select())).all()
-    shown_inspections = [{"date": r.on, "result": r.result, "summary": r.text} for r in rows if r.kind == "inspection"]
-    shown_penalties = [{"date": r.on, "decision_no": r.decision_no, "summary": r.text} for r in rows if r.kind == "penalty"]
-    return shown_inspections, shown_penalties
+    rows = session.execute(union_all(inspections, approved.subquery().select(), penalties.subquery().select())).all()
+    shown_inspections: dict[int, dict] = {}
+    for r in sorted((r for r in rows if r.kind == "inspection"), key=lambda r: (r.on, r.id), reverse=True):
+        entry = shown_inspections.setdefault(r.id, {"date": r.on, "result": r.result, "summary": r.text,
+                                                    "departments": []})
+        if r.department is not None:
+            entry["departments"].append(r.department)
+    for entry in shown_inspections.values():
+        entry["departments"] = ordered_departments(entry["departments"])
+    newest_penalties = sorted((r for r in rows if r.kind in ("penalty", "approved")),
+                              key=lambda r: (r.on, r.kind == "approved", r.id), reverse=True)[:PROFILE_ITEMS]
+    shown_penalties = [{"date": r.on, "decision_no": r.decision_no, "summary": r.text} for r in newest_penalties]
+    return list(shown_inspections.values()), shown_penalties
+
+
+_DEPARTMENT_ORDER = {department: rank for rank, department in enumerate(DEPARTMENTS)}
+
+
+def ordered_departments(departments: list[str]) -> list[str]:
+    """Departments as the public sees them: in api.models.DEPARTMENTS order, health (the lead) first."""
+    return sorted(departments, key=lambda department: _DEPARTMENT_ORDER.get(department, len(_DEPARTMENT_ORDER)))
 
 
 # ---- inspectors -----------------------------------------------------------------------------------

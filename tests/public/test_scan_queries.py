@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 
 import pytest
 from sqlalchemy import event
 
-from api.database import db
+from api.database import db, today_shanghai
 from directory import service
 from registry.models import Institution
 from tests.conftest import institution_payload, staff_payload
@@ -91,3 +92,32 @@ def test_the_scan_writes_nothing_while_counts_are_buffered(client, small_and_lar
     _, statements = _count_scan(client, f"/api/v1/scan/{small['code']['token']}")
 
     assert not [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+def test_the_scan_costs_the_same_queries_with_joint_inspections_and_approved_penalties(
+        client, admin, health_officer, health_supervisor, small_and_large):
+    small, large = small_and_large
+    for n in range(7):  # more than the profile shows, each on three departments; some approved penalties
+        result = "penalty" if n % 3 == 0 else "rectify"
+        response = health_officer.post("/api/v1/inspections", json={
+            "institution_id": large["id"], "inspected_on": str(today_shanghai() - dt.timedelta(days=n)),
+            "summary": f"联合检查{n}", "public": True, "departments": ["health", "market", "medical_insurance"],
+            "findings": [{"department": "health", "result": result, "note": "卫生"},
+                         {"department": "market", "result": "pass", "note": "市场"},
+                         {"department": "medical_insurance", "result": "pass", "note": "医保"}]})
+        assert response.status_code == 201, response.get_json()
+        if result == "penalty":
+            approved = health_supervisor.post(f"/api/v1/inspections/{response.get_json()['id']}/legal-review",
+                                              json={"decision": "approved", "note": "合法", "decision_no": f"罚{n}"})
+            assert approved.status_code == 200, approved.get_json()
+
+    small_response, small_queries = _count_scan(client, f"/api/v1/scan/{small['code']['token']}")
+    large_response, large_queries = _count_scan(client, f"/api/v1/scan/{large['code']['token']}")
+    _, page_queries = _count_scan(client, f"/c/{large['code']['token']}")
+
+    shown = large_response.json["institution"]
+    assert small_response.json["institution"]["inspections"] == []
+    assert [i["summary"] for i in shown["inspections"]] == [f"联合检查{n}" for n in range(5)]
+    assert all(i["departments"] == ["health", "market", "medical_insurance"] for i in shown["inspections"])
+    assert [p["decision_no"] for p in shown["penalties"]] == ["罚0", "罚3", "罚6"]
+    assert 1 <= len(small_queries) == len(large_queries) == len(page_queries) <= MAX_QUERIES, large_queries

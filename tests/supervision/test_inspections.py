@@ -116,7 +116,7 @@ def test_a_public_inspection_shows_on_the_scan_profile(client, health_officer, c
     _inspected(health_officer, clinic["id"], inspected_on=str(inspected_on), result="rectify", summary="病历书写不规范")
 
     assert _profile(client, clinic)["inspections"] == [
-        {"date": str(inspected_on), "result": "rectify", "summary": "病历书写不规范"}]
+        {"date": str(inspected_on), "result": "rectify", "summary": "病历书写不规范", "departments": ["health"]}]
 
 
 def test_a_non_public_inspection_does_not_show_on_the_scan_profile(client, health_officer, clinic):
