@@ -49,6 +49,7 @@ class Policy:
     serious_violation_points: int
     black_list_term_days: int
     public_years: int
+    publish_working_days: int
     objection_working_days: int
     record_within_years: int
     rule_points: Mapping[str, int]
@@ -88,7 +89,7 @@ def _plain(value):
 SECTIONS: dict[str, dict[str, str]] = {
     "credit": {name: name for name in (
         "grade_c_from", "grade_d_from", "warning_talk_from", "key_supervision_from", "validation_deferred_from",
-        "mode_lookback_years", "serious_violation_points", "black_list_term_days", "public_years")},
+        "mode_lookback_years", "serious_violation_points", "black_list_term_days", "public_years", "publish_working_days")},
     "violations": {"objection_working_days": "objection_working_days", "record_within_years": "record_within_years",
                    "points": "rule_points"},
     "complaints": {name: name for name in ("accept_working_days", "reply_days", "max_extension_days")},
@@ -148,7 +149,7 @@ PARSE: dict[str, Callable[[object], object]] = {
     "validation_deferred_from": _POINTS,
     "mode_lookback_years": _whole(1, 10),  # never shorter than the scoring cycle (a calendar year)
     "serious_violation_points": _POINTS,
-    "black_list_term_days": _whole(1, 3650), "public_years": _whole(1, 10),
+    "black_list_term_days": _whole(1, 3650), "public_years": _whole(1, 10), "publish_working_days": _whole(1, 60),
     "objection_working_days": _whole(1, 60), "record_within_years": _whole(1, 5), "rule_points": _table(None, _rule_points),
     "accept_working_days": _whole(1, 60), "reply_days": _whole(1, 365), "max_extension_days": _whole(0, 365),
     "key_categories": _names, "grade_ratios": _table(GRADES, _ratio), "graded_risk_ratios": _table(RISK_LEVELS, _ratio),

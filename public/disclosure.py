@@ -9,8 +9,9 @@ count, the page (records with their institution's name and street), and the depa
 records.
 
 Each item carries `publish_due_on`: the decision day (the recording day; for a penalty, the day it was
-approved), Beijing time, plus PUBLISH_WORKING_DAYS working days (docs/decisions.md says which text sets
-them), so anyone can check that `published_at` came within it.
+approved), Beijing time, plus the policy's `credit.publish_working_days` working days of the version in
+force that day (GET /api/v1/policy says which text sets them), so anyone can check that `published_at`
+came within it.
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ from registry.models import Institution
 from supervision import grades
 from supervision.inspections import ordered_departments
 from supervision.models import Inspection, InspectionDepartment
-
-PUBLISH_WORKING_DAYS = 20  # 《企业信息公示暂行条例》第六条, applied to every result as local policy (docs/decisions.md)
-
 
 def query(*, year: int | None = None, department: str | None = None, street: str | None = None,
           penalties: bool = False, today: dt.date) -> Select:
@@ -91,5 +89,6 @@ def decided_on(recorded_at: dt.datetime, penalty_approved_at: dt.datetime | None
 
 
 def publish_due_on(recorded_at: dt.datetime, penalty_approved_at: dt.datetime | None) -> dt.date:
-    """The last day the result may be published on: PUBLISH_WORKING_DAYS working days after the decision."""
-    return workdays.add_working_days(decided_on(recorded_at, penalty_approved_at), PUBLISH_WORKING_DAYS)
+    """The last day the result may be published on: the policy's working days after the decision."""
+    decided = decided_on(recorded_at, penalty_approved_at)
+    return workdays.add_working_days(decided, policy.in_force(decided).publish_working_days)
