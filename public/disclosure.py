@@ -27,6 +27,7 @@ from supervision import grades
 from supervision.inspections import ordered_departments
 from supervision.models import Inspection, InspectionDepartment
 
+
 def query(*, year: int | None = None, department: str | None = None, street: str | None = None,
           penalties: bool = False, today: dt.date) -> Select:
     """Public records (or approved penalties) by the list's filters, newest published first, as rows of
