@@ -1,7 +1,8 @@
 """Public disclosure of inspection results across institutions (双随机一公开), no login.
 
-Two lists: every public record whose result is public (status `recorded`, `published_at` set), and the
-approved penalties among them (`penalty_approved_at` set, result `penalty`). A penalty is public for
+Two lists: every public record whose result is public (`published_at` set; its settled result, which
+keeps an approved penalty while a later finding awaits review), and the approved penalties among them
+(`penalty_approved_at` set, settled result `penalty`). A penalty is public for
 the window of policy `public_years` (five years, counted from the inspection day, as on the scan
 profile), on both lists. A record awaiting legal review, or returned by it, is on
 neither; an approved one is on both at once. Each page costs three queries whatever its size: the
@@ -34,19 +35,21 @@ def query(*, year: int | None = None, department: str | None = None, street: str
     the columns an item shows."""
     statement = (
         select(Inspection.id, Inspection.institution_id, Institution.name.label("institution_name"),
-               Institution.street, Inspection.inspected_on, Inspection.result, Inspection.summary,
+               Institution.street, Inspection.inspected_on, Inspection.settled_result.label("result"),
+               Inspection.summary,
                Inspection.draw_id, Inspection.published_at, Inspection.recorded_at, Inspection.decision_no,
                Inspection.penalty_approved_at)
         .join(Institution, Institution.id == Inspection.institution_id)
-        .where(Inspection.public.is_(True), Inspection.status == "recorded", Inspection.published_at.is_not(None))
+        .where(Inspection.public.is_(True), Inspection.settled_result.is_not(None),
+               Inspection.published_at.is_not(None))
         .order_by(Inspection.published_at.desc(), Inspection.id.desc())
     )
     since = grades.years_before(today, policy.in_force(today).public_years)
     if penalties:
-        statement = statement.where(Inspection.result == "penalty", Inspection.penalty_approved_at.is_not(None),
+        statement = statement.where(Inspection.settled_result == "penalty", Inspection.penalty_approved_at.is_not(None),
                                     Inspection.inspected_on >= since)
     else:  # a penalty is public for the window only, on this list too
-        statement = statement.where(or_(Inspection.result != "penalty", Inspection.inspected_on >= since))
+        statement = statement.where(or_(Inspection.settled_result != "penalty", Inspection.inspected_on >= since))
     if year is not None:  # a range, not a function of the column: ix_inspections_inspected_on serves it
         statement = statement.where(Inspection.inspected_on >= dt.date(year, 1, 1),
                                     Inspection.inspected_on < dt.date(year + 1, 1, 1))

@@ -92,9 +92,10 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
     penalties = _by_institution(session, select(Inspection.institution_id, func.min(Inspection.inspected_on))
                                 .where(Inspection.penalty_approved_at.is_not(None), Inspection.inspected_on >= since)
                                 .group_by(Inspection.institution_id), institution_ids)
-    numbered_inspections = select(Inspection.institution_id, Inspection.result, func.row_number().over(
-        partition_by=Inspection.institution_id, order_by=(Inspection.inspected_on.desc(), Inspection.id.desc()))
-        .label("n")).where(Inspection.status == "recorded")  # a result awaiting legal review is not one yet
+    numbered_inspections = select(Inspection.institution_id, Inspection.settled_result.label("result"),
+                                  func.row_number().over(partition_by=Inspection.institution_id,
+                                                         order_by=(Inspection.inspected_on.desc(), Inspection.id.desc()))
+                                  .label("n")).where(Inspection.settled_result.is_not(None))  # not one awaiting review
     if institution_ids is not None:  # numbered within these institutions only, not the whole city
         numbered_inspections = numbered_inspections.where(Inspection.institution_id.in_(institution_ids))
     latest = numbered_inspections.subquery()

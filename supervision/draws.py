@@ -45,7 +45,7 @@ from sqlalchemy import distinct, func, select, union
 from api import policy
 from api.access import SUPERVISOR
 from api.database import SessionLike, today_shanghai
-from api.errors import ValidationFailed
+from api.errors import Forbidden, ValidationFailed
 from api.models import DEPARTMENTS, Account
 from api.policy import Policy
 from leads.models import Lead
@@ -247,12 +247,16 @@ def draw(*, session: SessionLike, account: Account, ratios: dict, inspectors_per
         raise ValidationFailed(fields={"departments": ["联合抽查至少需要两个不同的部门"]})
     field = "departments" if departments is not None else "department"
     if account.role == SUPERVISOR and account.department not in members:
-        raise ValidationFailed(fields={field: ["只能为本部门抽查" if departments is None else "只能为本部门参与的联合抽查"]})
+        if departments is not None:  # as plans, findings and legal review answer a department not on them
+            raise Forbidden("只能为本部门参与的联合抽查")
+        raise ValidationFailed(fields={field: ["只能为本部门抽查"]})  # the single-department answer, unchanged
     plan = None
     if plan_id is not None:
         plan = session.get(InspectionPlan, plan_id)
         if plan is None:
             raise ValidationFailed(fields={"plan_id": ["未找到该检查计划"]})
+        if plan.year != today_shanghai().year:  # its targets could never be recorded under it
+            raise ValidationFailed(fields={"plan_id": [f"该检查计划属于 {plan.year} 年度，只能按本年度的计划抽查"]})
         missing = [name for name in members if name not in plans.departments_of(session=session, plan_id=plan.id)]
         if missing:
             raise ValidationFailed(f"部门 {', '.join(missing)} 不在该检查计划之列",

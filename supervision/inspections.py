@@ -41,12 +41,14 @@ def public_record(*, session: SessionLike, institution_id: int, today: dt.date, 
     them), and the last public penalties of the past five years (policy `public_years`): final public
     violations and approved penalties of public inspections (with their decision number), in one query.
 
-    An inspection shows once its result is public (status `recorded`, published): one awaiting legal
-    review, or returned by it, does not."""
+    An inspection shows once its result is public (published, with its settled result): one that has
+    awaited legal review or a returned department's answer since it was recorded does not show yet; one
+    published before shows its settled result (an approved penalty stays while a later finding waits)."""
     since = grades.years_before(today, policy.in_force(today).public_years)
     shown = (Inspection.institution_id == institution_id, Inspection.public.is_(True),
-             Inspection.status == "recorded", Inspection.published_at.is_not(None), Inspection.inspected_on >= since)
-    last = (select(Inspection.inspected_on.label("on"), Inspection.result.label("result"),
+             Inspection.settled_result.is_not(None), Inspection.published_at.is_not(None),
+             Inspection.inspected_on >= since)
+    last = (select(Inspection.inspected_on.label("on"), Inspection.settled_result.label("result"),
                    Inspection.summary.label("text"), Inspection.id.label("id"))
             .where(*shown).order_by(Inspection.inspected_on.desc(), Inspection.id.desc())
             .limit(PROFILE_ITEMS).subquery())
@@ -55,10 +57,10 @@ def public_record(*, session: SessionLike, institution_id: int, today: dt.date, 
                           InspectionDepartment.department.label("department"))
                    .outerjoin(InspectionDepartment, InspectionDepartment.inspection_id == last.c.id))
     approved = (select(literal("approved").label("kind"), Inspection.inspected_on.label("on"),
-                       Inspection.result.label("result"), Inspection.summary.label("text"),
+                       Inspection.settled_result.label("result"), Inspection.summary.label("text"),
                        Inspection.decision_no.label("decision_no"), Inspection.id.label("id"),
                        literal(None).label("department"))
-                .where(*shown, Inspection.result == "penalty", Inspection.penalty_approved_at.is_not(None))
+                .where(*shown, Inspection.settled_result == "penalty", Inspection.penalty_approved_at.is_not(None))
                 .order_by(Inspection.inspected_on.desc(), Inspection.id.desc()).limit(PROFILE_ITEMS))
     penalties = (select(literal("penalty").label("kind"), Violation.occurred_on.label("on"),
                         literal(None).label("result"), Violation.rule_description.label("text"),

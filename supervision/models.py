@@ -140,7 +140,7 @@ class Inspection(Model):
     """One visit, one record (进一次门、查多件事): the departments on it, each one's findings, its
     inspectors, evidence and legal review. `result` is the most severe finding still standing; a penalty
     finding leaves the record `pending_review` until a supervisor who did not inspect approves it (法制
-    审核), and only then is the penalty public and counted (`penalty_approved_at`). `published_at` is when
+    审核), and only then is the penalty public and counted (`penalty_approved_at`, `settled_result`). `published_at` is when
     the result first became public (双随机一公开); `evidence_head` and `evidence_count` anchor the
     evidence chain, so that removing its last entry is detected too."""
 
@@ -148,6 +148,7 @@ class Inspection(Model):
     __table_args__ = (
         CheckConstraint(one_of("result", INSPECTION_RESULTS), name="result"),
         CheckConstraint(one_of("status", INSPECTION_STATUSES), name="status"),
+        CheckConstraint(one_of("settled_result", INSPECTION_RESULTS), name="settled_result"),
         Index("ix_inspections_institution_date", "institution_id", "inspected_on"),
         Index("ix_inspections_inspected_on", "inspected_on"),
         Index("ix_inspections_published_at", "published_at"),
@@ -158,7 +159,7 @@ class Inspection(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="RESTRICT"))
     inspected_on: Mapped[dt.date] = mapped_column(Date)
-    result: Mapped[str] = mapped_column(String(16))
+    result: Mapped[str | None] = mapped_column(String(16))  # None while no finding stands (all returned)
     summary: Mapped[str] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(default=True)
     department: Mapped[str] = mapped_column(String(32))  # the recording officer's: the lead department
@@ -166,6 +167,10 @@ class Inspection(Model):
     draw_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_draws.id", ondelete="SET NULL"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default="recorded")
+    # The result as of the last time nothing awaited review or a returned department's answer: what is
+    # public and counts toward credit (None until then). An approved penalty stays in it while a later
+    # finding waits for review.
+    settled_result: Mapped[str | None] = mapped_column(String(16))
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_plans.id", ondelete="RESTRICT"))
     decision_no: Mapped[str | None] = mapped_column(String(64))  # 行政处罚决定书文号 of an approved penalty
     penalty_approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from api.access import ADMIN, OFFICER, STAFF, SUPERVISOR
 from api.database import SessionLike, lock_row, today_shanghai, utcnow
-from api.errors import Forbidden, InvalidTransition, NotVisible, ValidationFailed
+from api.errors import Conflict, Forbidden, InvalidTransition, NotVisible, ValidationFailed
 from api.models import Account
 from registry.models import Institution
-from supervision import leads, service
+from supervision import leads, plans, service
 from supervision.models import (
     INSPECTION_RESULTS,
     Inspection,
@@ -56,7 +56,7 @@ def record(*, session: SessionLike, account: Account, institution_id: int, inspe
     draw = _draw(session, draw_id, institution_id)
     if departments is None:
         departments = list(draw.departments) if draw is not None and draw.departments else [_own(account)]
-    departments = sorted(set(departments))
+    departments = plans.canonical(departments)
     if account.role != ADMIN and account.department not in departments:
         raise Forbidden("只能记录本部门参加的检查")
     if plan_id is None and draw is not None:
@@ -108,41 +108,42 @@ def add_findings(*, session: SessionLike, account: Account, inspection: Inspecti
     if account.role in STAFF and all(row.account_id != account.id for row in inspection.inspector_rows):
         inspection.inspector_rows.append(InspectionInspector(account_id=account.id, department=account.department))
     inspection.findings.extend(_finding(finding, account) for finding in findings)
-    before = inspection.result
     _settle(inspection)
     session.flush()
-    if inspection.result != before:
-        service.refresh_institution_credit(session=session, institution=inspection.institution,
-                                           reason="inspection findings added")
+    # The settled result, the status or an approval may have changed what counts.
+    service.refresh_institution_credit(session=session, institution=inspection.institution,
+                                       reason="inspection findings added")
     return inspection
 
 
 def legal_review(*, session: SessionLike, account: Account, inspection: Inspection, decision: str, note: str,
-                 decision_no: str | None = None) -> Inspection:
+                 decision_no: str | None = None, finding_ids: list[int] | None = None) -> Inspection:
     """Review the record's pending penalty findings (法制审核): a supervisor of a department on the record
     who is not one of its inspectors. Approved, the penalty is public (if the record is) and counts
-    toward credit; returned, it no longer stands and the record waits for the inspectors again."""
+    toward credit; returned, it no longer stands and the record waits for that department's inspectors
+    again. `finding_ids`, if given, must be exactly the pending ones: a penalty added after the reviewer
+    read the record is not decided unseen (409)."""
     lock_row(session, Inspection, inspection.id)
     session.refresh(inspection)
     if account.role != SUPERVISOR or account.department not in inspection.departments:
         raise Forbidden("法制审核须由检查记录所涉部门的科室负责人进行")
     if any(row.account_id == account.id for row in inspection.inspector_rows):
         raise Forbidden("参加检查的执法人员不得审核本案")
-    if inspection.status != "pending_review":
+    pending = [finding for finding in inspection.findings if finding.review == "pending"]
+    if not pending:
         raise InvalidTransition("该检查记录没有待审核的行政处罚")
+    if finding_ids is not None and sorted(finding_ids) != sorted(finding.id for finding in pending):
+        raise Conflict("待审核的处罚已有变化，请刷新后重新审核",
+                       fields={"finding_ids": [f"待审核的检查发现为 {', '.join(str(f.id) for f in pending)}"]})
     now = utcnow()
-    for finding in inspection.findings:
-        if finding.review == "pending":
-            finding.review = decision
+    for finding in pending:
+        finding.review = decision
     inspection.reviews.append(LegalReview(decision=decision, note=note, reviewed_by_id=account.id, reviewed_at=now))
     if decision == "approved":
         inspection.penalty_approved_at = inspection.penalty_approved_at or now
         if decision_no is not None:
             inspection.decision_no = decision_no
-        _settle(inspection, now=now)
-    else:
-        inspection.status = "returned"
-        inspection.result = _most_severe(inspection) or inspection.result
+    _settle(inspection, now=now)
     session.flush()
     service.refresh_institution_credit(session=session, institution=inspection.institution,
                                        reason=f"legal review {decision}")
@@ -173,7 +174,9 @@ def get_visible(*, session: SessionLike, account: Account, inspection_id: int) -
     return inspection
 
 
-def view(inspection: Inspection) -> dict:
+def view(inspection: Inspection, *, internal: bool = True) -> dict:
+    """A record as the API shows it; `internal=False` (the institution inspected) leaves out the legal
+    reviews, which are the regulators' own deliberation."""
     return {"id": inspection.id, "institution_id": inspection.institution_id,
             "institution_name": inspection.institution.name, "inspected_on": inspection.inspected_on,
             "result": inspection.result, "status": inspection.status, "summary": inspection.summary,
@@ -186,7 +189,8 @@ def view(inspection: Inspection) -> dict:
                           "note": f.note, "review": f.review, "recorded_by": f.recorded_by_id,
                           "recorded_at": f.recorded_at} for f in inspection.findings],
             "reviews": [{"decision": r.decision, "note": r.note, "reviewed_by": r.reviewed_by_id,
-                         "reviewed_at": r.reviewed_at} for r in inspection.reviews],
+                         "reviewed_at": r.reviewed_at} for r in inspection.reviews] if internal else [],
+            "settled_result": inspection.settled_result,
             "decision_no": inspection.decision_no, "penalty_approved_at": inspection.penalty_approved_at,
             "published_at": inspection.published_at, "evidence_count": inspection.evidence_count,
             "recorded_at": inspection.recorded_at}
@@ -195,15 +199,23 @@ def view(inspection: Inspection) -> dict:
 # ---- the rules ---------------------------------------------------------------------------------------
 
 def _settle(inspection: Inspection, *, now: dt.datetime | None = None) -> None:
-    """The record's result and status from its standing findings: awaiting review while a penalty does;
-    public (published, once) when nothing awaits review."""
-    inspection.result = _most_severe(inspection) or inspection.result
+    """The record's result and status from its findings. It awaits review while a penalty does; it is
+    `returned` while a department whose penalty was returned has not concluded again (a later finding of
+    its own); otherwise it is `recorded`, its result settled, and a public record is published (once)."""
+    inspection.result = _most_severe(inspection)
+    findings = inspection.findings  # in the order recorded: those loaded by id, new ones appended
+    latest_of = {finding.department: index for index, finding in enumerate(findings)}
+    unanswered = any(finding.review == "returned" and latest_of[finding.department] == index
+                     for index, finding in enumerate(findings))
     if any(finding.review == "pending" for finding in inspection.findings):
         inspection.status = "pending_review"
-        return
-    inspection.status = "recorded"
-    if inspection.public and inspection.published_at is None:
-        inspection.published_at = now or utcnow()
+    elif unanswered:
+        inspection.status = "returned"
+    else:
+        inspection.status = "recorded"
+        inspection.settled_result = inspection.result
+        if inspection.public and inspection.published_at is None:
+            inspection.published_at = now or utcnow()
 
 
 def _most_severe(inspection: Inspection) -> str | None:
@@ -222,17 +234,17 @@ def _check_findings(session: SessionLike, findings: list[dict], departments: lis
     items: set[tuple[str, str]] = set()
     if plan is not None:
         items = set(session.execute(select(PlanItem.department, PlanItem.code).where(PlanItem.plan_id == plan.id)))
-    errors: dict[str, dict[str, list[str]]] = {}
+    errors: dict[str, list[str]] = {}
     for index, finding in enumerate(findings):
         if finding["department"] not in departments:
-            errors.setdefault(str(index), {})["department"] = ["该部门不在本次检查记录上"]
+            errors[f"{field}.{index}.department"] = ["该部门不在本次检查记录上"]
         elif finding.get("item_code") is not None:
             if plan is None:
-                errors.setdefault(str(index), {})["item_code"] = ["未关联检查计划，不能引用检查事项"]
+                errors[f"{field}.{index}.item_code"] = ["未关联检查计划，不能引用检查事项"]
             elif (finding["department"], finding["item_code"]) not in items:
-                errors.setdefault(str(index), {})["item_code"] = ["该部门在检查计划中没有这一检查事项"]
+                errors[f"{field}.{index}.item_code"] = ["该部门在检查计划中没有这一检查事项"]
     if errors:
-        raise ValidationFailed(fields={field: errors})  # type: ignore[dict-item]
+        raise ValidationFailed(fields=errors)
 
 
 def _draw(session: SessionLike, draw_id: int | None, institution_id: int) -> InspectionDraw | None:

@@ -247,7 +247,7 @@ class Inspections(MethodView):
         statement = records.query(**filters)
         statement = scope_to_account(statement, account, Inspection.institution_id, institution_id=institution_id)
         result = paginate(db.session, statement, page=page, page_size=page_size)
-        result["items"] = [records.view(i) for i in result["items"]]
+        result["items"] = [records.view(i, internal=account.role != INSTITUTION) for i in result["items"]]
         return result
 
     @login_required(*REGULATORS)
@@ -269,8 +269,9 @@ class InspectionById(MethodView):
     @blp.error(404, "Unknown, or another institution's")
     def get(self, inspection_id):
         """One inspection record with its departments, inspectors, findings and reviews."""
-        return records.view(records.get_visible(session=db.session, account=current_account(),
-                                                inspection_id=inspection_id))
+        account = current_account()
+        return records.view(records.get_visible(session=db.session, account=account, inspection_id=inspection_id),
+                            internal=account.role != INSTITUTION)
 
 
 @blp.route(f"/inspections/<{ID}:inspection_id>/findings")
@@ -296,7 +297,7 @@ class LegalReviewOf(MethodView):
     @blp.response(200, InspectionRecordSchema)
     @blp.error(403, "Not a supervisor of a department on the record, or one of its inspectors")
     @blp.error(404, "Unknown inspection")
-    @blp.error(409, "INVALID_TRANSITION: no penalty awaits review")
+    @blp.error(409, "INVALID_TRANSITION: no penalty awaits review; CONFLICT: `finding_ids` are no longer the pending ones")
     def post(self, data, inspection_id):
         """Legal review of a penalty (法制审核) by a supervisor of a department on the record who did not
         inspect: approved, it is public and counts; returned, it goes back to the inspectors with the note."""

@@ -168,6 +168,9 @@ class LegalReviewInSchema(StrictSchema):
     decision = OneOf(("approved", "returned"), required=True)
     note = Text(required=True, max_length=2000, multiline=True)
     decision_no = Text(max_length=64, allow_none=True, metadata={"description": "行政处罚决定书文号 (approved)"})
+    finding_ids = fields.List(Id(), validate=validate.Length(min=1, max=100), allow_none=True, metadata={
+        "description": "the pending penalty findings reviewed; if they are no longer exactly the pending ones "
+                       "(a penalty was added meanwhile), 409 CONFLICT and nothing is decided"})
 
 
 class FindingSchema(Schema):
@@ -199,7 +202,10 @@ class InspectionRecordSchema(Schema):
     institution_id = fields.Integer(required=True)
     institution_name = fields.String()
     inspected_on = fields.Date(required=True)
-    result = fields.String(required=True, metadata={"description": "the most severe finding still standing"})
+    result = fields.String(required=True, allow_none=True, metadata={
+        "description": "the most severe finding still standing (null while every finding is returned)"})
+    settled_result = fields.String(allow_none=True, metadata={
+        "description": "the result as of the last time nothing awaited review: what is public and counts"})
     status = fields.String(required=True, metadata={
         "enum": ["recorded", "pending_review", "returned"],
         "description": "pending_review: a penalty awaits legal review; returned: sent back to the inspectors"})

@@ -11,7 +11,7 @@ from api.database import today_shanghai, utcnow
 from leads import service as leads
 from leads.models import Lead
 from supervision.models import Inspection, InspectionPlan, PlanDepartment, PlanItem
-from tests.supervision.helpers import DRAWS, INSPECTIONS, credit, scan
+from tests.supervision.helpers import DRAWS, INSPECTIONS, credit, new_institution, scan
 
 TODAY = today_shanghai()
 
@@ -127,7 +127,7 @@ def test_a_finding_of_a_department_not_on_the_record_is_refused_and_nothing_is_s
     response = _joint(health_officer, clinic["id"], [_finding("health"), _finding("ecology", "rectify")])
 
     assert response.status_code == 422
-    assert "1" in response.get_json()["fields"]["findings"]
+    assert list(response.get_json()["fields"]) == ["findings.1.department"]
     assert _count(session) == 0
     assert session.get(Lead, complaint_lead).status == "open"  # nothing half-written: the lead stays open
 
@@ -307,7 +307,7 @@ def test_findings_name_the_plans_items_of_their_department(clinic, health_office
 
     wrong = _joint(health_officer, clinic["id"], [_finding("health", item_code="SC-01")], plan_id=plan)
     assert wrong.status_code == 422
-    assert "item_code" in wrong.get_json()["fields"]["findings"]["0"]
+    assert list(wrong.get_json()["fields"]) == ["findings.0.item_code"]
 
 
 def test_an_item_code_without_a_plan_or_an_unknown_plan_is_refused(clinic, health_officer):
@@ -349,3 +349,105 @@ def test_an_institution_not_drawn_cannot_be_recorded_under_the_draw(clinic, seco
 
     assert recorded.status_code == 422
     assert "draw_id" in recorded.get_json()["fields"]
+
+
+# ---- what stays settled while a record is reviewed again --------------------------------------------
+
+def test_an_approved_penalty_stays_public_and_counted_while_a_later_penalty_waits_or_is_returned(
+        admin, health_officer, health_supervisor, market_officer, market_supervisor, client):
+    dental = new_institution(admin, 61, category="dental")
+    record = _joint_recorded(health_officer, dental["id"], [_finding("health", "penalty", "超范围执业")])
+    assert _review(market_supervisor, record["id"]).status_code == 200
+    assert credit(health_officer, dental["id"])["graded_risk_level"] == "high"
+
+    added = market_officer.post(f"{INSPECTIONS}/{record['id']}/findings", json={"findings": [
+        _finding("market", "penalty", "虚假宣传")]})
+    assert added.get_json()["status"] == "pending_review"
+    assert credit(health_officer, dental["id"])["graded_risk_level"] == "high"
+    assert [shown["result"] for shown in scan(client, dental)["institution"]["inspections"]] == ["penalty"]
+
+    returned = _review(health_supervisor, record["id"], "returned", "虚假宣传证据不足")
+    assert returned.get_json()["status"] == "returned"
+    assert credit(health_officer, dental["id"])["graded_risk_level"] == "high"
+    assert credit(health_officer, dental["id"])["supervision_mode"] == "stationed"
+    assert [shown["result"] for shown in scan(client, dental)["institution"]["inspections"]] == ["penalty"]
+
+
+def test_a_record_concluded_again_after_a_return_moves_credit_at_once(admin, health_officer, market_officer,
+                                                                       market_supervisor):
+    dental = new_institution(admin, 62, category="dental")
+    record = _joint_recorded(health_officer, dental["id"], [_finding("health", "rectify"),
+                                                            _finding("market", "penalty", "价格欺诈")])
+    assert _review(market_supervisor, record["id"], "returned", "定性不准").status_code == 200
+    assert credit(health_officer, dental["id"])["graded_risk_level"] == "low"  # nothing settled yet
+
+    response = market_officer.post(f"{INSPECTIONS}/{record['id']}/findings", json={"findings": [
+        _finding("market", "pass", "复核后未发现价格违法")]})
+
+    assert (response.get_json()["status"], response.get_json()["settled_result"]) == ("recorded", "rectify")
+    assert credit(health_officer, dental["id"])["graded_risk_level"] == "medium"
+
+
+def test_a_returned_penalty_waits_for_its_own_departments_answer_not_anothers(clinic, health_officer,
+                                                                               market_officer, market_supervisor):
+    record = _joint_recorded(health_officer, clinic["id"], [_finding("health"), _finding("market", "penalty")])
+    assert _review(market_supervisor, record["id"], "returned", "补充证据").status_code == 200
+
+    other = health_officer.post(f"{INSPECTIONS}/{record['id']}/findings", json={"findings": [
+        _finding("health", "pass", "补充检查未见问题")]})
+    assert other.get_json()["status"] == "returned"
+
+    own = market_officer.post(f"{INSPECTIONS}/{record['id']}/findings", json={"findings": [
+        _finding("market", "rectify", "改为责令改正")]})
+    assert (own.get_json()["status"], own.get_json()["result"]) == ("recorded", "rectify")
+
+
+def test_a_record_whose_only_finding_was_returned_has_no_result(clinic, health_officer, health_supervisor):
+    record = _joint_recorded(health_officer, clinic["id"], [_finding("health", "penalty")], departments=["health"])
+
+    body = _review(health_supervisor, record["id"], "returned", "证据不足").get_json()
+
+    assert (body["status"], body["result"], body["settled_result"]) == ("returned", None, None)
+
+
+def test_a_review_naming_findings_that_are_no_longer_the_pending_ones_decides_nothing(
+        clinic, health_officer, market_officer, market_supervisor, session):
+    record = _joint_recorded(health_officer, clinic["id"], [_finding("health", "penalty")])
+    seen = [f["id"] for f in record["findings"]]
+    market_officer.post(f"{INSPECTIONS}/{record['id']}/findings", json={"findings": [
+        _finding("market", "penalty", "后补的处罚")]})
+
+    response = _review(market_supervisor, record["id"], finding_ids=seen)
+
+    assert response.status_code == 409
+    assert response.get_json()["code"] == "CONFLICT"
+    assert {f.review for f in session.get(Inspection, record["id"]).findings} == {"pending"}
+    current = [f["id"] for f in market_officer.get(f"{INSPECTIONS}/{record['id']}").get_json()["findings"]]
+    assert _review(market_supervisor, record["id"], finding_ids=current).status_code == 200
+
+
+def test_the_institution_reads_its_findings_but_not_the_legal_reviews(clinic, clinic_account, health_officer,
+                                                                       health_supervisor):
+    record = _joint_recorded(health_officer, clinic["id"], [_finding("health", "penalty")], departments=["health"])
+    _review(health_supervisor, record["id"], "approved", "内部审核意见：裁量适当")
+
+    own = clinic_account.get(f"{INSPECTIONS}/{record['id']}").get_json()
+    regulators = health_officer.get(f"{INSPECTIONS}/{record['id']}").get_json()
+
+    assert own["findings"] and own["reviews"] == []
+    assert regulators["reviews"][0]["note"] == "内部审核意见：裁量适当"
+
+
+def test_a_draw_under_another_years_plan_is_refused(session, supervisor, health_officer, clinic):
+    old = InspectionPlan(year=TODAY.year - 1, name="去年的计划", categories=[], streets=[],
+                         due_on=dt.date(TODAY.year - 1, 12, 31))
+    session.add(old)
+    session.flush()
+    session.add(PlanDepartment(plan_id=old.id, department="health"))
+    session.commit()
+
+    response = supervisor.post(DRAWS, json={"department": "health", "ratios": {"A": 1, "B": 1, "C": 1, "D": 1},
+                                            "inspectors_per_target": 1, "plan_id": old.id})
+
+    assert response.status_code == 422
+    assert "plan_id" in response.get_json()["fields"]
