@@ -239,13 +239,15 @@ def load_inspections(session, args: argparse.Namespace, rng: random.Random, now:
                "department": "health", "officer_id": rng.choice(officers["health"]), "draw_id": None,
                "recorded_at": recorded_at, "status": "recorded", "plan_id": None, "decision_no": None,
                "penalty_approved_at": None, "published_at": recorded_at if public else None,
-               "evidence_count": 0, "evidence_head": None}
+               "evidence_count": 0, "evidence_head": None, "settled_result": None}
+        row["settled_result"] = row["result"]  # settled unless a penalty awaits review or a returned one an answer
         if outcome == "approved":
             approved_at = min(recorded_at + dt.timedelta(days=rng.randint(1, 10)), now - dt.timedelta(hours=1))
             row |= {"penalty_approved_at": approved_at, "decision_no": f"济卫罚〔{inspected_on.year}〕{n + 1}号",
                     "published_at": approved_at if public else None}
         elif outcome is not None:
-            row |= {"status": "pending_review" if outcome == "pending" else "returned", "published_at": None}
+            row |= {"status": "pending_review" if outcome == "pending" else "returned", "published_at": None,
+                    "settled_result": None}
         counts["joint" if joint else "single"] += 1
         counts[f"penalty {outcome}"] += outcome is not None
         counts["public"] += public
