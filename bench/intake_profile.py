@@ -96,7 +96,7 @@ def main() -> int:
                   f"{harness.reference_loop():.0f} ms){' (profiled: slower)' if args.profile else ''}")
             if args.profile:
                 out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
+                pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("LINES", "60")))
                 print(out.getvalue())
         finally:
             database.drop()
