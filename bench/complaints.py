@@ -1,7 +1,7 @@
 """Complaint intake under load: submissions per second on SQLite and PostgreSQL (issue 3).
 
 Run from the repo root:  .venv/bin/python bench/complaints.py [--database sqlite|postgresql|both]
-                         [--seconds 10] [--clients 16] [--workers N] [--worker-class sync|gthread --threads N]
+                         [--seconds 10] [--clients 16] [--workers N] [--worker-class sync|gthread --threads N] [--keys]
 
 For each database it builds a throwaway one (SQLite: a temporary file; PostgreSQL: a fresh schema in
 PG_URL, created and dropped here), runs the migrations with `flask --app wsgi db upgrade`, seeds
@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import uuid
 from pathlib import Path
 
 import harness  # first: it keeps this file's name from hiding the application's `complaints` package
@@ -73,6 +74,8 @@ def parse_args() -> argparse.Namespace:
                         help="gunicorn worker class (default sync)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread; default 1)")
     parser.add_argument("--institutions", type=int, default=20, help="institutions complained about (default 20)")
+    parser.add_argument("--keys", action="store_true",
+                        help="send each submission with its own Idempotency-Key, as API.md advises clients to")
     parser.add_argument("--staff", type=int, default=5, help="staff per institution (default 5)")
     harness.add_port(parser)
     harness.add_report_only(parser)
@@ -139,8 +142,12 @@ def seed(url: str, institutions: int, staff_each: int) -> dict:
 
 # ---- the requests -----------------------------------------------------------------------------------
 
-def build_requests(port: int, targets: dict, count: int) -> tuple[list[bytes], collections.Counter]:
-    """`count` distinct prebuilt POSTs (seeded, so every run sends the same mix) and what the mix is."""
+KEY_SLOT = b"Idempotency-Key: " + b"?" * 32  # --keys: each send puts a fresh key here (uuid4().hex)
+
+
+def build_requests(port: int, targets: dict, count: int, keys: bool = False) -> tuple[list[bytes], collections.Counter]:
+    """`count` distinct prebuilt POSTs (seeded, so every run sends the same mix) and what the mix is;
+    with `keys`, each has a KEY_SLOT header for the sender to fill."""
     rng = random.Random(3)
     weights = [w for _, _, w in CATEGORIES]
     mix: collections.Counter = collections.Counter()
@@ -160,7 +167,8 @@ def build_requests(port: int, targets: dict, count: int) -> tuple[list[bytes], c
         payload = json.dumps(body, ensure_ascii=False).encode()
         requests.append(
             f"POST /api/v1/complaints HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode() + payload)
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n".encode()
+            + (KEY_SLOT + b"\r\n" if keys else b"") + b"\r\n" + payload)
         mix[kind] += 1
         mix[category] += 1
         mix["anonymous" if anonymous else "named"] += 1
@@ -187,6 +195,8 @@ def run_clients(port: int, requests: list[bytes], seconds: float, clients: int):
         n = offset
         while time.monotonic() < deadline:
             request = requests[n % len(requests)]
+            if KEY_SLOT in request:  # a new submission, not a retry of an earlier one
+                request = request.replace(KEY_SLOT, b"Idempotency-Key: " + uuid.uuid4().hex.encode())
             n += clients
             try:
                 status, body = exchange(port, request)
@@ -288,11 +298,12 @@ def bench(kind: str, args: argparse.Namespace) -> dict:
             env = harness.server_env(database.url, tmp, f"http://127.0.0.1:{port}", **gunicorn_env(args, port))
             harness.migrate(env)
             targets = seed(database.url, args.institutions, args.staff)
-            requests, mix = build_requests(port, targets, BODIES)
+            requests, mix = build_requests(port, targets, BODIES, keys=args.keys)
             server = harness.gunicorn(gunicorn_command(args), env, log_path)
             harness.wait_ready(port, server)
             print(f"\n== {database.label}\n{describe(args)} on 127.0.0.1:{port}; {args.clients} client threads, "
                   f"{args.seconds:g} s; {args.institutions} institutions x {args.staff} staff; "
+                  f"{'an Idempotency-Key each; ' if args.keys else ''}"
                   f"{len(requests)} prebuilt bodies: " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items())))
 
             # Warm-up, not timed: imports, first queries, connection pools. Its cases are checked too.

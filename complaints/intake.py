@@ -442,7 +442,11 @@ def submit(*, session: SessionLike, data: dict, account_id: int | None, idempote
            now: dt.datetime | None = None) -> dict:
     """Validate, number, store and route a complaint; feed the institution's lead. Returns the receipt
     (with the query code, shown this once). The caller commits; on IntegrityError for the key, it
-    rolls back and asks find_replay().
+    rolls back and asks find_replay() (submit_once() does both).
+
+    A keyed submission is not looked up first: the key's unique constraint refuses a second case, and
+    the replay is read after that refusal. A retry is the rare case; looking every first submission up
+    would cost each of them a statement and a round trip.
 
     Every submission takes this path, so it is a few prebuilt statements rather than the ORM's unit
     of work: on PostgreSQL usually one (see _store; the tracking number takes a statement once per
@@ -455,11 +459,6 @@ def submit(*, session: SessionLike, data: dict, account_id: int | None, idempote
     details = validate_details(category, data.get("details") or {})
     check_contact(data)
     request_fingerprint = fingerprint(data, account_id) if idempotency_key else None
-    if idempotency_key and request_fingerprint:
-        replay = find_replay(session=session, idempotency_key=idempotency_key,
-                             request_fingerprint=request_fingerprint, secret=secret)
-        if replay:
-            return replay
     tracking_no = next_tracking_no(session=session, now=now, connection=connection)
     query_code = new_query_code(secret=secret, idempotency_key=idempotency_key, tracking_no=tracking_no)
     under = deadlines.in_force_at(now)
@@ -494,9 +493,10 @@ class Submitted(NamedTuple):
 def submit_once(*, session: SessionLike, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
                 before_commit: Callable[[dict], Any] | None = None) -> Submitted:
     """submit() and commit, once per Idempotency-Key: the JSON API and the H5 form both file this way.
-    `before_commit(receipt)` adds to the same transaction (the H5 form's photo). Two requests with one
-    key at once: the loser's insert or commit fails on the key's unique constraint; it rolls back and
-    answers as the winner did (409 for another body). Without a key such a failure is raised.
+    `before_commit(receipt)` adds to the same transaction (the H5 form's photo). A key already used,
+    by a retry later or by another request at the same moment: the insert or the commit fails on the
+    key's unique constraint; it rolls back and answers as the first did (409 for another body). Without
+    a key such a failure is raised.
 
     The one service that commits: the race is decided at the commit, so the replay has to follow it."""
     try:
