@@ -28,6 +28,8 @@ TOOL_VARIABLES = frozenset({
     "ONECODE_PASSWORD",  # flask create-account (api.cli)
     "ONECODE_EXTRAS",  # scripts/_venv.sh: the pip extras to install
     "ONECODE_SCREENSHOTS",  # tests/browser: also write the README's screenshots
+    "ONECODE_BIND",  # gunicorn.conf.py: where to listen
+    "ONECODE_WORKERS",  # gunicorn.conf.py: how many worker processes
 })
 TOOL_PREFIXES = ("ONECODE_TEST_",)  # the tests' own: ONECODE_TEST_DATABASE_URL, _REDIS_URL, _CHROMIUM
 

@@ -1,12 +1,13 @@
 """Complaint intake under load: submissions per second on SQLite and PostgreSQL (issue 3).
 
 Run from the repo root:  .venv/bin/python bench/complaints.py [--database sqlite|postgresql|both]
-                         [--seconds 10] [--clients 16] [--workers 4] [--worker-class sync|gthread --threads N]
+                         [--seconds 10] [--clients 16] [--workers N] [--worker-class sync|gthread --threads N] [--keys]
 
 For each database it builds a throwaway one (SQLite: a temporary file; PostgreSQL: a fresh schema in
 PG_URL, created and dropped here), runs the migrations with `flask --app wsgi db upgrade`, seeds
 --institutions institutions with --staff staff each through the service layer, and serves it with
-gunicorn on 127.0.0.1 (rate limits off). --clients threads then POST /api/v1/complaints for --seconds
+gunicorn on 127.0.0.1 as the README's production command does (`gunicorn -c gunicorn.conf.py wsgi:app`:
+its worker count, preloading and access log; rate limits off). --clients threads then POST /api/v1/complaints for --seconds
 with prebuilt bodies: targets mixed (an institution's code token, institution_id, staff_id), categories
 mixed (serious and not, with the details their forms require), anonymous and named. Every receipt
 (201: tracking_no, query_code) is kept; afterwards each one is read back with
@@ -31,6 +32,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import uuid
 from pathlib import Path
 
 import harness  # first: it keeps this file's name from hiding the application's `complaints` package
@@ -66,12 +68,14 @@ def parse_args() -> argparse.Namespace:
                          "; a schema is created in it for the run and dropped afterwards")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the timed phase (default 10)")
     parser.add_argument("--clients", type=int, default=16, help="client threads (default 16)")
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1),
-                        help="gunicorn workers (default two per core, as the README's production command)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers (default: gunicorn.conf.py's, 2 x CPUs + 1, as in production)")
     parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync",
                         help="gunicorn worker class (default sync)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread; default 1)")
     parser.add_argument("--institutions", type=int, default=20, help="institutions complained about (default 20)")
+    parser.add_argument("--keys", action="store_true",
+                        help="send each submission with its own Idempotency-Key, as API.md advises clients to")
     parser.add_argument("--staff", type=int, default=5, help="staff per institution (default 5)")
     harness.add_port(parser)
     harness.add_report_only(parser)
@@ -138,8 +142,12 @@ def seed(url: str, institutions: int, staff_each: int) -> dict:
 
 # ---- the requests -----------------------------------------------------------------------------------
 
-def build_requests(port: int, targets: dict, count: int) -> tuple[list[bytes], collections.Counter]:
-    """`count` distinct prebuilt POSTs (seeded, so every run sends the same mix) and what the mix is."""
+KEY_SLOT = b"Idempotency-Key: " + b"?" * 32  # --keys: each send puts a fresh key here (uuid4().hex)
+
+
+def build_requests(port: int, targets: dict, count: int, keys: bool = False) -> tuple[list[bytes], collections.Counter]:
+    """`count` distinct prebuilt POSTs (seeded, so every run sends the same mix) and what the mix is;
+    with `keys`, each has a KEY_SLOT header for the sender to fill."""
     rng = random.Random(3)
     weights = [w for _, _, w in CATEGORIES]
     mix: collections.Counter = collections.Counter()
@@ -159,7 +167,8 @@ def build_requests(port: int, targets: dict, count: int) -> tuple[list[bytes], c
         payload = json.dumps(body, ensure_ascii=False).encode()
         requests.append(
             f"POST /api/v1/complaints HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode() + payload)
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n".encode()
+            + (KEY_SLOT + b"\r\n" if keys else b"") + b"\r\n" + payload)
         mix[kind] += 1
         mix[category] += 1
         mix["anonymous" if anonymous else "named"] += 1
@@ -186,6 +195,8 @@ def run_clients(port: int, requests: list[bytes], seconds: float, clients: int):
         n = offset
         while time.monotonic() < deadline:
             request = requests[n % len(requests)]
+            if KEY_SLOT in request:  # a new submission, not a retry of an earlier one
+                request = request.replace(KEY_SLOT, b"Idempotency-Key: " + uuid.uuid4().hex.encode())
             n += clients
             try:
                 status, body = exchange(port, request)
@@ -243,15 +254,32 @@ def read_back(port: int, receipts: list[dict], clients: int) -> tuple[int, list[
 
 # ---- the server ---------------------------------------------------------------------------------------
 
-def gunicorn_command(args: argparse.Namespace, port: int) -> list:
-    command = ["-w", str(args.workers), "-b", f"127.0.0.1:{port}"]
+CONFIG = harness.ROOT / "gunicorn.conf.py"
+
+
+def gunicorn_command(args: argparse.Namespace) -> list:
+    """The README's production command; --worker-class gthread adds gunicorn's own options, which win
+    over the file."""
+    command = ["-c", str(CONFIG)]
     if args.worker_class == "gthread":
         command += ["-k", "gthread", "--threads", str(args.threads)]
     return command + ["wsgi:app"]
 
 
+def gunicorn_env(args: argparse.Namespace, port: int) -> dict:
+    """gunicorn.conf.py's variables: this run's address, and --workers if given."""
+    return {"ONECODE_BIND": f"127.0.0.1:{port}", **({"ONECODE_WORKERS": str(args.workers)} if args.workers else {})}
+
+
+def worker_count(args: argparse.Namespace) -> int:
+    """What gunicorn.conf.py makes of the environment gunicorn gets."""
+    import runpy
+
+    return args.workers or runpy.run_path(str(CONFIG))["worker_count"]({**os.environ, **gunicorn_env(args, 0)})
+
+
 def describe(args: argparse.Namespace) -> str:
-    described = f"gunicorn -w {args.workers}"
+    described = f"gunicorn -c gunicorn.conf.py ({worker_count(args)} workers)"
     if args.worker_class == "gthread":
         described += f" -k gthread --threads {args.threads}"
     return described
@@ -267,14 +295,15 @@ def bench(kind: str, args: argparse.Namespace) -> dict:
         server = None
         result = {"database": kind, "config": describe(args)}
         try:
-            env = harness.server_env(database.url, tmp, f"http://127.0.0.1:{port}")
+            env = harness.server_env(database.url, tmp, f"http://127.0.0.1:{port}", **gunicorn_env(args, port))
             harness.migrate(env)
             targets = seed(database.url, args.institutions, args.staff)
-            requests, mix = build_requests(port, targets, BODIES)
-            server = harness.gunicorn(gunicorn_command(args, port), env, log_path)
+            requests, mix = build_requests(port, targets, BODIES, keys=args.keys)
+            server = harness.gunicorn(gunicorn_command(args), env, log_path)
             harness.wait_ready(port, server)
             print(f"\n== {database.label}\n{describe(args)} on 127.0.0.1:{port}; {args.clients} client threads, "
                   f"{args.seconds:g} s; {args.institutions} institutions x {args.staff} staff; "
+                  f"{'an Idempotency-Key each; ' if args.keys else ''}"
                   f"{len(requests)} prebuilt bodies: " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items())))
 
             # Warm-up, not timed: imports, first queries, connection pools. Its cases are checked too.

@@ -2,6 +2,7 @@
 
 Run from the repo root:
     .venv/bin/python bench/intake_profile.py [--database postgresql|sqlite] [-n 1000] [--profile]
+    SORT=tottime LINES=80 .venv/bin/python bench/intake_profile.py --profile   (cProfile's order and length)
 
 The same database, seed and request bodies as bench/complaints.py, but the submissions go through
 Flask's test client in this process, one after another, so what is counted is the app alone: SQL
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 import harness  # first: the app's packages come from this checkout, not from this folder
 
@@ -45,6 +47,8 @@ def main() -> int:
                              "with many, most take the path without one)")
     parser.add_argument("--staff", type=int, default=5, help="staff per institution (default 5)")
     parser.add_argument("--profile", action="store_true", help="print where the CPU went (cProfile)")
+    parser.add_argument("--keys", action="store_true",
+                        help="send each submission with its own Idempotency-Key, as the mini-program does")
     args = parser.parse_args()
 
     from sqlalchemy import event
@@ -64,7 +68,9 @@ def main() -> int:
             client = app.test_client()
 
             def post(body: bytes) -> None:
-                response = client.post("/api/v1/complaints", data=body, content_type="application/json")
+                headers = {"Idempotency-Key": str(uuid.uuid4())} if args.keys else {}
+                response = client.post("/api/v1/complaints", data=body, content_type="application/json",
+                                       headers=headers)
                 assert response.status_code == 201, response.get_data(as_text=True)
 
             for body in bodies[:WARM_UP]:
@@ -91,12 +97,12 @@ def main() -> int:
                 profiler.disable()
             if callgrind:
                 subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], capture_output=True)
-            print(f"{args.database}: {args.n} submissions, {statements / args.n:.2f} SQL statements and "
+            print(f"{args.database}: {args.n} submissions{' with keys' if args.keys else ''}, {statements / args.n:.2f} SQL statements and "
                   f"{cpu / args.n * 1000:.2f} ms CPU each (this process; reference loop "
                   f"{harness.reference_loop():.0f} ms){' (profiled: slower)' if args.profile else ''}")
             if args.profile:
                 out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
+                pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("LINES", "60")))
                 print(out.getvalue())
         finally:
             database.drop()

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import threading
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import Integer, bindparam, case, cast, func, insert, literal_column, null, select, true
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from api import policy
@@ -64,17 +66,22 @@ CATEGORY_CACHE_SECONDS = 60.0
 _category_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> (loaded at, categories)
 
 
-def get_category(*, session: SessionLike, code: str) -> Category:
+_CATEGORIES = select(ComplaintCategory.code, ComplaintCategory.name, ComplaintCategory.department,
+                     ComplaintCategory.serious, ComplaintCategory.fields, ComplaintCategory.retired)
+
+
+def get_category(*, session: SessionLike, code: str, connection: Connection | None = None) -> Category:
     """The category table is reference data that only a migration changes, yet every submission needs
-    it: each process reads it at most once a minute per database, not once per complaint."""
-    key = session.get_bind()
+    it: each process reads it at most once a minute per database, not once per complaint. (submit()
+    passes the session's connection, which it needs anyway: its engine is the key, found without asking
+    the session for its bind.)"""
+    connection = connection or session.connection()
+    key = connection.engine
     loaded_at, categories = _category_cache.get(key, (float("-inf"), {}))
     if time.monotonic() - loaded_at > CATEGORY_CACHE_SECONDS:
-        columns = (ComplaintCategory.code, ComplaintCategory.name, ComplaintCategory.department,
-                   ComplaintCategory.serious, ComplaintCategory.fields, ComplaintCategory.retired)
         categories = {row.code: Category(row.code, row.name, row.department, row.serious, tuple(row.fields or ()),
                                          row.retired)
-                      for row in session.execute(select(*columns))}
+                      for row in connection.execute(_CATEGORIES)}
         _category_cache[key] = (time.monotonic(), categories)
     if code not in categories:
         raise ValidationFailed(fields={"category": ["未知的投诉类别"]})
@@ -254,7 +261,7 @@ _blocks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> th
 _blocks_lock = threading.Lock()
 
 
-def next_tracking_no(*, session: SessionLike, now: dt.datetime) -> str:
+def next_tracking_no(*, session: SessionLike, now: dt.datetime, connection: Connection | None = None) -> str:
     """TS + Beijing date + a number of the day from the day's counter: unique under any concurrency.
 
     SQLite has one writer at a time, so there the counter is bumped by one inside the complaint's own
@@ -266,7 +273,7 @@ def next_tracking_no(*, session: SessionLike, now: dt.datetime) -> str:
     day ends or a submission fails.
     """
     day = now.astimezone(SHANGHAI).date()
-    connection = session.connection()
+    connection = connection or session.connection()
     if connection.dialect.name != "postgresql":
         number = connection.execute(_counter_bump(connection.dialect.name), {"day": day, "step": 1}).scalar_one()
         return f"TS{day:%Y%m%d}{number:06d}"
@@ -281,6 +288,17 @@ def next_tracking_no(*, session: SessionLike, now: dt.datetime) -> str:
     return f"TS{day:%Y%m%d}{number:06d}"
 
 
+def _forget_blocks() -> None:
+    """In a forked child (a gunicorn worker forked from a preloaded master): the parent's block is the
+    parent's; handing out its numbers here too would give two cases one number."""
+    global _blocks_lock
+    _blocks.clear()
+    _blocks_lock = threading.Lock()  # the parent may have held it while forking
+
+
+os.register_at_fork(after_in_child=_forget_blocks)
+
+
 def new_query_code(*, secret: str, idempotency_key: str | None, tracking_no: str) -> str:
     """Random; but for a keyed submission derived from the key, so a retry can get the first answer
     again without the code ever being stored in the clear."""
@@ -292,8 +310,11 @@ def new_query_code(*, secret: str, idempotency_key: str | None, tracking_no: str
     return "".join(QUERY_CODE_ALPHABET[byte % 32] for byte in randomness[:QUERY_CODE_LENGTH])
 
 
+_SPACES_AND_DASHES = re.compile(r"[\s-]")
+
+
 def hash_query_code(tracking_no: str, query_code: str) -> str:
-    normalised = re.sub(r"[\s-]", "", query_code).upper()
+    normalised = _SPACES_AND_DASHES.sub("", query_code).upper()
     return hashlib.sha256(f"{tracking_no}:{normalised}".encode()).hexdigest()
 
 
@@ -390,7 +411,8 @@ def submit_actor(case: dict) -> int | None:
     return None if case["anonymous"] else case["account_id"]
 
 
-def _store(session: SessionLike, case: dict, target: dict, reason: dict) -> tuple[dict, tuple[int, int] | None]:
+def _store(session: SessionLike, connection: Connection, case: dict, target: dict,
+           reason: dict) -> tuple[dict, tuple[int, int] | None]:
     """Insert the case about `target` (as the request names it) and the first entry of its timeline
     (`submit`). Returns the case's _TARGET_COLUMNS and the (id, new score) of the open lead its lead
     `reason` joined, or None.
@@ -399,7 +421,6 @@ def _store(session: SessionLike, case: dict, target: dict, reason: dict) -> tupl
     round trips for a complaint about an institution with an open lead. SQLite has no data-modifying
     CTEs: there the lookup (locking), the inserts and feed_lead() are statements of their own.
     """
-    connection = session.connection()
     key = target_key(target)
     if connection.dialect.name != "postgresql":
         found = resolve_target(session=session, target=target)
@@ -421,7 +442,11 @@ def submit(*, session: SessionLike, data: dict, account_id: int | None, idempote
            now: dt.datetime | None = None) -> dict:
     """Validate, number, store and route a complaint; feed the institution's lead. Returns the receipt
     (with the query code, shown this once). The caller commits; on IntegrityError for the key, it
-    rolls back and asks find_replay().
+    rolls back and asks find_replay() (submit_once() does both).
+
+    A keyed submission is not looked up first: the key's unique constraint refuses a second case, and
+    the replay is read after that refusal. A retry is the rare case; looking every first submission up
+    would cost each of them a statement and a round trip.
 
     Every submission takes this path, so it is a few prebuilt statements rather than the ORM's unit
     of work: on PostgreSQL usually one (see _store; the tracking number takes a statement once per
@@ -429,22 +454,18 @@ def submit(*, session: SessionLike, data: dict, account_id: int | None, idempote
     few more).
     """
     now = now or utcnow()
-    category = get_category(session=session, code=data["category"])
+    connection = session.connection()  # the request's one transaction: asked for once, used throughout
+    category = get_category(session=session, code=data["category"], connection=connection)
     details = validate_details(category, data.get("details") or {})
     check_contact(data)
     request_fingerprint = fingerprint(data, account_id) if idempotency_key else None
-    if idempotency_key and request_fingerprint:
-        replay = find_replay(session=session, idempotency_key=idempotency_key,
-                             request_fingerprint=request_fingerprint, secret=secret)
-        if replay:
-            return replay
-    tracking_no = next_tracking_no(session=session, now=now)
+    tracking_no = next_tracking_no(session=session, now=now, connection=connection)
     query_code = new_query_code(secret=secret, idempotency_key=idempotency_key, tracking_no=tracking_no)
     under = deadlines.in_force_at(now)
     accept_due_at = deadlines.accept_due(now, under)
     reason = lead_reason(category, tracking_no, now)
     place = {"place_name": data["target"].get("name"), "place_address": data["target"].get("address")}
-    target, joined = _store(session, {
+    target, joined = _store(session, connection, {
         "tracking_no": tracking_no, "query_code_hash": hash_query_code(tracking_no, query_code),
         "category": category.code, "department": category.department, "status": "submitted",
         "content": data["content"], "details": details, "occurred_at": data.get("occurred_at"),
@@ -472,9 +493,10 @@ class Submitted(NamedTuple):
 def submit_once(*, session: SessionLike, data: dict, account_id: int | None, idempotency_key: str | None, secret: str,
                 before_commit: Callable[[dict], Any] | None = None) -> Submitted:
     """submit() and commit, once per Idempotency-Key: the JSON API and the H5 form both file this way.
-    `before_commit(receipt)` adds to the same transaction (the H5 form's photo). Two requests with one
-    key at once: the loser's insert or commit fails on the key's unique constraint; it rolls back and
-    answers as the winner did (409 for another body). Without a key such a failure is raised.
+    `before_commit(receipt)` adds to the same transaction (the H5 form's photo). A key already used,
+    by a retry later or by another request at the same moment: the insert or the commit fails on the
+    key's unique constraint; it rolls back and answers as the first did (409 for another body). Without
+    a key such a failure is raised.
 
     The one service that commits: the race is decided at the commit, so the replay has to follow it."""
     try:

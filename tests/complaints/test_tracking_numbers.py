@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import threading
 
 from sqlalchemy import select
 
+from api.database import db
 from complaints import intake
 from complaints.models import Complaint
 from tests.complaints.helpers import complaint_body, rows, submitted
@@ -124,3 +126,24 @@ def test_two_server_processes_hand_out_distinct_numbers(make_app):
         assert serials[1::2] == [serials[0] + intake.TRACKING_BLOCK + n for n in range(3)]
     else:  # SQLite: one counter bumped in each complaint's own transaction, in the order they came
         assert serials == list(range(serials[0], serials[0] + 6))
+
+
+def test_a_forked_worker_does_not_hand_out_its_parents_tracking_numbers(client, app):
+    """gunicorn forks its workers from a preloaded master: a block of numbers the parent holds stays
+    the parent's, and the child takes its own from the day's counter."""
+    submitted(client)  # on PostgreSQL this process now holds a block
+    intake._blocks.setdefault(db.engine, intake._Block(dt.date.today(), 1, 99))  # SQLite takes none: as if
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports what it inherited, and nothing else
+        try:
+            os.write(writing, str(len(intake._blocks)).encode())
+        finally:
+            os._exit(0)
+    os.close(writing)
+    inherited = os.read(reading, 16).decode()
+    os.close(reading)
+    os.waitpid(pid, 0)
+
+    assert inherited == "0"
+    assert db.engine in intake._blocks  # the parent's own is untouched
