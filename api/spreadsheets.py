@@ -27,7 +27,8 @@ from api.text import xml_safe
 
 MAX_UNCOMPRESSED = 200 * 1024 * 1024  # an .xlsx that inflates beyond this is refused
 MAX_RATIO = 200  # a member that inflates more than this many times is refused (zip bomb)
-MAX_ROWS = 50_000
+MAX_ROWS = 50_000  # data rows of an import answered in the request (more than 2,000 go to a job anyway)
+JOB_MAX_ROWS = 200_000  # data rows of an import run as a job (a city's directory)
 _INJECTION = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -39,6 +40,7 @@ class NotASpreadsheet(ValidationFailed):
 class Table:
     headers: list[str]
     rows: Iterator[tuple[int, list]]  # (the spreadsheet's own row number, cell values)
+    size: int | None = None  # data rows the file declares (blank ones included), if it says; for progress
 
 
 def _bad(message: str) -> NotASpreadsheet:
@@ -77,7 +79,7 @@ def _read_csv(data: bytes) -> Table:
         except csv.Error as error:
             raise _bad(f"CSV 格式错误：{error}") from None
 
-    return Table([str(h).strip() for h in headers], rows())
+    return Table([str(h).strip() for h in headers], rows(), size=max(text.count("\n") - 1, 0))
 
 
 def _check_zip(data: bytes) -> None:
@@ -132,11 +134,31 @@ def _read_xlsx(data: bytes) -> Table:
         finally:
             workbook.close()
 
-    return Table(headers, rows())
+    declared = sheet.max_row  # from the sheet's <dimension>; None when the file does not say
+    return Table(headers, rows(), size=declared - 1 if declared else None)
 
 
 class FormulaCell(str):
     """A cell holding a formula: never evaluated, reported as an error of its field."""
+
+
+def more_data_rows_than(data: bytes, limit: int) -> bool:
+    """Whether the file has more than `limit` non-blank data rows; reads no further than that. A file
+    that cannot be read counts as small: the import in the request answers why."""
+    try:
+        table = read(data)
+        count = 0
+        for _, row in table.rows:
+            if not is_blank(row):
+                count += 1
+                if count > limit:
+                    close = getattr(table.rows, "close", None)
+                    if close is not None:
+                        close()
+                    return True
+    except ValidationFailed:
+        return False
+    return False
 
 
 def is_blank(row: list) -> bool:

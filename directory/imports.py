@@ -181,8 +181,10 @@ class _Context:
         return self.ids[uscc]
 
 
-def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool) -> dict:
-    """Import `data` (institutions or staff); the caller commits when the answer says so."""
+def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool, progress=None,
+        max_rows: int = spreadsheets.MAX_ROWS) -> dict:
+    """Import `data` (institutions or staff); the caller commits when the answer says so (`written`).
+    `progress(rows read, rows in the file or None)` is called every BATCH rows and at the end."""
     table = spreadsheets.read(data)
     columns, schema = (INSTITUTION_COLUMNS, InstitutionInSchema) if kind == "institutions" else (STAFF_COLUMNS,
                                                                                                 StaffInSchema)
@@ -202,8 +204,8 @@ def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool) -> dic
         if spreadsheets.is_blank(row):
             continue
         count += 1
-        if count > spreadsheets.MAX_ROWS:
-            raise ValidationFailed(fields={"file": [f"一次最多导入 {spreadsheets.MAX_ROWS} 行"]})
+        if count > max_rows:
+            raise ValidationFailed(fields={"file": [f"一次最多导入 {max_rows} 行"]})
         values, errors = _cells(row, mapping)
         if errors:
             result.reject(number, errors)
@@ -231,8 +233,14 @@ def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool) -> dic
         if count % BATCH == 0:
             session.flush()
             session.expunge_all()
+            if progress is not None:
+                progress(number - 1, table.size)
     session.flush()
-    return result.answer()
+    answer = result.answer()
+    answer["written"] = not dry_run and (partial or not answer["rejected"])
+    if progress is not None:
+        progress(count, count)
+    return answer
 
 
 def _open_transaction(session) -> None:
