@@ -198,6 +198,7 @@ class Settings:
     # Where jobs wait for the consumer (api.queue): None is a SQLite file in the instance folder (web and
     # worker on one machine); production: redis://host:6379/0; memory:// runs each job inside the request.
     TASK_QUEUE_URL: str | None = setting(None, optional_text, task_queue_url)
+    TASK_QUEUE_NAME: str = setting("onecode", text)  # the queue's name in its store: deployments sharing one Redis
 
 
 SETTINGS = {f.name: f for f in dataclasses.fields(Settings)}

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from flask import Response, current_app, request, stream_with_context, url_for
+from flask import Response, current_app, jsonify, request, stream_with_context, url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields
 from sqlalchemy import func, select
@@ -94,14 +94,16 @@ def start(kind: str, *, params: dict, total: int | None = None, data: bytes | No
     job = jobs.create(session=session, kind=kind, account=current_account(), params=params, total=total)
     if data is not None:
         jobs.store_input(job, data, upload_dir=current_app.config["UPLOAD_DIR"])
-    session.commit()
     job_id = job.id
+    session.commit()
     queue().enqueue(job_id)  # in immediate mode (memory://) the job runs here, in a context of its own
     status_url = url_for("jobs.JobById", job_id=job_id, _external=True)
-    headers = {"Location": status_url}
+    response = jsonify({"job_id": job_id, "status_url": status_url})  # a Response: not the route's 200 schema
+    response.status_code = 202
+    response.headers["Location"] = status_url
     if prefers_async():
-        headers["Preference-Applied"] = "respond-async"
-    return {"job_id": job_id, "status_url": status_url}, 202, headers
+        response.headers["Preference-Applied"] = "respond-async"
+    return response
 
 
 @dataclass

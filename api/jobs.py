@@ -91,7 +91,7 @@ def store_input(job: Job, data: bytes, *, upload_dir: str) -> None:
 
 def get_visible(*, session: SessionLike, job_id: int, account: Account) -> Job:
     """A job of this account, or any for an admin; another's answers like a missing one."""
-    job = session.get(Job, job_id)
+    job = session.get(Job, job_id, populate_existing=True)  # a poll reads what the worker wrote since
     if job is None or (job.account_id != account.id and account.role != ADMIN):
         raise NotVisible("未找到该任务")
     return job

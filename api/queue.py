@@ -32,18 +32,18 @@ SWEEP_MINUTES = "*/5"  # abandoned jobs are looked for this often (crontab minut
 Validate = Callable[[dt.datetime], bool]
 
 
-def huey_for(url: str | None, instance_path: str) -> Huey:
+def huey_for(url: str | None, instance_path: str, name: str = NAME) -> Huey:
     """The huey of a TASK_QUEUE_URL: unset or sqlite:///path → SqliteHuey (default instance/tasks.db),
     redis://… → RedisHuey, memory:// → immediate mode (no consumer; jobs run where they are enqueued).
     `utc=True`: huey's clock, and so the timestamps periodic tasks are matched against, is naive UTC."""
     if url is None or url == "":
-        return SqliteHuey(NAME, filename=os.path.join(instance_path, "tasks.db"), utc=True, results=False)
+        return SqliteHuey(name, filename=os.path.join(instance_path, "tasks.db"), utc=True, results=False)
     if url.startswith("sqlite:///"):
-        return SqliteHuey(NAME, filename=url.removeprefix("sqlite:///"), utc=True, results=False)
+        return SqliteHuey(name, filename=url.removeprefix("sqlite:///"), utc=True, results=False)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey(NAME, url=url, utc=True, results=False)
+        return RedisHuey(name, url=url, utc=True, results=False)
     if url == "memory://":
-        return MemoryHuey(NAME, immediate=True, utc=True, results=False)
+        return MemoryHuey(name, immediate=True, utc=True, results=False)
     raise ValueError(f"unsupported task queue URL {url!r}")
 
 
@@ -117,7 +117,7 @@ def init_app(app: Flask, *, runners: Mapping[str, jobs.Runner],
              daily: Mapping[str, tuple[Validate, Callable[[], object]]]) -> Queue:
     """Make the app's queue and register its tasks: `run_job`, the sweeps, and the `daily` tasks
     (name → (schedule, function run in an application context))."""
-    huey = huey_for(app.config.get("TASK_QUEUE_URL"), app.instance_path)
+    huey = huey_for(app.config.get("TASK_QUEUE_URL"), app.instance_path, app.config.get("TASK_QUEUE_NAME", NAME))
     queue = Queue(huey, app)
     app.extensions["task_queue"] = queue
     app.extensions["job_runners"] = dict(runners)
