@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.access import ADMIN
@@ -198,6 +198,10 @@ def execute(*, session: SessionLike, job_id: int, runners: Mapping[str, Runner],
     except DomainError as error:
         session.rollback()
         return _fail(session, job_id, attempt, _envelope(error), upload_dir)
+    except IntegrityError:  # a unique number taken by another writer while the job ran (checked before, raced)
+        session.rollback()
+        return _fail(session, job_id, attempt, {"code": "CONFLICT", "message": "导入期间有相同的统一社会信用代码或许可证号被他人登记，未写入任何数据，请重新导入"},
+                     upload_dir)
     except OperationalError:  # the database went away: the same job may well work in a while
         log.exception("job %s (%s): database error", job_id, work.kind)
         session.rollback()
