@@ -134,8 +134,23 @@ def _read_xlsx(data: bytes) -> Table:
         finally:
             workbook.close()
 
-    declared = sheet.max_row  # from the sheet's <dimension>; None when the file does not say
-    return Table(headers, rows(), size=declared - 1 if declared else None)
+    declared = sheet.max_row  # from the sheet's <dimension>; None when the file does not say (write-only files)
+    size = declared - 1 if declared else _rows_in_xml(data, sheet._worksheet_path) - 1
+    return Table(headers, rows(), size=max(size, 0))
+
+
+def _rows_in_xml(data: bytes, member: str, stop_after: int | None = None) -> int:
+    """The <row> elements of a sheet, counted in its XML as it inflates (C speed, no parsing): a
+    100,000-row sheet in well under a second. Blank rows Excel kept count too."""
+    count, tail = 0, b""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(member.lstrip("/")) as stream:
+        while block := stream.read(1024 * 1024):
+            block = tail + block
+            count += block.count(b"<row ") + block.count(b"<row>")
+            tail = block[-4:]  # a match across blocks starts there; 4 bytes never hold a whole one
+            if stop_after is not None and count > stop_after:
+                break
+    return count
 
 
 class FormulaCell(str):
@@ -143,8 +158,22 @@ class FormulaCell(str):
 
 
 def more_data_rows_than(data: bytes, limit: int) -> bool:
-    """Whether the file has more than `limit` non-blank data rows; reads no further than that. A file
-    that cannot be read counts as small: the import in the request answers why."""
+    """Whether the file has more than `limit` data rows; reads no further than that. An .xlsx counts
+    its rows as stored (a blank row Excel kept counts, as in its row numbers); a CSV its non-blank
+    rows. A file that cannot be read counts as small: the import in the request answers why."""
+    if data.startswith(b"PK\x03\x04"):  # .xlsx: count <row> elements rather than read the rows
+        try:
+            _check_zip(data)
+            import openpyxl
+
+            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+            member = workbook.worksheets[0]._worksheet_path if workbook.worksheets else None
+            workbook.close()
+            if member is None:
+                return False
+            return _rows_in_xml(data, member, stop_after=limit + 1) - 1 > limit
+        except Exception:  # unreadable: the import in the request says why  # noqa: BLE001
+            return False
     try:
         table = read(data)
         count = 0

@@ -231,3 +231,15 @@ def test_a_job_already_taken_is_not_run_twice(app, admin):
 
     assert job(admin, job_id)["status"] == "done"
     assert rows("institutions") == 1
+
+
+@pytest.mark.parametrize("make", [xlsx, csv_file])
+def test_the_size_that_makes_a_job_is_counted_in_data_rows(make):
+    from api import spreadsheets
+
+    data = make(INSTITUTION_HEADERS, [institution_row(n) for n in range(1, 4)])
+
+    assert spreadsheets.more_data_rows_than(data, 2)
+    assert not spreadsheets.more_data_rows_than(data, 3)
+    assert not spreadsheets.more_data_rows_than(b"PK\x03\x04 broken", 0)  # answered in the request instead
+    assert spreadsheets.read(data).size == 3

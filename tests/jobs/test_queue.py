@@ -128,3 +128,22 @@ def test_a_consumer_runs_a_job_queued_in_redis(make_app, admin, redis_url):
     assert body["status"] == "done"
     assert body["result"]["created"] == 3
     assert rows("institutions") == 3
+
+
+def test_the_daily_commands_report_progress_for_their_bars(app, session, clinic, second_clinic):
+    from selfcheck import service as selfcheck
+    from supervision import credit
+
+    seen = []
+    credit.recompute(session=session, progress=lambda done, total: seen.append((done, total)))
+    selfcheck.sweep_leads(session=session, progress=lambda done, total: seen.append(("leads", done, total)))
+    session.rollback()
+
+    assert seen == [(2, 2)]  # both institutions recomputed; no lead reasons today, so no lead progress
+
+
+@pytest.mark.parametrize("command", ["recompute-credit", "refresh-leads", "requeue-jobs"])
+def test_the_operators_commands_still_run_by_hand(app, clinic, command):
+    result = app.test_cli_runner().invoke(args=[command])
+
+    assert result.exit_code == 0, result.output
