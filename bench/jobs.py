@@ -101,6 +101,7 @@ def run_one(args, rows: int, tmp: str, write_xlsx) -> dict:
         body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="directory.xlsx"\r\n'
                 f"Content-Type: application/octet-stream\r\n\r\n").encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
         load_before = os.getloadavg()
+        worker_cpu, busy = harness.cpu_of(worker.pid) or 0.0, harness.machine_busy()
         started = time.perf_counter()
         status, accepted = _call(f"{base}/api/v1/institutions/import", data=body,
                                  headers={**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"})
@@ -119,11 +120,14 @@ def run_one(args, rows: int, tmp: str, write_xlsx) -> dict:
             time.sleep(0.5)
         seconds = time.perf_counter() - started
         hwm = _status(worker.pid, "VmHWM")
+        worker_cpu = (harness.cpu_of(worker.pid) or 0.0) - worker_cpu
+        busy = harness.machine_busy() - busy
         return {"rows": rows, "file_mb": path.stat().st_size / 1e6, "accepted_seconds": accepted_after, "seconds": seconds,
                 "status": job["status"], "result": {k: v for k, v in (job.get("result") or {}).items() if k != "rejected"},
                 "rejected": len((job.get("result") or {}).get("rejected", [])), "error": job.get("error"),
                 "worker_rss_start_mb": rss_start, "worker_rss_peak_sampled_mb": peak_rss, "worker_vmhwm_mb": hwm,
                 "progress_samples": samples[:: max(1, len(samples) // 12)] + samples[-1:],
+                "worker_cpu_seconds": worker_cpu, "machine_busy_cpu_seconds": busy,
                 "load_before": load_before, "load_after": os.getloadavg()}
     finally:
         if worker is not None and worker.poll() is None:
@@ -152,7 +156,9 @@ def main() -> int:
             print(json.dumps(result, ensure_ascii=False))
             print(f"{rows} rows ({result['file_mb']:.1f} MB .xlsx): 202 after {result['accepted_seconds']:.2f} s, "
                   f"{result['status']} after {result['seconds']:.1f} s ({rows / result['seconds']:.0f} rows/s); worker RSS "
-                  f"{result['worker_rss_start_mb']:.0f} MB idle, peak {result['worker_vmhwm_mb']:.0f} MB: "
+                  f"{result['worker_rss_start_mb']:.0f} MB idle, peak {result['worker_vmhwm_mb']:.0f} MB; worker CPU "
+                  f"{result['worker_cpu_seconds']:.1f} s, machine busy {result['machine_busy_cpu_seconds']:.0f} CPU-s of "
+                  f"{2 * result['seconds']:.0f}, load {result['load_before'][0]:.1f}: "
                   f"{'PASS' if passed else 'FAIL'} (targets < {target} s, < {WORKER_RSS_MB:.0f} MB)")
             if not passed:
                 failures.append(str(rows))
