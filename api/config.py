@@ -139,6 +139,11 @@ def http_origin(value: str) -> None:
         raise ValueError("an origin starting with http:// or https://")
 
 
+def task_queue_url(value: str) -> None:
+    if not (value.startswith(("redis://", "rediss://", "unix://", "sqlite:///")) or value == "memory://"):
+        raise ValueError("redis://host:6379/0, sqlite:///path/to/tasks.db or memory://")
+
+
 def setting(default: object, parse: Callable[[object], object], check: Callable | None = None):
     """A row of the table: its default, its conversion, and an optional check of the converted value."""
     return field(default=default, metadata={"parse": parse, "check": check})
@@ -192,6 +197,10 @@ class Settings:
     SCAN_CACHE_SECONDS: float = setting(5.0, number, at_least(0))  # scan answers reused per process (0: off)
     MAX_CONTENT_LENGTH: int = setting(12 * 1024 * 1024, integer, at_least(1))
     TRUSTED_PROXIES: int = setting(0, integer, at_least(0))  # reverse proxies in front (X-Forwarded-For hops)
+    # Where jobs wait for the consumer (api.queue): None is a SQLite file in the instance folder (web and
+    # worker on one machine); production: redis://host:6379/0; memory:// runs each job inside the request.
+    TASK_QUEUE_URL: str | None = setting(None, optional_text, task_queue_url)
+    TASK_QUEUE_NAME: str = setting("onecode", text)  # the queue's name in its store: deployments sharing one Redis
 
 
 SETTINGS = {f.name: f for f in dataclasses.fields(Settings)}

@@ -31,8 +31,10 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def issue(*, session: SessionLike, institution: Institution | None = None, staff: Staff | None = None) -> Code:
-    """Give a subject a new active code (callers revoke the previous one first)."""
+def issue(*, session: SessionLike, institution: Institution | None = None, staff: Staff | None = None,
+          flush: bool = True) -> Code:
+    """Give a subject a new active code (callers revoke the previous one first). flush=False: written
+    with the caller's next flush (many codes in one INSERT)."""
     code = Code(
         token=new_token(),
         institution_id=institution.id if institution is not None else None,
@@ -41,7 +43,8 @@ def issue(*, session: SessionLike, institution: Institution | None = None, staff
         issued_at=utcnow(),
     )
     session.add(code)
-    session.flush()
+    if flush:
+        session.flush()
     return code
 
 

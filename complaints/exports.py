@@ -121,12 +121,22 @@ def record_delivery(*, session, export: Export, complete: bool) -> None:
     """The audit entry of an export whose rows carried contacts, once its body has ended with some of
     them handed out: delivered whole (detail: the number of such rows), or cut short (the number
     produced until then, marked as such; some may have reached the reader)."""
-    if not export.contacts:
+    entry = delivery_entry(export)
+    if entry is None:
         return
+    detail = str(entry["count"]) if complete else f"{entry['count']}（传输中断）"
+    audit.record(session=session, account_id=export.account_id, action=entry["action"],
+                 object_type=entry["object_type"], object_id=entry["object_id"], detail=detail)
+
+
+def delivery_entry(export: Export) -> dict | None:
+    """The audit entry a delivery of this export writes (None when no row carried a contact): the
+    streamed answer writes it when its body ends, an export job's file at each download of it."""
+    if not export.contacts:
+        return None
     described = "&".join(f"{k}={v}" for k, v in sorted(export.filters.items()) if v is not None) or "all"
-    detail = str(export.contacts) if complete else f"{export.contacts}（传输中断）"
-    audit.record(session=session, account_id=export.account_id, action=audit.EXPORT_CONTACTS,
-                 object_type="complaint_export", object_id=described[:64], detail=detail)
+    return {"action": audit.EXPORT_CONTACTS, "object_type": "complaint_export", "object_id": described[:64],
+            "count": export.contacts}
 
 
 def row(complaint, contact: bool, now: dt.datetime, referred=()) -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, send_file
 from flask.views import MethodView
 
-from api import spreadsheets
+from api import job_routes, spreadsheets
 from api.access import CITIZEN, INSTITUTION, REGULATORS, STAFF
 from api.auth import current_account, login_required
 from api.context import ID
@@ -83,23 +83,35 @@ class Complaints(MethodView):
 
 @blp.route("/complaints/export")
 class ComplaintExport(MethodView):
-    @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
+    @blp.doc(responses={**spreadsheets.EXPORT_RESPONSES, **job_routes.ACCEPTED}, parameters=[job_routes.PREFER_HEADER])
     @login_required(*REGULATORS)
     @blp.arguments(ComplaintExportArgs, location="query", as_kwargs=True)
     def get(self, format, **filters):
         """Export complaints as .xlsx or .csv, with the list's visibility and filters. The complainant's
-        name and phone only for the exporting department's own cases; exporting them is audited."""
+        name and phone only for the exporting department's own cases; exporting them is audited. More
+        than 50,000 rows (or `Prefer: respond-async`): 202 and a job, whose file is audited when downloaded."""
         account = current_account()
         statement = exports.statement_for(session=db.session, account=account, **filters)
         export = exports.Export.of(account, filters)
-        rows = exports.rows(session=db.session, export=export, statement=statement)
 
         def delivered(complete: bool) -> None:  # after the last byte: the audit entry, committed on its own
             exports.record_delivery(session=db.session, export=export, complete=complete)
             db.session.commit()
 
-        return spreadsheets.download("投诉举报", format, exports.TITLE, exports.headers, rows, exports.widths,
-                                     on_end=delivered)
+        return job_routes.export("complaints_export", fmt=format,
+                                 count=lambda: job_routes.count_rows(db.session, statement),
+                                 build=lambda: _complaint_export(session=db.session, account=account, export=export,
+                                                                 **filters),
+                                 on_end=delivered)
+
+
+def _complaint_export(*, session, account, export=None, **filters) -> job_routes.ExportSpec:
+    """The spreadsheet of the route's answer and of its job; `export` counts the rows with a contact."""
+    statement = exports.statement_for(session=session, account=account, **filters)
+    export = export or exports.Export.of(account, filters)
+    rows = exports.rows(session=session, export=export, statement=statement)
+    return job_routes.ExportSpec("投诉举报", exports.TITLE, exports.headers, rows, exports.widths,
+                                 audit=lambda: exports.delivery_entry(export))
 
 
 @blp.route("/complaints/track")
@@ -223,3 +235,7 @@ class MyComplaints(MethodView):
         result = paginate(db.session, service.citizen_query(account=current_account()), page=page, page_size=page_size)
         result["items"] = [service.tracking_view(c) for c in result["items"]]
         return result
+
+
+# The jobs this package's routes start (api.jobs): collected by the composition root.
+JOBS = {"complaints_export": job_routes.export_runner(ComplaintExportArgs, _complaint_export)}

@@ -171,6 +171,7 @@ class _Context:
     session: object
     schema: type
     ids: dict[str, int | None] = field(default_factory=dict)
+    batch: service.Batch | None = None  # new institutions inserted a batch at a time (not in a partial import)
 
     def __post_init__(self):
         self.full, self.partial = self.schema(), self.schema(partial=True)
@@ -181,8 +182,10 @@ class _Context:
         return self.ids[uscc]
 
 
-def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool) -> dict:
-    """Import `data` (institutions or staff); the caller commits when the answer says so."""
+def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool, progress=None,
+        max_rows: int = spreadsheets.MAX_ROWS) -> dict:
+    """Import `data` (institutions or staff); the caller commits when the answer says so (`written`).
+    `progress(rows read, rows in the file or None)` is called every BATCH rows and at the end."""
     table = spreadsheets.read(data)
     columns, schema = (INSTITUTION_COLUMNS, InstitutionInSchema) if kind == "institutions" else (STAFF_COLUMNS,
                                                                                                 StaffInSchema)
@@ -193,6 +196,8 @@ def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool) -> dic
     context = _Context(session, schema)
     if partial:
         _open_transaction(session)
+    elif kind == "institutions":  # without savepoints, new rows can wait for their batch's INSERT
+        context.batch = service.Batch(session)
     if kind == "institutions":  # one query for the whole directory instead of one per row
         rows = session.execute(select(Institution.uscc, Institution.id))
         context.ids.update((uscc, institution_id) for uscc, institution_id in rows)
@@ -202,8 +207,8 @@ def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool) -> dic
         if spreadsheets.is_blank(row):
             continue
         count += 1
-        if count > spreadsheets.MAX_ROWS:
-            raise ValidationFailed(fields={"file": [f"一次最多导入 {spreadsheets.MAX_ROWS} 行"]})
+        if count > max_rows:
+            raise ValidationFailed(fields={"file": [f"一次最多导入 {max_rows} 行"]})
         values, errors = _cells(row, mapping)
         if errors:
             result.reject(number, errors)
@@ -229,10 +234,20 @@ def run(*, session, data: bytes, kind: str, dry_run: bool, partial: bool) -> dic
         else:
             result.updated += 1
         if count % BATCH == 0:
+            if context.batch is not None:
+                context.batch.flush()
             session.flush()
             session.expunge_all()
+            if progress is not None:
+                progress(number - 1, table.size)
+    if context.batch is not None:
+        context.batch.flush()
     session.flush()
-    return result.answer()
+    answer = result.answer()
+    answer["written"] = not dry_run and (partial or not answer["rejected"])
+    if progress is not None:
+        progress(count, count)
+    return answer
 
 
 def _open_transaction(session) -> None:
@@ -254,12 +269,18 @@ def _import_institution(context: _Context, payload: dict) -> bool:
     existing_id = context.ids.get(payload["uscc"]) if payload.get("uscc") else None
     if existing_id is None:
         data = context.full.load(payload)
-        institution = service.create_institution(session=session, data=data)
-        context.ids[institution.uscc] = institution.id
+        if context.batch is not None:
+            context.batch.create(data)  # its id comes with the batch; a repeat in the file is refused before
+        else:
+            institution = service.create_institution(session=session, data=data)
+            context.ids[institution.uscc] = institution.id
         return True
     data = context.partial.load(payload)
-    registry.update_institution(session=session, institution=session.get(Institution, existing_id), changes=data,
-                                account=_IMPORTER)
+    institution = session.get(Institution, existing_id)
+    before = {"uscc": institution.uscc, "licence_no": institution.licence_no}
+    registry.update_institution(session=session, institution=institution, changes=data, account=_IMPORTER)
+    if context.batch is not None:
+        context.batch.taken.renumbered(before, {"uscc": institution.uscc, "licence_no": institution.licence_no})
     return False
 
 

@@ -7,12 +7,14 @@ from urllib.parse import quote
 from flask import current_app
 from flask.views import MethodView
 
-from api import spreadsheets
+from api import job_routes, jobs, spreadsheets
 from api.access import INSTITUTION, REGULATORS
 from api.auth import current_account, login_required
 from api.context import ID, view_context
 from api.database import db
+from api.errors import DomainError
 from api.extensions import Blueprint
+from api.request import allow_upload
 from api.schemas import page_schema, paginate
 from directory import exports, imports, service
 from registry import service as registry
@@ -32,6 +34,11 @@ from registry.schemas import (
 
 blp = Blueprint("registry", __name__, url_prefix="/api/v1", description="Institutions and staff (一户一档)")
 InstitutionExportArgs = spreadsheets.export_args(InstitutionListArgs)
+IMPORT_MAX_BYTES = 32 * 1024 * 1024  # a city's directory: 100,000 rows are ~7 MB as .xlsx, ~16 MB as CSV
+
+
+class ImportTooLarge(DomainError):
+    status, code, default_message = 413, "PAYLOAD_TOO_LARGE", "导入文件超过 32 MB，请拆分后分批导入"
 
 
 def _institution(institution):
@@ -42,19 +49,37 @@ def _staff(staff):
     return service.staff_view(staff, **view_context())
 
 
-def _import(kind: str, data: dict, upload) -> dict:
-    """Run an import; commit only what the answer says is written."""
+def _import(kind: str, data: dict, upload):
+    """Run an import, or answer 202 with a job for a large file or `Prefer: respond-async`; commit only
+    what the answer says is written."""
+    content = upload.read()
+    if job_routes.prefers_async() or spreadsheets.more_data_rows_than(content, jobs.IMPORT_ASYNC_ROWS):
+        return job_routes.start(f"{kind}_import", params=data, data=content)
     try:
-        answer = imports.run(session=db.session, data=upload.read(), kind=kind, **data)
+        answer = imports.run(session=db.session, data=content, kind=kind, **data)
     except Exception:  # an unreadable file found half-way: what the rows before it wrote goes too
         db.session.rollback()
         raise
-    answer["written"] = not data["dry_run"] and (data["partial"] or not answer["rejected"])
     if answer["written"]:
         db.session.commit()
     else:
         db.session.rollback()
     return answer
+
+
+def _import_runner(kind: str) -> jobs.Runner:
+    """An import as a job: the stored upload, the same import, its answer the job's result. The rows
+    are written in one transaction with the job's `done` (api.jobs.execute): all or nothing, unless
+    `partial`."""
+
+    def run(work: jobs.Work) -> jobs.Outcome:
+        answer = imports.run(session=work.session, data=work.read_input(), kind=kind,
+                             dry_run=work.params["dry_run"], partial=work.params["partial"], progress=work.progress,
+                             max_rows=spreadsheets.JOB_MAX_ROWS)
+        rows = answer["created"] + answer["updated"] + len(answer["rejected"])
+        return jobs.Outcome(result=answer, commit=answer["written"], done=rows)
+
+    return run
 
 
 def _template(kind: str):
@@ -68,24 +93,30 @@ def _template(kind: str):
 @blp.route("/institutions/import")
 class InstitutionImport(MethodView):
     @login_required(*REGULATORS)
+    @allow_upload(IMPORT_MAX_BYTES, ImportTooLarge)
     @blp.arguments(ImportArgs, location="query")
     @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
     @blp.response(200, ImportResultSchema)
+    @blp.doc(responses=job_routes.ACCEPTED, parameters=[job_routes.PREFER_HEADER])
     @blp.error(413, "PAYLOAD_TOO_LARGE")
     def post(self, data, file):
-        """Import institutions from .xlsx or .csv (Chinese headers); matched by 统一社会信用代码."""
+        """Import institutions from .xlsx or .csv (Chinese headers); matched by 统一社会信用代码. More than
+        2,000 rows (or `Prefer: respond-async`): 202 and a job."""
         return _import("institutions", data, file)
 
 
 @blp.route("/staff/import")
 class StaffImport(MethodView):
     @login_required(*REGULATORS)
+    @allow_upload(IMPORT_MAX_BYTES, ImportTooLarge)
     @blp.arguments(ImportArgs, location="query")
     @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
     @blp.response(200, ImportResultSchema)
+    @blp.doc(responses=job_routes.ACCEPTED, parameters=[job_routes.PREFER_HEADER])
     @blp.error(413, "PAYLOAD_TOO_LARGE")
     def post(self, data, file):
-        """Import staff from .xlsx or .csv; matched by 身份证号 at the institution of 机构统一社会信用代码."""
+        """Import staff from .xlsx or .csv; matched by 身份证号 at the institution of 机构统一社会信用代码. More
+        than 2,000 rows (or `Prefer: respond-async`): 202 and a job."""
         return _import("staff", data, file)
 
 
@@ -133,16 +164,24 @@ class Institutions(MethodView):
 
 @blp.route("/institutions/export")
 class InstitutionExport(MethodView):
-    @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
+    @blp.doc(responses={**spreadsheets.EXPORT_RESPONSES, **job_routes.ACCEPTED}, parameters=[job_routes.PREFER_HEADER])
     @login_required(*REGULATORS)
     @blp.arguments(InstitutionExportArgs, location="query", as_kwargs=True)
     def get(self, format, **filters):
-        """Export institutions as .xlsx or .csv (the list's filters), with licence status, credit and lists."""
+        """Export institutions as .xlsx or .csv (the list's filters), with licence status, credit and lists.
+        More than 50,000 rows (or `Prefer: respond-async`): 202 and a job."""
         statement = service.institution_query(session=db.session, **filters)
         db.session.commit()  # credit recomputed because it had gone stale (rare), else nothing
-        context = view_context()
-        rows = exports.rows(session=db.session, statement=statement, **context)
-        return spreadsheets.download("机构名录", format, exports.TITLE, exports.headers, rows, exports.widths)
+        return job_routes.export("institutions_export", fmt=format,
+                                 count=lambda: job_routes.count_rows(db.session, statement),
+                                 build=lambda: _institution_export(session=db.session, account=None, **filters))
+
+
+def _institution_export(*, session, account, **filters) -> job_routes.ExportSpec:
+    statement = service.institution_query(session=session, **filters)
+    session.commit()  # credit recomputed because it had gone stale (rare), else nothing
+    rows = exports.rows(session=session, statement=statement, **view_context())
+    return job_routes.ExportSpec("机构名录", exports.TITLE, exports.headers, rows, exports.widths)
 
 
 @blp.route(f"/institutions/<{ID}:institution_id>")
@@ -223,3 +262,11 @@ class StaffById(MethodView):
         return _staff(staff)
 
 
+
+
+# The jobs this package's routes start (api.jobs): collected by the composition root.
+JOBS = {
+    "institutions_import": _import_runner("institutions"),
+    "staff_import": _import_runner("staff"),
+    "institutions_export": job_routes.export_runner(InstitutionExportArgs, _institution_export),
+}

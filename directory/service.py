@@ -23,6 +23,31 @@ def create_institution(*, session: SessionLike, data: dict) -> Institution:
     return institution
 
 
+class Batch:
+    """Institutions registered as create_institution() registers them, a batch at a time (an import):
+    each row checked at once (registry's checks, uniqueness against `taken`), the rows inserted
+    together at flush(), then their codes together. Two INSERT statements per batch instead of four
+    round trips per row."""
+
+    def __init__(self, session: SessionLike):
+        self.session = session
+        self.taken = registry.UniqueNumbers(session)
+        self.pending: list[Institution] = []
+
+    def create(self, data: dict) -> Institution:
+        institution = registry.create_institution(session=self.session, data=data, taken=self.taken,
+                                                  credit=clean_snapshot(category=data["category"]))
+        self.pending.append(institution)
+        return institution
+
+    def flush(self) -> None:
+        self.session.flush()  # the institutions, and their ids
+        for institution in self.pending:
+            codes.issue(session=self.session, institution=institution, flush=False)
+        self.session.flush()  # their codes
+        self.pending.clear()
+
+
 def institution_query(*, session: SessionLike, q=None, category=None, street=None, grade=None):
     """Institutions as the list filters them, after recomputing the credit that went stale (the grade
     filter reads the stored grade)."""

@@ -66,18 +66,50 @@ def _check_unique(session: SessionLike, values: dict, *, exclude_id: int | None 
         raise Conflict("统一社会信用代码或执业许可证号已存在", fields=clashes)
 
 
-def create_institution(*, session: SessionLike, data: dict, credit: Mapping[str, object]) -> Institution:
+def create_institution(*, session: SessionLike, data: dict, credit: Mapping[str, object],
+                       taken: UniqueNumbers | None = None) -> Institution:
     """A new active institution with no points and no record, and the credit snapshot its caller computed
     for that (supervision's rules): `credit` holds the `credit_*` columns (grade, quantified risk, when it
-    goes stale)."""
+    goes stale).
+
+    An import of many passes `taken` (every stored 统一社会信用代码 and licence number, read once): the
+    check is then made against it, and the row is only added to the session, to be inserted with its
+    batch at the next flush (its id comes then). The unique constraints still decide races."""
     data = dict(data)
     data["uscc"] = normalise_uscc(data["uscc"])
     _check_dates(data["licence_valid_from"], data["licence_valid_to"])
-    _check_unique(session, data)
+    if taken is None:
+        _check_unique(session, data)
+    else:
+        taken.check_and_take(data)
     institution = Institution(**data, **credit, status="active", credit_points=0)
     session.add(institution)
-    session.flush()
+    if taken is None:
+        session.flush()
     return institution
+
+
+class UniqueNumbers:
+    """The 统一社会信用代码 and licence numbers in use, read once, kept up to date by an import: what
+    _check_unique asks the database row by row, answered from memory (same message, same fields)."""
+
+    def __init__(self, session: SessionLike):
+        self.values = {name: set(session.scalars(select(getattr(Institution, name)))) for name in ("uscc", "licence_no")}
+
+    def check_and_take(self, values: dict) -> None:
+        clashes = {name: ["已有机构使用此号码"] for name, taken in self.values.items() if values.get(name) in taken}
+        if clashes:
+            raise Conflict("统一社会信用代码或执业许可证号已存在", fields=clashes)
+        for name, taken in self.values.items():
+            if values.get(name) is not None:
+                taken.add(values[name])
+
+    def renumbered(self, before: dict, after: dict) -> None:
+        """An existing institution's numbers changed (an import's update row)."""
+        for name, taken in self.values.items():
+            if before.get(name) != after.get(name):
+                taken.discard(before.get(name))
+                taken.add(after.get(name))
 
 
 def update_institution(*, session: SessionLike, institution: Institution, changes: dict, account: Account) -> Institution:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from api.cli import progress_bar
 from api.database import db
 from api.errors import DomainError
 from selfcheck import service as selfcheck
@@ -26,8 +27,10 @@ def load_templates_command():
 
 @click.command("refresh-leads")
 def refresh_leads_command():
-    """Turn passed self-inspection deadlines into inspection leads (run daily, e.g. from cron)."""
-    changed = selfcheck.sweep_leads(session=db.session)
+    """Turn passed self-inspection deadlines into inspection leads (the worker runs it daily at 01:00
+    Beijing time; this command is for running it by hand)."""
+    with progress_bar("refreshing leads") as report:
+        changed = selfcheck.sweep_leads(session=db.session, progress=report)
     db.session.commit()
     click.echo(f"{changed} institution(s) with new lead reasons")
 

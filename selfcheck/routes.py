@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from api import spreadsheets
+from api import job_routes, spreadsheets
 from api.access import ADMIN, INSTITUTION, REGULATORS, check_own_institution
 from api.auth import current_account, login_required
 from api.context import ID
@@ -87,15 +87,23 @@ class SelfChecks(MethodView):
 
 @blp.route("/selfchecks/export")
 class SelfCheckExport(MethodView):
-    @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
+    @blp.doc(responses={**spreadsheets.EXPORT_RESPONSES, **job_routes.ACCEPTED}, parameters=[job_routes.PREFER_HEADER])
     @login_required(*REGULATORS)
     @blp.arguments(SelfCheckExportArgs, location="query", as_kwargs=True)
     def get(self, format, **filters):
         """Export filings as .xlsx or .csv (the list's filters): one row per non-compliant item with its
-        rectification, one row for a filing without any."""
-        filings = service.filing_query(account=current_account(), **filters)
-        rows = exports.rows(session=db.session, filings=filings)
-        return spreadsheets.download("自查不符合项", format, exports.TITLE, exports.headers, rows, exports.widths)
+        rectification, one row for a filing without any. More than 50,000 rows (or `Prefer:
+        respond-async`): 202 and a job."""
+        account = current_account()
+        filings = service.filing_query(account=account, **filters)
+        return job_routes.export("selfchecks_export", fmt=format,
+                                 count=lambda: job_routes.count_rows(db.session, exports.statement_for(filings)),
+                                 build=lambda: _selfcheck_export(session=db.session, account=account, **filters))
+
+
+def _selfcheck_export(*, session, account, **filters) -> job_routes.ExportSpec:
+    rows = exports.rows(session=session, filings=service.filing_query(account=account, **filters))
+    return job_routes.ExportSpec("自查不符合项", exports.TITLE, exports.headers, rows, exports.widths)
 
 
 @blp.route(f"/selfchecks/<{ID}:selfcheck_id>")
@@ -185,3 +193,7 @@ class CommitmentById(MethodView):
         commitment = commitments.get(session=db.session, commitment_id=commitment_id)
         check_own_institution(account, commitment.institution_id, "未找到该信用承诺")
         return commitments.view(commitment, today_shanghai())
+
+
+# The jobs this package's routes start (api.jobs): collected by the composition root.
+JOBS = {"selfchecks_export": job_routes.export_runner(SelfCheckExportArgs, _selfcheck_export)}

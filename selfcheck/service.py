@@ -6,6 +6,7 @@ daily sweep).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy import and_, exists, select
 
@@ -256,9 +257,11 @@ def missed_period(*, session: SessionLike, today: dt.date):
     return period, [row.id for row in rows]
 
 
-def sweep_leads(*, session: SessionLike, today: dt.date | None = None) -> int:
+def sweep_leads(*, session: SessionLike, today: dt.date | None = None,
+                progress: Callable[[int, int], None] | None = None) -> int:
     """Turn passed self-check deadlines into lead reasons (each once: reasons carry a ref). Returns how
-    many institutions got a new reason. Run daily (`flask refresh-leads`) or from POST /leads/refresh."""
+    many institutions got a new reason. Run daily (`flask refresh-leads`, the worker's daily task) or
+    from POST /leads/refresh. `progress(done, total)` hears each institution with reasons."""
     today = today or today_shanghai()
     now = utcnow()
     by_institution: dict[int, list[dict]] = {}
@@ -272,7 +275,9 @@ def sweep_leads(*, session: SessionLike, today: dt.date | None = None) -> int:
             "missed_selfcheck", f"{period.label} 未按期自查（应于 {period.due} 前提交）", now,
             ref=f"missed:{period.label}"))
     changed = 0
-    for institution_id, reasons in sorted(by_institution.items()):  # locked in id order, as lock_rows() does
+    for done, (institution_id, reasons) in enumerate(sorted(by_institution.items()), start=1):  # locked in id order
         if leads.add_unseen_reasons(session=session, institution_id=institution_id, reasons=reasons):
             changed += 1
+        if progress is not None:
+            progress(done, len(by_institution))
     return changed

@@ -7,6 +7,7 @@ history for the rows that changed. Used for one institution after an event and f
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy import ColumnElement, and_, exists, extract, func, insert, or_, select, update
 
@@ -20,6 +21,8 @@ from registry.models import Institution, Staff
 from selfcheck.models import Commitment, Rectification, SelfCheck, SelfCheckAnswer
 from supervision import grades
 from supervision.models import CreditRecord, Inspection, ListDecision, ListEntry, Violation
+
+PROGRESS_EVERY = 500  # institutions between two reports to a progress bar
 
 
 def final_clause(now: dt.datetime) -> ColumnElement[bool]:
@@ -35,8 +38,10 @@ def _by_institution(session: SessionLike, statement, ids) -> dict:
 
 
 def recompute(*, session: SessionLike, institution_ids: list[int] | None = None, today: dt.date | None = None,
-              now: dt.datetime | None = None, reason: str = "recomputed") -> int:
+              now: dt.datetime | None = None, reason: str = "recomputed",
+              progress: Callable[[int, int], None] | None = None) -> int:
     """Recompute institutions' (and their staff's) credit; returns how many institutions changed.
+    `progress(done, total)` hears every PROGRESS_EVERY institutions (a command's progress bar).
 
     The institutions are locked first (api.database.lock_rows): two recomputations of one institution
     (two scans of a stale code, the daily job and a violation being recorded) then run one after the
@@ -132,7 +137,10 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
         institutions = institutions.where(Institution.id.in_(institution_ids))
 
     updates, history, opened, closed = [], [], [], []
-    for row in session.execute(institutions):
+    total = session.scalar(select(func.count()).select_from(institutions.subquery())) if progress else 0
+    for done, row in enumerate(session.execute(institutions), start=1):
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, total or 0)
         valid_to = in_force.get(row.id)
         record, leaves_window = _record(in_window.get(row.id), penalties.get(row.id), under)
         decision, entry = black.get(row.id), open_black.get(row.id)
@@ -194,6 +202,8 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
         session.execute(insert(ListEntry).execution_options(render_nulls=True), opened)
     _recompute_staff(session, institution_ids, start, final, under)
     session.flush()
+    if progress is not None:
+        progress(total or 0, total or 0)
     return len(updates)
 
 

@@ -7,7 +7,7 @@ from flask import current_app, send_file
 from flask.views import MethodView
 from sqlalchemy import select
 
-from api import files, spreadsheets
+from api import files, job_routes, spreadsheets
 from api.access import (
     DECIDERS,
     INSTITUTION,
@@ -194,16 +194,25 @@ class Lists(MethodView):
 
 @blp.route("/lists/<any(red, black, key):name>/export")
 class ListExport(MethodView):
-    @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
+    @blp.doc(responses={**spreadsheets.EXPORT_RESPONSES, **job_routes.ACCEPTED}, parameters=[job_routes.PREFER_HEADER])
     @login_required(*REGULATORS)
     @blp.arguments(ListExportArgs, location="query", as_kwargs=True)
     def get(self, name, format):
-        """Export the red, black or key supervision list as .xlsx or .csv (regulators), with each institution's credit."""
+        """Export the red, black or key supervision list as .xlsx or .csv (regulators), with each institution's
+        credit. More than 50,000 rows (or `Prefer: respond-async`): 202 and a job."""
         statement = inspections.list_query(name, session=db.session)
         db.session.commit()  # credit recomputed because it had gone stale (rare), else nothing
-        title = exports.LIST_NAMES[name]
-        rows = exports.list_rows(session=db.session, statement=statement)
-        return spreadsheets.download(title, format, title, exports.list_headers, rows, exports.list_widths)
+        return job_routes.export("list_export", fmt=format, path={"name": name},
+                                 count=lambda: job_routes.count_rows(db.session, statement),
+                                 build=lambda: _list_export(session=db.session, account=None, name=name))
+
+
+def _list_export(*, session, account, name) -> job_routes.ExportSpec:
+    statement = inspections.list_query(name, session=session)
+    session.commit()  # credit recomputed because it had gone stale (rare), else nothing
+    title = exports.LIST_NAMES[name]
+    rows = exports.list_rows(session=session, statement=statement)
+    return job_routes.ExportSpec(title, title, exports.list_headers, rows, exports.list_widths)
 
 
 @blp.route("/lists/black/decisions")
@@ -383,14 +392,20 @@ class Leads(MethodView):
 
 @blp.route("/leads/export")
 class LeadExport(MethodView):
-    @blp.doc(responses=spreadsheets.EXPORT_RESPONSES)
+    @blp.doc(responses={**spreadsheets.EXPORT_RESPONSES, **job_routes.ACCEPTED}, parameters=[job_routes.PREFER_HEADER])
     @login_required(*REGULATORS)
     @blp.arguments(LeadExportArgs, location="query", as_kwargs=True)
     def get(self, format, **filters):
-        """Export inspection leads as .xlsx or .csv (the list's filters; open ones unless `status` says)."""
-        rows = exports.lead_rows(session=db.session, statement=leads.lead_query(**filters))
-        return spreadsheets.download("监管线索", format, exports.LEAD_TITLE, exports.lead_headers, rows,
-                                     exports.lead_widths)
+        """Export inspection leads as .xlsx or .csv (the list's filters; open ones unless `status` says).
+        More than 50,000 rows (or `Prefer: respond-async`): 202 and a job."""
+        return job_routes.export("leads_export", fmt=format,
+                                 count=lambda: job_routes.count_rows(db.session, leads.lead_query(**filters)),
+                                 build=lambda: _lead_export(session=db.session, account=None, **filters))
+
+
+def _lead_export(*, session, account, **filters) -> job_routes.ExportSpec:
+    rows = exports.lead_rows(session=session, statement=leads.lead_query(**filters))
+    return job_routes.ExportSpec("监管线索", exports.LEAD_TITLE, exports.lead_headers, rows, exports.lead_widths)
 
 
 @blp.route("/leads/refresh")
@@ -549,3 +564,10 @@ class InspectionEvidenceFile(MethodView):
         response.headers["Cache-Control"] = "private, no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+# The jobs this package's routes start (api.jobs): collected by the composition root.
+JOBS = {
+    "leads_export": job_routes.export_runner(LeadExportArgs, _lead_export),
+    "list_export": job_routes.export_runner(ListExportArgs, _list_export),
+}

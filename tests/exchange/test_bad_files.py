@@ -142,13 +142,27 @@ def test_a_zip_bomb_posing_as_xlsx_is_refused_before_it_is_inflated(admin, zip_b
     _refused(upload(admin, INSTITUTION_IMPORT, zip_bomb, "名录.xlsx"), "压缩炸弹")
 
 
-def test_an_upload_over_the_size_limit_is_refused_with_413(app, admin):
-    too_big = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+def test_an_upload_over_the_import_size_limit_is_refused_with_413(app, admin):
+    """Imports take up to 32 MB (a city's directory as CSV), more than MAX_CONTENT_LENGTH allows elsewhere."""
+    from api.request import MULTIPART_ALLOWANCE
+    from directory.routes import IMPORT_MAX_BYTES
+
+    too_big = b"x" * (IMPORT_MAX_BYTES + MULTIPART_ALLOWANCE + 1)
 
     response = upload(admin, INSTITUTION_IMPORT, too_big, "名录.csv")
 
     assert response.status_code == 413
     assert response.get_json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert "32 MB" in response.get_json()["message"]
+    assert rows("institutions") == 0
+
+
+def test_an_import_larger_than_the_app_wide_body_limit_is_read(app, admin):
+    over_the_app_limit = b"\xef\xbb\xbf" + b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+
+    response = upload(admin, INSTITUTION_IMPORT, over_the_app_limit, "名录.csv")
+
+    assert response.status_code == 422  # read, and refused for what it holds (no known headers), not its size
     assert rows("institutions") == 0
 
 
