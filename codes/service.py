@@ -19,6 +19,7 @@ from api.database import SessionLike, utcnow
 from api.errors import CodeRevoked, Conflict, NotFound
 from codes.models import Code, MiniProgramCode
 from registry.models import Institution, Staff
+from registry.ready_profiles import ReadyProfile, mark_stale
 
 TOKEN_BYTES = 15  # 120 bits -> 20 URL-safe characters (a WeChat scene allows 32)
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -32,7 +33,9 @@ def new_token() -> str:
 
 
 def issue(*, session: SessionLike, institution: Institution | None = None, staff: Staff | None = None) -> Code:
-    """Give a subject a new active code (callers revoke the previous one first)."""
+    """Give a subject a new active code (callers revoke the previous one first), with its ready profile
+    (unbuilt: its first scan builds it). The institution's other profiles show this code (the staff
+    list's links, a staff member's link to the institution), so they are marked stale."""
     code = Code(
         token=new_token(),
         institution_id=institution.id if institution is not None else None,
@@ -42,6 +45,10 @@ def issue(*, session: SessionLike, institution: Institution | None = None, staff
     )
     session.add(code)
     session.flush()
+    institution_id = institution.id if institution is not None else staff.institution_id  # type: ignore[union-attr]
+    session.add(ReadyProfile(code_id=code.id, institution_id=institution_id, version=1))
+    session.flush()
+    mark_stale(session, [institution_id])
     return code
 
 

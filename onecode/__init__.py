@@ -26,7 +26,6 @@ import supervision.routes
 from api import config, extensions, policy, workdays
 from api import routes as core
 from api.request import Request
-from public.cache import ProfileCache
 from public.scans import ScanCounter
 from registry.models import CATEGORIES
 from supervision import violations
@@ -61,7 +60,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     for command in COMMANDS:
         app.cli.add_command(command)
 
-    app.extensions["profile_cache"] = ProfileCache(settings.SCAN_CACHE_SECONDS)
     counter = ScanCounter(settings.SCAN_COUNT_FLUSH_SECONDS)
     app.extensions["scan_counter"] = counter
     atexit.register(_flush_on_exit, app, counter)
