@@ -17,6 +17,7 @@ import api.cli
 import complaints.routes
 import directory.routes
 import onecode.cli
+import public.cli
 import public.h5
 import public.routes
 import selfcheck.cli
@@ -33,7 +34,7 @@ from supervision import violations
 BLUEPRINTS = (core.health, core.blp, core.policies, directory.routes.blp, public.routes.blp, public.routes.disclosure_blp, public.h5.h5,
               public.h5.h5_track,
               complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp)
-COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *selfcheck.cli.COMMANDS, *supervision.cli.COMMANDS)
+COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *public.cli.COMMANDS, *selfcheck.cli.COMMANDS, *supervision.cli.COMMANDS)
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -123,3 +123,28 @@ def builder_key() -> str:
         key = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
         current_app.extensions["ready_profile_builder"] = key
     return key
+
+
+def build_all(*, session: SessionLike, today: dt.date, base_url: str, batch: int = 500) -> int:
+    """Build every active code's document that is not current, committing every `batch` (a release
+    that changed BUILDER_VERSION or the templates; a new database warmed before it is scanned). Scans
+    build them anyway, one at a time; this only moves that work off the first scans. Returns how many."""
+    key, built, last = builder_key(), 0, 0
+    while True:
+        now = utcnow()
+        due = session.execute(
+            select(_codes.c.id, _codes.c.token, _ready.c.institution_id)
+            .select_from(_codes.outerjoin(_ready, _ready.c.code_id == _codes.c.id))
+            .where(_codes.c.status == "active", _codes.c.id > bindparam("after"),
+                   (_ready.c.code_id.is_(None)) | (_ready.c.built_version.is_(None))
+                   | (_ready.c.built_version != _ready.c.version) | (_ready.c.builder != key)
+                   | (_ready.c.valid_until <= now))
+            .order_by(_codes.c.id).limit(batch), {"after": last}).all()
+        if not due:
+            return built
+        for code_id, token, institution_id in due:
+            build(session=session, code_id=code_id, token=token, institution_id=institution_id, today=today,
+                  base_url=base_url, key=key)
+            last = code_id
+        session.commit()
+        built += len(due)
