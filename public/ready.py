@@ -38,6 +38,7 @@ BUILDER_VERSION = "1"
 PAGE_TEMPLATES = ("codes/scan.html", "codes/base.html")
 UNKNOWN = "未找到此码，请确认是否为本平台发放的二维码"
 
+_PROFILE = ProfileSchema()  # dumping keeps no state: one instance, not one per build
 _codes = Code.__table__
 _ready = ReadyProfile.__table__
 
@@ -104,7 +105,7 @@ def build(*, session: SessionLike, code_id: int, token: str, institution_id: int
     shown = profile.scan(session=session, token=token, today=today, base_url=base_url)
     until = shown.pop("_valid_until")
     shown.pop("_code_id")
-    body = json.dumps(ProfileSchema().dump(shown), ensure_ascii=False, separators=(",", ":")).encode()
+    body = json.dumps(_PROFILE.dump(shown), ensure_ascii=False, separators=(",", ":")).encode()
     built = {"json": body, "etag": hashlib.sha256(body).hexdigest()[:32],
              "html": render_template("codes/scan.html", p=shown, labels=profile.LABELS, tz=SHANGHAI).encode()}
     session.execute(_STORE, {"code": code_id, "read_version": read_version, "key": key, "until": until,
