@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 
 from flask import current_app, render_template
@@ -58,6 +59,19 @@ _STORE = (update(_ready).where(_ready.c.code_id == bindparam("code"), _ready.c.v
                   built_at=bindparam("at", type_=UTCDateTime()), etag=bindparam("tag"), body=bindparam("json"), page=bindparam("html")))
 
 
+_READERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _reader(engine):
+    """`engine` in autocommit: the one SELECT of a ready scan is one round trip to PostgreSQL, not three
+    (BEGIN, the SELECT, and the ROLLBACK when the connection goes back to the pool). Same pool, same
+    events; psycopg and sqlite3 switch autocommit on and off without asking the server."""
+    reader = _READERS.get(engine)
+    if reader is None:
+        reader = _READERS[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return reader
+
+
 @dataclass(frozen=True)
 class Ready:
     code_id: int
@@ -70,7 +84,8 @@ def answer(*, session: SessionLike, token: str, page: bool = False, today: dt.da
     """The ready JSON answer (or H5 page) of a token: 404 for an unknown token, 410 for a revoked one."""
     if not codes.plausible(token):
         raise NotFound(UNKNOWN)
-    row = session.execute(READ_PAGE if page else READ_BODY, {"token": token}).first()
+    with _reader(session.get_bind()).connect() as connection:
+        row = connection.execute(READ_PAGE if page else READ_BODY, {"token": token}).first()
     if row is None:
         raise NotFound(UNKNOWN)
     code_id, status, institution_id, version, built_version, builder, valid_until, etag, content = row
