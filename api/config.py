@@ -194,7 +194,6 @@ class Settings:
     # A folder of policy versions (*.toml, api.policy has the format) replacing the packaged api/policies.
     POLICY_DIR: str | None = setting(None, optional_text)
     SCAN_COUNT_FLUSH_SECONDS: float = setting(10.0, number, at_least(0))  # buffered per process, one write
-    SCAN_CACHE_SECONDS: float = setting(5.0, number, at_least(0))  # scan answers reused per process (0: off)
     MAX_CONTENT_LENGTH: int = setting(12 * 1024 * 1024, integer, at_least(1))
     TRUSTED_PROXIES: int = setting(0, integer, at_least(0))  # reverse proxies in front (X-Forwarded-For hops)
     # Where jobs wait for the consumer (api.queue): None is a SQLite file in the instance folder (web and

@@ -14,7 +14,8 @@ joint, with 2-3 departments in inspection_departments and each department's find
 mostly approved in legal review, some pending review, a few returned), 40 health officers with a
 few conflicts declared, and open leads (about half high-priority). Then, in one app context:
 
-1. `supervision.credit.recompute()` over everything from the stored state (every row changes), committed;
+1. `supervision.credit.recompute()` over everything from the stored state (every row changes), committed
+   (the commit marks the ready profiles of every institution changed: each has a code and a profile);
 2. `recompute()` again with nothing changed, committed;
 3. `supervision.draws.draw()` over all institutions with the policy's ratios and 2 inspectors per target,
    committed; and `draws.run(inputs)` alone on the stored inputs;
@@ -89,8 +90,10 @@ def load(session, args: argparse.Namespace, now: dt.datetime, today: dt.date) ->
 
     from api.database import SHANGHAI
     from api.models import Account
+    from codes.models import Code
     from leads.models import Lead
     from registry.models import CATEGORIES, Institution
+    from registry.ready_profiles import ReadyProfile
     from supervision import violations as violation_rules
     from supervision.models import InspectorConflict, Violation
 
@@ -109,6 +112,12 @@ def load(session, args: argparse.Namespace, now: dt.datetime, today: dt.date) ->
     } for n in range(1, args.institutions + 1)])
     institution_ids = list(session.scalars(select(Institution.id).order_by(Institution.id)))
     street_of = dict(session.execute(select(Institution.id, Institution.street)).all())
+    # Each with its code and ready profile (as codes.issue makes them): the recompute marks those it changes.
+    session.execute(insert(Code), [{"token": f"bench{institution_id:015d}", "institution_id": institution_id,
+                                    "status": "active", "issued_at": now} for institution_id in institution_ids])
+    session.execute(insert(ReadyProfile), [{"code_id": code_id, "institution_id": institution_id, "version": 1}
+                                           for code_id, institution_id in session.execute(
+                                               select(Code.id, Code.institution_id).order_by(Code.id))])
 
     session.execute(insert(Account), [{"username": f"bench-officer-{n:02d}", "password_hash": None, "role": "officer",
                                        "department": "health", "active": True, "created_at": now}
@@ -434,7 +443,9 @@ def measure(database: harness.Database, args: argparse.Namespace, tmp: str) -> d
     from api.database import SHANGHAI, db, today_shanghai, utcnow
     from api.models import Account
     from onecode import create_app
+    from registry import ready_profiles
     from registry.models import Institution
+    from registry.ready_profiles import ReadyProfile
     from supervision import credit, draws
     from supervision.models import CreditRecord, ListEntry
 
@@ -485,6 +496,10 @@ def measure(database: harness.Database, args: argparse.Namespace, tmp: str) -> d
               + f"\n    {statements} statements: {summary}")
         if changed != len(ids):
             problems.append(f"first recompute changed {changed} institutions, expected all {len(ids)}")
+        marked = session.scalar(select(func.count()).select_from(ReadyProfile).where(ReadyProfile.version > 1))
+        print(f"    ready profiles marked stale at commit: {marked}")
+        if marked != changed:
+            problems.append(f"the commit marked {marked} ready profiles, expected the {changed} changed")
         session.remove()
 
         # (2) nothing changed since
@@ -555,6 +570,7 @@ def measure(database: harness.Database, args: argparse.Namespace, tmp: str) -> d
             statements, summary = counter.count, counter.summary()
             started = time.perf_counter()
             db.session.flush()
+            ready_profiles.write_marks(db.session)  # what the commit would write, as steps (1) and (2) do
             return changed, statements, summary, time.perf_counter() - started
 
         (changed, statements, summary, flush), seconds = timed("recompute, cycle rollover", rollover, args.profile)

@@ -10,7 +10,7 @@ import secrets
 from typing import Any, cast
 
 import segno
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
@@ -19,6 +19,7 @@ from api.database import SessionLike, utcnow
 from api.errors import CodeRevoked, Conflict, NotFound
 from codes.models import Code, MiniProgramCode
 from registry.models import Institution, Staff
+from registry.ready_profiles import ReadyProfile, mark_stale
 
 TOKEN_BYTES = 15  # 120 bits -> 20 URL-safe characters (a WeChat scene allows 32)
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -33,8 +34,9 @@ def new_token() -> str:
 
 def issue(*, session: SessionLike, institution: Institution | None = None, staff: Staff | None = None,
           flush: bool = True) -> Code:
-    """Give a subject a new active code (callers revoke the previous one first). flush=False: written
-    with the caller's next flush (many codes in one INSERT)."""
+    """Give a subject a new active code (callers revoke the previous one first), with its ready profile
+    (unbuilt: its first scan builds it). flush=False: the code is written with the caller's next flush
+    (many codes in one INSERT), and the caller then adds their ready profiles (`add_ready_profiles`)."""
     code = Code(
         token=new_token(),
         institution_id=institution.id if institution is not None else None,
@@ -45,7 +47,20 @@ def issue(*, session: SessionLike, institution: Institution | None = None, staff
     session.add(code)
     if flush:
         session.flush()
+        institution_id = institution.id if institution is not None else staff.institution_id  # type: ignore[union-attr]
+        add_ready_profiles(session, [(code, institution_id)])
     return code
+
+
+def add_ready_profiles(session: SessionLike, issued: list[tuple[Code, int]]) -> None:
+    """The ready profiles of codes just issued (and flushed), with the institution each shows, in one
+    INSERT. The institution's other profiles show the new code (the staff list's links, a staff member's
+    link to the institution), so they are marked stale."""
+    if not issued:
+        return
+    session.execute(insert(ReadyProfile), [{"code_id": code.id, "institution_id": institution_id, "version": 1}
+                                           for code, institution_id in issued])
+    mark_stale(session, [institution_id for _, institution_id in issued])
 
 
 def find(*, session: SessionLike, token: str) -> Code:

@@ -17,6 +17,7 @@ import api.cli
 import complaints.routes
 import directory.routes
 import onecode.cli
+import public.cli
 import public.h5
 import public.routes
 import selfcheck.cli
@@ -27,7 +28,6 @@ from api import config, extensions, job_routes, policy, queue, workdays
 from api import routes as core
 from api.request import Request
 from onecode import tasks
-from public.cache import ProfileCache
 from public.scans import ScanCounter
 from registry.models import CATEGORIES
 from supervision import violations
@@ -35,7 +35,8 @@ from supervision import violations
 BLUEPRINTS = (core.health, core.blp, core.policies, job_routes.blp, directory.routes.blp, public.routes.blp, public.routes.disclosure_blp, public.h5.h5,
               public.h5.h5_track,
               complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp)
-COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *selfcheck.cli.COMMANDS, *supervision.cli.COMMANDS)
+COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *public.cli.COMMANDS, *selfcheck.cli.COMMANDS,
+            *supervision.cli.COMMANDS)
 # What the jobs (api.jobs) of each kind run: the packages' own functions, named by their routes.
 JOB_RUNNERS = {**directory.routes.JOBS, **complaints.routes.JOBS, **selfcheck.routes.JOBS, **supervision.routes.JOBS}
 
@@ -65,7 +66,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.cli.add_command(command)
 
     queue.init_app(app, runners=JOB_RUNNERS, daily=tasks.DAILY)
-    app.extensions["profile_cache"] = ProfileCache(settings.SCAN_CACHE_SECONDS)
     counter = ScanCounter(settings.SCAN_COUNT_FLUSH_SECONDS)
     app.extensions["scan_counter"] = counter
     atexit.register(_flush_on_exit, app, counter)

@@ -35,7 +35,7 @@ from complaints import attachments, intake
 from complaints import service as complaints
 from complaints.models import Complaint
 from complaints.schemas import TRACKING_NO
-from public import complain_form, profile
+from public import complain_form
 from public.complain_form import GENERAL, FormErrors
 from public.routes import TOKEN, scan_answer
 from registry.models import Institution, Staff
@@ -97,10 +97,10 @@ def _headers(response):
 def scan_page(token):
     """The public profile as a mobile web page (zh-CN), for codes scanned with any camera."""
     try:
-        entry = scan_answer(token)
+        entry = scan_answer(token, page=True)
     except (CodeRevoked, NotFound) as error:
         return _no_such_code(error)
-    return render_template("codes/scan.html", p=entry.profile, labels=profile.LABELS, tz=SHANGHAI)
+    return current_app.response_class(entry.content, mimetype="text/html")  # built and stored by public.ready
 
 
 def _no_such_code(error: CodeRevoked | NotFound):

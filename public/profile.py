@@ -1,11 +1,18 @@
-"""The public profile shown when a code is scanned: public facts only, in a constant number of queries."""
+"""The public profile shown when a code is scanned: public facts only, in a constant number of queries.
+
+`public.ready` builds it here and stores it ready to send (registry.ready_profiles), with the moment the
+date alone would change it (`_valid_until`)."""
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased, lazyload
 
-from api.database import utcnow
+from api import policy
+from api.database import SHANGHAI, utcnow
 from api.errors import CodeRevoked, NotFound
 from api.labels import COLOUR_NAMES, LIST_NAMES, SUPERVISION_MODE_NAMES
 from api.models import DEPARTMENTS
@@ -16,7 +23,7 @@ from registry import licence
 from registry.models import CATEGORIES, STAFF_ROLES, Institution, Staff
 from selfcheck import commitments
 from selfcheck.models import Commitment
-from supervision import inspections
+from supervision import grades, inspections
 from supervision import service as supervision
 
 STAFF_LIMIT = 200  # a large hospital lists its first 200 staff; `staff_count` says how many there are
@@ -28,7 +35,8 @@ def scan(*, session, token: str, today, base_url: str) -> dict:
 
     Three queries for an institution (the code with its subject and commitment; the staff with their
     codes; public inspections with their departments, and penalties), one for a staff member, whatever
-    the number of staff, inspections or departments.
+    the number of staff, inspections or departments. Besides the contract's fields: `_code_id` and
+    `_valid_until` (see valid_until()).
     """
     if not codes.plausible(token):
         raise NotFound("未找到此码，请确认是否为本平台发放的二维码")
@@ -51,8 +59,54 @@ def scan(*, session, token: str, today, base_url: str) -> dict:
         raise CodeRevoked()
     status = licence.of(institution, today)
     if staff is not None:
-        return _staff_profile(code, staff, institution, institution_token, status, base_url, today)
-    return _institution_profile(session, code, institution, status, base_url, today, commitment)
+        shown = _staff_profile(code, staff, institution, institution_token, status, base_url, today)
+        shown["_valid_until"] = valid_until(institution=institution, commitment=None, today=today)
+        return shown
+    shown = _institution_profile(session, code, institution, status, base_url, today, commitment)
+    dated = [item["date"] for item in (*shown["institution"]["inspections"], *shown["institution"]["penalties"])]
+    shown["_valid_until"] = valid_until(institution=institution, commitment=commitment, today=today, dated=dated)
+    return shown
+
+
+def valid_until(*, institution: Institution, commitment: Commitment | None, today: dt.date,
+                dated: Sequence[dt.date] = ()) -> dt.datetime | None:
+    """The first moment after which the date alone changes what a profile built `today` shows:
+
+    - the licence turns `expiring` (30 days before its last day) or `expired` (the day after it);
+    - the commitment takes effect or lapses, on the profile and in the grade (A needs one in force);
+    - the institution's credit snapshot goes stale by itself (`credit_stale_after`: a pending violation
+      becoming final, hence a public penalty appearing; a black-list term ending; a violation leaving
+      the look-back window; the next policy version, the next cycle);
+    - the oldest inspection or penalty shown (`dated`) leaves the public window (policy `public_years`);
+    - the next policy version takes effect, and the new year (a new scoring cycle).
+
+    None never happens here: 1 January always comes. Beijing midnights, as aware UTC-comparable times."""
+    days = [dt.date(today.year + 1, 1, 1)]
+    if licence.of(institution, today) in ("valid", "expiring", "expired"):  # the dates decide it
+        days += [institution.licence_valid_to - dt.timedelta(days=licence.EXPIRING_WITHIN_DAYS),
+                 institution.licence_valid_to + dt.timedelta(days=1)]
+    if institution.commitment_valid_to is not None:
+        days.append(institution.commitment_valid_to + dt.timedelta(days=1))
+    if commitment is not None:
+        days += [commitment.valid_from, commitment.valid_to + dt.timedelta(days=1)]
+    next_policy = policy.book().next_change(today)
+    if next_policy is not None:
+        days.append(next_policy)
+    if dated:
+        days.append(_leaves_public_window(min(dated), policy.in_force(today).public_years))
+    moments = [dt.datetime.combine(day, dt.time.min, tzinfo=SHANGHAI) for day in days if day > today]
+    if institution.credit_stale_after is not None:
+        moments.append(institution.credit_stale_after)
+    return min(moments)
+
+
+def _leaves_public_window(day: dt.date, years: int) -> dt.date:
+    """The first date on which an item of `day` is older than the public window (supervision.inspections
+    shows items on or after years_before(today, years))."""
+    leaves = grades.years_after(day, years) + dt.timedelta(days=1)
+    while grades.years_before(leaves, years) <= day:  # 29 February
+        leaves += dt.timedelta(days=1)
+    return leaves
 
 
 def _institution_profile(session, code, institution, status, base_url, today, commitment) -> dict:

@@ -24,8 +24,7 @@ from codes.schemas import (
     ScanCountsSchema,
 )
 from public import colour as code_colour
-from public import disclosure, posters, profile, scans
-from public.cache import CachedProfile, ProfileCache, cached_profile
+from public import disclosure, posters, ready, scans
 from public.schemas import DisclosureArgs, PublicPenaltySchema, PublicResultSchema
 from registry import service as registry
 from registry.schemas import CodeSchema
@@ -41,20 +40,13 @@ disclosure_blp = Blueprint("public", __name__, url_prefix="/api/v1/public",
                            description="Public disclosure of inspection results and penalties (双随机一公开), no login")
 
 
-def scan_answer(token: str) -> CachedProfile:
-    """The scan answer for a token, from the per-process cache or freshly built; counts the scan.
-    Unknown and revoked tokens raise (they are not cached: a revoked code must answer 410 at once
-    once the cache entry of its active days has expired)."""
+def scan_answer(token: str, *, page: bool = False) -> ready.Ready:
+    """The ready answer for a token (the JSON, or the H5 page), from its stored document (public.ready);
+    counts the scan. Unknown and revoked tokens raise."""
     context = view_context()
-    cache: ProfileCache = current_app.extensions["profile_cache"]
-    key = (token, context["today"])
-    entry = cache.get(key)
-    if entry is None:
-        result = profile.scan(session=db.session, token=token, **context)
-        db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
-        code_id = result.pop("_code_id")
-        entry = cached_profile(code_id, result, ProfileSchema().dump(result))
-        cache.put(key, entry)
+    entry = ready.answer(session=db.session, token=token, page=page, **context)
+    if entry.built:
+        db.session.commit()  # the document built (and a credit recomputed because it had gone stale)
     _count_scan(entry.code_id, context["today"])
     return entry
 
@@ -184,7 +176,7 @@ class Scan(MethodView):
     def get(self, token):
         """The public profile behind a code: what anyone who scans it sees (no login)."""
         entry = scan_answer(token)
-        response = current_app.response_class(entry.body, mimetype="application/json")
+        response = current_app.response_class(entry.content, mimetype="application/json")
         response.cache_control.public = True
         response.cache_control.max_age = PROFILE_MAX_AGE
         response.set_etag(entry.etag)

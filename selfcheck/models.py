@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.database import Model, UTCDateTime, one_of, utcnow
+from registry.ready_profiles import shown_on_profiles
 
 AREAS = {
     "licences": "执业许可与登记",
@@ -167,3 +168,6 @@ class Commitment(Model):
     breached_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
 
     institution = relationship("Institution", lazy="joined", viewonly=True)
+
+
+shown_on_profiles(Commitment)  # the profile shows the commitment in force

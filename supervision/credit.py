@@ -18,6 +18,7 @@ from complaints.models import Complaint
 from leads.models import Lead
 from leads.service import HIGH_PRIORITY
 from registry.models import Institution, Staff
+from registry.ready_profiles import mark_stale
 from selfcheck.models import Commitment, Rectification, SelfCheck, SelfCheckAnswer
 from supervision import grades
 from supervision.models import CreditRecord, Inspection, ListDecision, ListEntry, Violation
@@ -190,6 +191,7 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
                             "policy_version": under.version})
     if updates:
         session.execute(update(Institution), updates)
+        mark_stale(session, (row["id"] for row in updates))  # their profiles: written once, at commit
     if history:
         # render_nulls: one executemany, not a new statement each time a row's NULL columns differ
         session.execute(insert(CreditRecord).execution_options(render_nulls=True), history)
@@ -302,13 +304,15 @@ def _recompute_staff(session: SessionLike, institution_ids, start: dt.date, fina
     if institution_ids is not None:
         points = points.where(Violation.institution_id.in_(institution_ids))
     totals = dict(session.execute(points).all())
-    staff = select(Staff.id, Staff.credit_points)
+    staff = select(Staff.id, Staff.credit_points, Staff.institution_id)
     if institution_ids is not None:
         staff = staff.where(Staff.institution_id.in_(institution_ids))
-    changes = []
-    for staff_id, stored in session.execute(staff):
+    changes, their_institutions = [], set()
+    for staff_id, stored, institution_id in session.execute(staff):
         total = int(totals.get(staff_id) or 0)
         if total != stored:
             changes.append({"id": staff_id, "credit_points": total, "credit_grade": grades.grade_for(points=total, under=under)})
+            their_institutions.add(institution_id)
     if changes:
         session.execute(update(Staff), changes)
+        mark_stale(session, their_institutions)

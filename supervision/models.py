@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from api.database import Model, UTCDateTime, one_of, utcnow
 from api.models import DEPARTMENTS
 from api.policy import policy_version_now
+from registry.ready_profiles import shown_on_profiles
 
 VIOLATION_STATUSES = ("pending", "objected", "upheld", "cancelled")
 SUBJECT_TYPES = ("institution", "staff")
@@ -360,3 +361,6 @@ class InspectionDraw(Model):
     departments: Mapped[list[str] | None] = mapped_column(JSON)  # a joint draw's; None: `department` alone
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_plans.id", ondelete="RESTRICT"))
     policy_version: Mapped[int] = mapped_column(default=policy_version_now)  # the api.policy version it was decided under
+
+
+shown_on_profiles(Inspection, Violation)  # the profile shows public inspections and penalties

@@ -51,7 +51,7 @@ def commitment_in_force(institution, today) -> bool:
 def institution_credit(institution, licence_status: str, today) -> Credit:
     """The stored snapshot (recomputed first if it went stale), with what today's date alone changes
     applied: the licence status (colour, risk) and a commitment that lapsed (grade A needs one in force)."""
-    _bring_up_to_date(institution)
+    bring_up_to_date(institution)
     in_force = commitment_in_force(institution, today)
     grade = institution.credit_grade
     if grade == "A" and not in_force:
@@ -82,7 +82,7 @@ def institution_credit(institution, licence_status: str, today) -> Credit:
 def staff_credit(staff, institution_licence_status: str) -> Credit:
     """A staff member's own grade (recomputed with its institution's if that went stale); the badge is
     red too when the institution may not practise."""
-    _bring_up_to_date(staff.institution, staff)
+    bring_up_to_date(staff.institution, staff)
     grade = staff.credit_grade
     return Credit(grade=grade, points=staff.credit_points,
                   colour=colour_for(grade=grade, licence_status=institution_licence_status),
@@ -96,7 +96,7 @@ def refresh_institution_credit(*, session: SessionLike, institution, today=None,
     return institution.credit_grade
 
 
-def _bring_up_to_date(institution, *also) -> None:
+def bring_up_to_date(institution, *also) -> None:
     """Recompute if a stored input has changed by itself since the snapshot (an objection window ended,
     a commitment lapsed), so reading never needs a job to have run; `also` (its staff) are reloaded.
     No query unless stale. Rows not in a session (built by hand) are shown as they are. The route

@@ -33,7 +33,6 @@ BASE_CONFIG = {
     "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     "RATELIMIT_ENABLED": False,
     "SCAN_COUNT_FLUSH_SECONDS": 3600.0,
-    "SCAN_CACHE_SECONDS": 0.0,  # tests see every change at once; tests/public/test_cache.py turns it on
     "TASK_QUEUE_URL": "memory://",  # jobs run inside the request that starts them; tests/jobs runs a consumer too
 }
 

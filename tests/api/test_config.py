@@ -65,9 +65,9 @@ def test_a_malformed_integer_variable_is_refused(monkeypatch):
 
 
 def test_a_malformed_number_variable_is_refused(monkeypatch):
-    monkeypatch.setenv("ONECODE_SCAN_CACHE_SECONDS", "a few")
+    monkeypatch.setenv("ONECODE_SCAN_COUNT_FLUSH_SECONDS", "a few")
 
-    with pytest.raises(ConfigError, match="ONECODE_SCAN_CACHE_SECONDS"):
+    with pytest.raises(ConfigError, match="ONECODE_SCAN_COUNT_FLUSH_SECONDS"):
         create_app({"ENV": "testing", "DATABASE_URL": "sqlite://"})
 
 
@@ -142,10 +142,10 @@ TESTING = {"ENV": "testing", "DATABASE_URL": "sqlite://"}
 
 def test_a_misspelt_variable_is_refused_with_the_closest_setting(monkeypatch):
     """A typo used to be accepted silently and the intended setting kept its default."""
-    monkeypatch.setenv("ONECODE_SCAN_CACHE_SECOND", "abc")
+    monkeypatch.setenv("ONECODE_SCAN_COUNT_FLUSH_SECOND", "abc")
 
-    with pytest.raises(ConfigError, match=r"^ONECODE_SCAN_CACHE_SECOND: unknown setting; "
-                                          r"did you mean ONECODE_SCAN_CACHE_SECONDS\?$"):
+    with pytest.raises(ConfigError, match=r"^ONECODE_SCAN_COUNT_FLUSH_SECOND: unknown setting; "
+                                          r"did you mean ONECODE_SCAN_COUNT_FLUSH_SECONDS\?$"):
         create_app(TESTING)
 
 
@@ -168,11 +168,11 @@ def test_the_tools_own_variables_are_not_settings(make_app, monkeypatch):
 
 
 def test_a_misspelt_test_override_is_refused_with_the_closest_setting():
-    with pytest.raises(ConfigError, match=r"^SCAN_CACHE_SECOND: unknown setting; did you mean SCAN_CACHE_SECONDS\?$"):
-        create_app({**TESTING, "SCAN_CACHE_SECOND": 5})
+    with pytest.raises(ConfigError, match=r"^SCAN_COUNT_FLUSH_SECOND: unknown setting; did you mean SCAN_COUNT_FLUSH_SECONDS\?$"):
+        create_app({**TESTING, "SCAN_COUNT_FLUSH_SECOND": 5})
 
 
-@pytest.mark.parametrize(("name", "raw", "value"), [("ACCESS_TOKEN_TTL", "5", 5), ("SCAN_CACHE_SECONDS", "2.5", 2.5),
+@pytest.mark.parametrize(("name", "raw", "value"), [("ACCESS_TOKEN_TTL", "5", 5), ("SCAN_COUNT_FLUSH_SECONDS", "2.5", 2.5),
                                                     ("SCAN_COUNT_FLUSH_SECONDS", 3, 3.0),
                                                     ("RATELIMIT_HEADERS_ENABLED", "off", False),
                                                     ("PUBLIC_BASE_URL", "https://code.example.org/", "https://code.example.org")])
@@ -184,7 +184,7 @@ def test_a_test_override_goes_through_the_conversion_of_a_variable(make_app, nam
     assert app.config[name] == value  # the copy Flask and the extensions read
 
 
-@pytest.mark.parametrize(("name", "raw"), [("ACCESS_TOKEN_TTL", "abc"), ("SCAN_CACHE_SECONDS", "abc"),
+@pytest.mark.parametrize(("name", "raw"), [("ACCESS_TOKEN_TTL", "abc"), ("SCAN_COUNT_FLUSH_SECONDS", "abc"),
                                            ("MAX_CONTENT_LENGTH", 1.5), ("RATELIMIT_ENABLED", "maybe"),
                                            ("TRUSTED_PROXIES", True)])
 def test_a_malformed_test_override_is_refused_as_a_variable_would_be(name, raw):
@@ -192,8 +192,8 @@ def test_a_malformed_test_override_is_refused_as_a_variable_would_be(name, raw):
         create_app({**TESTING, name: raw})
 
 
-@pytest.mark.parametrize(("name", "raw"), [("TRUSTED_PROXIES", "-1"), ("SCAN_CACHE_SECONDS", "-5"),
-                                           ("SCAN_CACHE_SECONDS", "nan"), ("SCAN_COUNT_FLUSH_SECONDS", "inf"),
+@pytest.mark.parametrize(("name", "raw"), [("TRUSTED_PROXIES", "-1"), ("SCAN_COUNT_FLUSH_SECONDS", "-5"),
+                                           ("SCAN_COUNT_FLUSH_SECONDS", "nan"), ("SCAN_COUNT_FLUSH_SECONDS", "inf"),
                                            ("MAX_CONTENT_LENGTH", "0"), ("REFRESH_TOKEN_TTL", "-3600")])
 def test_an_out_of_range_number_is_refused(monkeypatch, name, raw):
     monkeypatch.setenv(f"ONECODE_{name}", raw)
@@ -205,10 +205,10 @@ def test_an_out_of_range_number_is_refused(monkeypatch, name, raw):
 def test_the_settings_are_parsed_once_into_a_frozen_object(make_app):
     import dataclasses
 
-    settings = make_app(SCAN_CACHE_SECONDS="1").extensions["settings"]
+    settings = make_app(SCAN_COUNT_FLUSH_SECONDS="1").extensions["settings"]
 
     with pytest.raises(dataclasses.FrozenInstanceError):
-        settings.SCAN_CACHE_SECONDS = 2.0
+        settings.SCAN_COUNT_FLUSH_SECONDS = 2.0
 
 
 def test_the_readme_lists_every_setting_and_nothing_else():
