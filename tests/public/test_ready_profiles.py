@@ -355,7 +355,7 @@ def test_an_inspection_leaves_the_profile_when_it_leaves_the_public_window(clien
 
 def test_the_migration_gives_every_existing_code_an_unbuilt_document(app, client, clinic, member):
     db.session.remove()
-    downgrade(revision="2f9e5a358425")
+    downgrade(revision="fae1888035f1")
     upgrade()
 
     with db.engine.connect() as connection:
