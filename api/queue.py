@@ -37,6 +37,7 @@ def huey_for(url: str | None, instance_path: str, name: str = NAME) -> Huey:
     redis://… → RedisHuey, memory:// → immediate mode (no consumer; jobs run where they are enqueued).
     `utc=True`: huey's clock, and so the timestamps periodic tasks are matched against, is naive UTC."""
     if url is None or url == "":
+        os.makedirs(instance_path, exist_ok=True)  # a fresh clone has no instance/ yet
         return SqliteHuey(name, filename=os.path.join(instance_path, "tasks.db"), utc=True, results=False)
     if url.startswith("sqlite:///"):
         return SqliteHuey(name, filename=url.removeprefix("sqlite:///"), utc=True, results=False)

@@ -147,3 +147,11 @@ def test_the_operators_commands_still_run_by_hand(app, clinic, command):
     result = app.test_cli_runner().invoke(args=[command])
 
     assert result.exit_code == 0, result.output
+
+
+def test_the_embedded_queue_starts_in_a_fresh_checkout_without_an_instance_folder(tmp_path):
+    instance = tmp_path / "instance"  # a fresh clone: no instance/ yet (the quick start's first run)
+
+    task_queue.huey_for(None, str(instance))
+
+    assert (instance / "tasks.db").exists()
