@@ -31,6 +31,15 @@ from tests.supervision.helpers import RULE_2, black_decision, recorded
 TODAY = today_shanghai()
 
 
+
+@pytest.fixture(autouse=True)
+def _today_of_this_test():
+    """TODAY as of this test, not of the collection: a run may cross midnight in Beijing (16:00 UTC)
+    between the two (conftest's guard only keeps a test from starting in its last minute)."""
+    global TODAY
+    TODAY = today_shanghai()
+
+
 def _scan(client, token, **kw):
     response = client.get(f"/api/v1/scan/{token}", **kw)
     assert response.status_code == 200, response.get_json()

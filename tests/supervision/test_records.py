@@ -16,6 +16,15 @@ from tests.supervision.helpers import DRAWS, INSPECTIONS, credit, new_institutio
 TODAY = today_shanghai()
 
 
+
+@pytest.fixture(autouse=True)
+def _today_of_this_test():
+    """TODAY as of this test, not of the collection: a run may cross midnight in Beijing (16:00 UTC)
+    between the two (conftest's guard only keeps a test from starting in its last minute)."""
+    global TODAY
+    TODAY = today_shanghai()
+
+
 @pytest.fixture
 def market_supervisor(login):
     return login("supervisor", department="market")
