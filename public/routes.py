@@ -33,6 +33,7 @@ from selfcheck import commitments
 TOKEN = "string(maxlength=32)"  # longer strings are never tokens: a plain 404
 IMAGE_MAX_AGE = 300  # a colour change reaches cached images within five minutes
 PROFILE_MAX_AGE = 60
+PROFILE_CACHE_CONTROL = f"public, max-age={PROFILE_MAX_AGE}"
 
 blp = Blueprint("codes", __name__, url_prefix="/api/v1", description="Codes (一码) and the public scan",
                 template_folder="templates")
@@ -44,7 +45,7 @@ def scan_answer(token: str, *, page: bool = False) -> ready.Ready:
     """The ready answer for a token (the JSON, or the H5 page), from its stored document (public.ready);
     counts the scan. Unknown and revoked tokens raise."""
     context = view_context()
-    entry = ready.answer(session=db.session, token=token, page=page, **context)
+    entry = ready.answer(session=db.session, engine=db.engine, token=token, page=page, **context)
     if entry.built:
         db.session.commit()  # the document built (and a credit recomputed because it had gone stale)
     _count_scan(entry.code_id, context["today"])
@@ -176,11 +177,11 @@ class Scan(MethodView):
     def get(self, token):
         """The public profile behind a code: what anyone who scans it sees (no login)."""
         entry = scan_answer(token)
-        response = current_app.response_class(entry.content, mimetype="application/json")
-        response.cache_control.public = True
-        response.cache_control.max_age = PROFILE_MAX_AGE
-        response.set_etag(entry.etag)
-        return response.make_conditional(request)
+        etag = f'"{entry.etag}"'
+        headers = {"ETag": etag, "Cache-Control": PROFILE_CACHE_CONTROL}
+        if request.if_none_match.contains(entry.etag):
+            return current_app.response_class(status=304, headers=headers)
+        return current_app.response_class(entry.content, mimetype="application/json", headers=headers)
 
 
 @blp.route(f"/commitments/<{ID}:commitment_id>/document", tags=["selfcheck"])  # documented with the commitments

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sqlite3
 
 import pytest
 from sqlalchemy import event
@@ -17,18 +18,54 @@ from tests.conftest import institution_payload, staff_payload
 MAX_BUILD_QUERIES = 8  # the read, the institution, the version, the profile's three, the store
 
 
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
 @contextlib.contextmanager
 def counting_queries():
+    """The SQL statements the driver is given meanwhile (not transaction control): counted at the DBAPI
+    connection, since the scan's ready read does not go through SQLAlchemy's Connection (public.ready)."""
     statements: list[str] = []
+    traced: dict = {}  # DBAPI connection -> its own cursor_factory (psycopg) or None (sqlite3)
 
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
+    def record(statement: str) -> None:
+        if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
+            statements.append(statement)
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    def trace(dbapi_connection, connection_record=None, proxy=None) -> None:
+        if dbapi_connection in traced:
+            return
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            traced[dbapi_connection] = None
+            dbapi_connection.set_trace_callback(record)
+        else:  # psycopg: its cursors are made by the connection's cursor_factory
+            traced[dbapi_connection] = dbapi_connection.cursor_factory
+            dbapi_connection.cursor_factory = _counting_cursor(dbapi_connection.cursor_factory, record)
+
+    db.session.close()  # its connection goes back to the pool: the next statement comes from a traced checkout
+    event.listen(db.engine, "checkout", trace)
     try:
         yield statements
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+        event.remove(db.engine, "checkout", trace)
+        for dbapi_connection, cursor_factory in traced.items():  # connections still checked out included
+            if cursor_factory is None:
+                dbapi_connection.set_trace_callback(None)
+            else:
+                dbapi_connection.cursor_factory = cursor_factory
+
+
+def _counting_cursor(base, record):
+    class CountingCursor(base):
+        def execute(self, query, *args, **kwargs):
+            record(str(query))
+            return super().execute(query, *args, **kwargs)
+
+        def executemany(self, query, *args, **kwargs):
+            record(str(query))
+            return super().executemany(query, *args, **kwargs)
+
+    return CountingCursor
 
 
 def _institution_with_staff(admin, session, serial: int, staff_count: int) -> dict:
