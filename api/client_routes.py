@@ -69,15 +69,6 @@ class TokenSchema(Schema):
     scope = fields.String(required=True, metadata={"example": "changes:read credit:read"})
 
 
-class OAuthErrorSchema(Schema):
-    code = fields.String(required=True)
-    message = fields.String(required=True)
-    error = fields.String(required=True, metadata={"enum": ["invalid_request", "invalid_client",
-                                                            "unsupported_grant_type", "invalid_scope"],
-                                                   "description": "RFC 6749 §5.2's error code"})
-    fields = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-
-
 @blp.route("/api-clients")
 class ApiClients(MethodView):
     @login_required(ADMIN)
@@ -154,10 +145,9 @@ class Token(MethodView):
         "application/x-www-form-urlencoded": {"schema": TokenRequestSchema}}},
         security=[{}, {"clientBasic": []}])
     @blp.response(200, TokenSchema, headers={name: {"schema": {"type": "string"}} for name in NO_STORE})
-    @blp.alt_response(401, schema=OAuthErrorSchema, description="INVALID_CREDENTIALS (error: invalid_client): "
-                      "unknown client, wrong secret, or a revoked client")
-    @blp.alt_response(422, schema=OAuthErrorSchema, description="VALIDATION_FAILED (error: invalid_request, "
-                      "unsupported_grant_type or invalid_scope)")
+    @blp.error(401, "INVALID_CREDENTIALS, plus RFC 6749 §5.2's `error: invalid_client`: unknown client, wrong "
+                    "secret, or a revoked client")
+    @blp.error(422, "VALIDATION_FAILED, plus `error`: invalid_request, unsupported_grant_type or invalid_scope")
     @blp.error(429, "RATE_LIMITED")
     def post(self):
         """A bearer token for an API client (OAuth 2.0 client credentials, RFC 6749 §4.4): JSON or

@@ -153,7 +153,7 @@ class Requests(MethodView):
         category = db.session.get(ComplaintCategory, form.get("service_code", ""))
         types = {field["name"]: field["type"] for field in (category.fields if category else None) or ()}
         try:
-            key = IdempotencyHeaderSchema().load(request.headers).get("idempotency_key")
+            key = IdempotencyHeaderSchema().load(dict(request.headers)).get("idempotency_key")
             data = ComplaintInSchema().load(open311.complaint_data(form, types))
         except ValidationError as error:
             raise errors.ValidationFailed(fields=errors.flatten_messages(error.messages)) from None

@@ -186,12 +186,12 @@ def set_details(*, session: SessionLike, account: Account, inspection_id: int, d
         raise NotFound("未找到该检查记录")
     if inspection.penalty_approved_at is None or inspection.settled_result != "penalty":
         raise InvalidTransition("只有经法制审核批准的行政处罚可以填写公示信息")
+    if account.role != ADMIN and account.department not in inspection.departments:
+        raise Forbidden("只能填写本部门参加的检查的处罚信息")
     department = data.get("department") or account.department
     if department not in inspection.departments:
         raise ValidationFailed(fields={"department": ["处罚机关应为参加该检查的部门之一"]})
     if account.role != ADMIN and account.department != department:
-        if account.department not in inspection.departments:
-            raise Forbidden("只能填写本部门参加的检查的处罚信息")
         raise Forbidden("只能以本部门为处罚机关填写")
     kinds = list(dict.fromkeys(data["kinds"]))
     fine = data.get("fine_yuan")
