@@ -60,7 +60,7 @@ WIDTHS = [28, 22, 12, 26, 24, 40, 40, 16, 40, 14, 12, 12, 12, 26, 22, 26, 10, 10
 _disclosed = case((Inspection.published_at > Inspection.penalty_approved_at, Inspection.published_at),
                   else_=Inspection.penalty_approved_at)
 UPDATED_AT = type_coerce(case((PenaltyDetails.updated_at > _disclosed, PenaltyDetails.updated_at), else_=_disclosed),
-                         UTCDateTime).label("updated_at")
+                         UTCDateTime)
 
 
 def approved_public(today: dt.date):
@@ -75,7 +75,7 @@ def rows(*, session: SessionLike, today: dt.date, since: dt.datetime | None = No
     """The feed's rows (oldest change first), each with the national fields under English keys."""
     statement = (
         select(Inspection, Institution.name, Institution.uscc, Institution.legal_representative, PenaltyDetails,
-               UPDATED_AT)
+               UPDATED_AT.label("feed_updated_at"))
         .join(Institution, Institution.id == Inspection.institution_id)
         .outerjoin(PenaltyDetails, PenaltyDetails.inspection_id == Inspection.id)
         .where(*approved_public(today))
