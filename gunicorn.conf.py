@@ -83,7 +83,9 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
-access_log_format = '%(t)s %(p)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(D)sus'
+# The last field names the API client that called (`client:<id>`, set by api.auth in the WSGI environ),
+# "-" for everyone else: a machine's calls are attributable; a person's stay unnamed, as above.
+access_log_format = '%(t)s %(p)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(D)sus %({onecode.caller}e)s'
 
 # X-Forwarded-For/-Proto/-Host are trusted by the app itself (ONECODE_TRUSTED_PROXIES: ProxyFix counts
 # the proxies in front), one setting for both. gunicorn's own forwarded_allow_ips stays at its default

@@ -1,4 +1,5 @@
-"""The audit log: who read personal data (a complainant's contact, an attachment), and when.
+"""The audit log: who read personal data (a complainant's contact, an attachment), and when; and the
+machine credentials: who created or revoked an API client, and when a client was given a token.
 
 Rows are only ever added; admins list them (GET /api/v1/audit-log). The actions are declared once,
 here: the callers of record() name them by these constants, the list's filter accepts exactly these,
@@ -18,11 +19,17 @@ READ_CONTACT = "read_contact"
 DOWNLOAD_ATTACHMENT = "download_attachment"
 EXPORT_CONTACTS = "export_contacts"
 DOWNLOAD_EVIDENCE = "download_evidence"
+CREATE_API_CLIENT = "create_api_client"
+REVOKE_API_CLIENT = "revoke_api_client"
+ISSUE_CLIENT_TOKEN = "issue_client_token"
 ACTIONS = {
     READ_CONTACT: "查看投诉人身份和联系方式",
     DOWNLOAD_ATTACHMENT: "下载投诉附件",
     EXPORT_CONTACTS: "导出含投诉人联系方式的投诉清单",
     DOWNLOAD_EVIDENCE: "下载执法全过程记录文件",
+    CREATE_API_CLIENT: "创建 API 客户端",
+    REVOKE_API_CLIENT: "停用 API 客户端",
+    ISSUE_CLIENT_TOKEN: "API 客户端获取访问令牌",
 }
 
 

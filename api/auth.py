@@ -1,4 +1,12 @@
-"""Who is calling: password checks, JWT access tokens, one-use refresh tokens, role decorators."""
+"""Who is calling: password checks, JWT access tokens, one-use refresh tokens, role decorators.
+
+A bearer token is an account's (a login) or an API client's (api.clients, the client-credentials
+grant). `login_required(*roles)` takes accounts only; `login_required(*roles, scopes=(...))` also takes
+a client whose token holds every scope listed. A client token never passes a role check, and an
+account never needs a scope. Views that take clients ask `current_caller()` (an Account or an
+ApiClient); `current_account()` refuses a client with 403, so a view written for accounts cannot be
+reached by a client by mistake.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +24,19 @@ from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.engine import CursorResult
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from api import clients
+from api.clients import ApiClient
 from api.database import SessionLike, db, utcnow
 from api.errors import Forbidden, InvalidCredentials, Unauthorized
 from api.extensions import BEARER
 from api.models import Account, RefreshToken, RevokedSession
 
 ALGORITHM = "HS256"
-_ACCOUNT, _SESSION = "onecode.account", "onecode.session_id"
+_ACCOUNT, _SESSION, _SCOPES = "onecode.account", "onecode.session_id", "onecode.scopes"
+# Who called, as the logs name it (`client:<id>`), in the WSGI environ: gunicorn's access log prints
+# it (%({onecode.caller}e)s in gunicorn.conf.py) and log_client_call() writes it to the app's log.
+# Set for API clients only: an account id beside the time of an anonymous complaint would undo it.
+CALLER = "onecode.caller"
 # What a token's `sub` and `sid` may be: an account id as the app writes it (no sign, no leading zero,
 # ASCII digits, within the 32-bit id column) and a session id as issue_tokens() makes it (uuid4 hex).
 # Anything else, however well signed, is refused before it reaches the database.
@@ -129,7 +143,7 @@ def _decode(token: str) -> dict:
             algorithms=[ALGORITHM],
             audience=config["JWT_AUDIENCE"],
             issuer=config["JWT_ISSUER"],
-            options={"require": ["exp", "iat", "iss", "aud", "sub", "jti", "sid"]},
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
         )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("登录已过期，请刷新或重新登录") from None
@@ -149,9 +163,9 @@ _TOKEN_ACCOUNT = (
 )
 
 
-def current_account(optional: bool = False) -> Account | None:
-    """The account of the bearer token on this request, loaded once per request (kept in the WSGI
-    environ, which lives exactly as long as the request)."""
+def current_caller(optional: bool = False) -> Account | ApiClient | None:
+    """The account or API client of the bearer token on this request, loaded once per request (kept
+    in the WSGI environ, which lives exactly as long as the request)."""
     if _ACCOUNT in request.environ:
         return request.environ[_ACCOUNT]
     header = request.headers.get("Authorization", "")
@@ -164,6 +178,13 @@ def current_account(optional: bool = False) -> Account | None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization 头格式应为 Bearer <token>")
     claims = _decode(token.strip())
+    if claims.get("typ") == clients.TOKEN_TYPE:
+        found = clients.client_of_claims(session=db.session, claims=claims)
+        if found is None:
+            raise Unauthorized("API 客户端凭证无效或客户端已停用")
+        request.environ[_ACCOUNT], request.environ[_SCOPES] = found
+        request.environ[CALLER] = found[0].caller
+        return found[0]
     account_id, session_id = _subject(claims)
     row = db.session.execute(_TOKEN_ACCOUNT, {"account_id": account_id, "session_id": session_id}).first()
     if row is None or row[1] is not None or not row[0].active:
@@ -173,9 +194,38 @@ def current_account(optional: bool = False) -> Account | None:
     return row[0]
 
 
+def current_account(optional: bool = False) -> Account | None:
+    """The account of the bearer token on this request; an API client's token is refused (403)."""
+    caller = current_caller(optional=optional)
+    if isinstance(caller, ApiClient):
+        raise Forbidden("API 客户端凭证不能访问此接口")
+    return caller
+
+
+def current_client() -> ApiClient | None:
+    """The API client calling, if a client is (after login_required let it in)."""
+    caller = current_caller(optional=True)
+    return caller if isinstance(caller, ApiClient) else None
+
+
+def client_scopes() -> frozenset[str]:
+    """The scopes the calling client's token may use now (none for an account)."""
+    current_caller(optional=True)
+    return request.environ.get(_SCOPES, frozenset())
+
+
+def log_client_call(response):
+    """After every request made with a client token: one line naming the client, the call and its status
+    (the path alone: a query string may carry a secret)."""
+    caller = request.environ.get(CALLER)
+    if caller is not None:
+        current_app.logger.info("%s %s %s %s", caller, request.method, request.path, response.status_code)
+    return response
+
+
 def _subject(claims: dict) -> tuple[int, str]:
     """The account id and session id a signed token names, if they are ones the app issues."""
-    sub, sid = claims["sub"], claims["sid"]
+    sub, sid = claims["sub"], claims.get("sid")
     if (not isinstance(sub, str) or not _ACCOUNT_ID.fullmatch(sub) or int(sub) > _MAX_ACCOUNT_ID
             or not isinstance(sid, str) or not _SESSION_ID.fullmatch(sid)):
         raise Unauthorized("登录凭证无效")
@@ -187,18 +237,28 @@ def current_session_id() -> str:
     return request.environ[_SESSION]
 
 
-def login_required(*roles: str, optional: bool = False):
+def login_required(*roles: str, optional: bool = False, scopes: tuple[str, ...] = ()):
     """Require a bearer token (of one of `roles`, if given) and document it in OpenAPI.
 
-    With optional=True an anonymous call goes through with g.account = None, but a bad token is
-    still refused rather than silently ignored.
+    With optional=True an anonymous call goes through with no account, but a bad token is still
+    refused rather than silently ignored. With `scopes`, an API client's token holding every one of
+    them is let in too (the view then asks current_caller()); without, a client token is 403.
     """
+    unknown = [scope for scope in scopes if scope not in clients.SCOPES]
+    if unknown:
+        raise ValueError(f"undeclared scopes {unknown}: add them to api.clients.SCOPES")
 
     def decorator(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            account = current_account(optional=optional)
-            if account is not None and roles and account.role not in roles:
+            caller = current_caller(optional=optional)
+            if isinstance(caller, ApiClient):
+                if not scopes:
+                    raise Forbidden("API 客户端凭证不能访问此接口")
+                missing = [scope for scope in scopes if scope not in request.environ.get(_SCOPES, ())]
+                if missing:
+                    raise Forbidden(f"访问令牌缺少权限范围：{' '.join(missing)}")
+            elif caller is not None and roles and caller.role not in roles:
                 raise Forbidden()
             return fn(*args, **kwargs)
 
@@ -206,10 +266,14 @@ def login_required(*roles: str, optional: bool = False):
         manual = dict(apidoc.get("manual_doc", {}))
         manual["security"] = BEARER + ([{}] if optional else [])
         manual["responses"] = {**manual.get("responses", {}), "401": "UNAUTHORIZED",
-                               **({"403": "FORBIDDEN"} if roles else {})}
+                               **({"403": "FORBIDDEN"} if roles or scopes else {})}
+        notes = []
         if roles:
-            note = "Roles: " + ", ".join(roles) + "."
-            manual["description"] = (manual.get("description", "") + "\n\n" + note).strip()
+            notes.append("Roles: " + ", ".join(roles) + ".")
+        if scopes:
+            notes.append("API clients (client-credentials token) with scope: " + " ".join(scopes) + ".")
+        if notes:
+            manual["description"] = (manual.get("description", "") + "\n\n" + " ".join(notes)).strip()
         apidoc["manual_doc"] = manual
         vars(wrapper)["_apidoc"] = apidoc  # flask-smorest reads an endpoint's docs from this attribute
         return wrapper

@@ -144,6 +144,30 @@ def task_queue_url(value: str) -> None:
         raise ValueError("redis://host:6379/0, sqlite:///path/to/tasks.db or memory://")
 
 
+def penalty_authorities(value: str) -> None:
+    """JSON: {"<department>": {"name": "<处罚机关全称>", "uscc": "<its 统一社会信用代码>"}, ...}."""
+    import json
+
+    from stdnum.cn import uscc
+
+    from api.models import DEPARTMENTS
+
+    wanted = 'a JSON object {"health": {"name": "...", "uscc": "..."}, ...} naming departments of ' + ", ".join(DEPARTMENTS)
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise ValueError(wanted) from None
+    if not isinstance(parsed, dict):
+        raise ValueError(wanted)
+    for department, authority in parsed.items():
+        if department not in DEPARTMENTS or not isinstance(authority, dict) or set(authority) - {"name", "uscc"}:
+            raise ValueError(wanted)
+        if not isinstance(authority.get("name", ""), str) or not isinstance(authority.get("uscc", ""), str):
+            raise ValueError(wanted)
+        if authority.get("uscc") and not uscc.is_valid(authority["uscc"]):
+            raise ValueError(wanted + f" (the uscc of {department} fails its check digit)")
+
+
 def setting(default: object, parse: Callable[[object], object], check: Callable | None = None):
     """A row of the table: its default, its conversion, and an optional check of the converted value."""
     return field(default=default, metadata={"parse": parse, "check": check})
@@ -160,6 +184,12 @@ class Settings:
     PASSWORD_HASH_METHOD: str = setting("scrypt", text)  # werkzeug's; tests use a cheaper one to stay fast
     ACCESS_TOKEN_TTL: int = setting(900, integer, at_least(1))  # seconds; refreshed with the refresh token
     REFRESH_TOKEN_TTL: int = setting(30 * 24 * 3600, integer, at_least(1))
+    CLIENT_TOKEN_TTL: int = setting(3600, integer, at_least(1))  # seconds; an API client asks again (api.clients)
+    # 双公示 (exchange.penalties): each department's full name as 处罚机关 and its 统一社会信用代码, as JSON;
+    # a department left out is named by api.models.DEPARTMENTS, without a code. DISCLOSURE_SOURCE is the
+    # 数据来源单位 (default: the 处罚机关 itself).
+    PENALTY_AUTHORITIES: str | None = setting(None, optional_text, penalty_authorities)
+    DISCLOSURE_SOURCE: str | None = setting(None, optional_text)
     JWT_ISSUER: str = setting("onecode", text)
     JWT_AUDIENCE: str = setting("onecode-api", text)
     WECHAT_APPID: str | None = setting(None, optional_text)
@@ -184,6 +214,8 @@ class Settings:
     COMPLAINT_RATE_LIMIT: str = setting("10 per minute;100 per day", text, rate_limit)
     # Every check of a complaint's query code (API and H5 tracking, rating, uploads) draws on this one
     # bucket per address: it bounds the guesses at a code, whichever endpoints a script spreads them over.
+    # Open311 posts (exchange.open311_routes), per API key: one key speaks for a whole app's users.
+    OPEN311_RATE_LIMIT: str = setting("60 per minute;2000 per day", text, rate_limit)
     QUERY_CODE_RATE_LIMIT: str = setting("30 per minute", text, rate_limit)
     UPLOAD_RATE_LIMIT: str = setting("30 per minute", text, rate_limit)  # besides the query-code bucket
     UPLOAD_DIR: str | None = setting(None, optional_text)  # None: instance/uploads

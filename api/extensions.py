@@ -159,6 +159,9 @@ def init_app(app) -> Api:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
+    api.spec.components.security_scheme(  # an API client's id and secret at POST /api/v1/auth/token
+        "clientBasic", {"type": "http", "scheme": "basic"}
+    )
     for name, (description, headers) in COMMON_RESPONSES.items():
         response = {"description": description,
                     "content": {"application/json": {"schema": errors.ErrorSchema}}}

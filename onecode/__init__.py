@@ -16,6 +16,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import api.cli
 import complaints.routes
 import directory.routes
+import exchange.open311_routes
+import exchange.routes
 import onecode.cli
 import public.cli
 import public.h5
@@ -24,7 +26,7 @@ import selfcheck.cli
 import selfcheck.routes
 import supervision.cli
 import supervision.routes
-from api import config, extensions, job_routes, policy, queue, workdays
+from api import auth, client_routes, config, extensions, job_routes, policy, queue, workdays
 from api import routes as core
 from api.request import Request
 from onecode import tasks
@@ -32,9 +34,10 @@ from public.scans import ScanCounter
 from registry.models import CATEGORIES
 from supervision import violations
 
-BLUEPRINTS = (core.health, core.blp, core.policies, job_routes.blp, directory.routes.blp, public.routes.blp, public.routes.disclosure_blp, public.h5.h5,
+BLUEPRINTS = (core.health, core.blp, core.policies, client_routes.blp, job_routes.blp, directory.routes.blp, public.routes.blp, public.routes.disclosure_blp, public.h5.h5,
               public.h5.h5_track,
-              complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp)
+              complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp, exchange.routes.blp,
+              exchange.open311_routes.blp)
 COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *public.cli.COMMANDS, *selfcheck.cli.COMMANDS,
             *supervision.cli.COMMANDS)
 # What the jobs (api.jobs) of each kind run: the packages' own functions, named by their routes.
@@ -60,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     smorest = extensions.init_app(app)
+    app.after_request(auth.log_client_call)  # every call made with an API client's token names the client
     for blueprint in BLUEPRINTS:
         smorest.register_blueprint(blueprint)
     for command in COMMANDS:

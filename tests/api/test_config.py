@@ -220,5 +220,5 @@ def test_the_readme_lists_every_setting_and_nothing_else():
     readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     listed = {name for row in section.splitlines() if row.startswith("| `")
-              for name in re.findall(r"`([A-Z_]+)`", row.split(" | ")[0])}
+              for name in re.findall(r"`([A-Z0-9_]+)`", row.split(" | ")[0])}
     assert listed == set(SETTINGS)

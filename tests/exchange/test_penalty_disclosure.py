@@ -1,0 +1,131 @@
+"""双公示: approved public penalties in the national disclosure fields, as JSON, CSV and XLSX, with
+`since` for increments; regulators and API clients with credit:read only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import openpyxl
+import pytest
+
+from api.database import today_shanghai
+from tests.supervision.helpers import new_institution
+
+FEED, INSPECTIONS = "/api/v1/exports/penalties", "/api/v1/inspections"
+AUTHORITIES = json.dumps({"health": {"name": "济南市历下区卫生健康委员会", "uscc": "11370102MB00000017"}})
+
+
+def penalised(officer, reviewer, institution_id: int, decision_no: str, *, public: bool = True) -> dict:
+    response = officer.post(INSPECTIONS, json={"institution_id": institution_id, "inspected_on": str(today_shanghai()),
+                                               "result": "penalty", "summary": "使用非卫生技术人员从事诊疗活动",
+                                               "public": public})
+    assert response.status_code == 201, response.get_json()
+    record = response.get_json()
+    response = reviewer.post(f"{INSPECTIONS}/{record['id']}/legal-review",
+                             json={"decision": "approved", "note": "事实清楚，证据确凿，程序合法", "decision_no": decision_no})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+DETAILS = {"violation_type": "使用非卫生技术人员从事医疗卫生技术工作",
+           "facts": "经查，该诊所使用未取得执业资格人员从事诊疗活动", "basis": "《医疗机构管理条例》第四十七条",
+           "kinds": ["warning", "fine"], "content": "警告，并处罚款人民币伍仟元", "fine_yuan": "5000.00"}
+
+
+@pytest.fixture
+def feed_app(make_app):
+    app = make_app(PENALTY_AUTHORITIES=AUTHORITIES)
+    with app.app_context():
+        yield app
+
+
+def test_an_approved_public_penalty_is_on_the_feed_with_the_national_fields(
+        admin, clinic, health_officer, health_supervisor, market_officer):
+    record = penalised(health_officer, health_supervisor, clinic["id"], "历卫医罚〔2026〕12号")
+    details = health_officer._call("put", f"{INSPECTIONS}/{record['id']}/penalty-details", json=DETAILS)
+    assert details.status_code == 200, details.get_json()
+    response = market_officer.get(FEED)
+    assert response.status_code == 200
+    [item] = response.get_json()["items"]
+    assert item["subject_name"] == clinic["name"] and item["uscc"] == clinic["uscc"]
+    assert item["legal_representative"] == "王某" and item["decision_no"] == "历卫医罚〔2026〕12号"
+    assert item["penalty_category"] == "警告；罚款" and item["fine_amount_wan"] == "0.500000"
+    assert item["basis"] == DETAILS["basis"] and item["decided_on"] == str(today_shanghai())
+    assert item["valid_until"] == "2099-12-31"
+    assert item["publish_until"] == str(today_shanghai().replace(year=today_shanghai().year + 5))
+    assert item["authority"] == "卫生健康委" and item["source"] == "卫生健康委"
+    assert item["complete"] is False  # no authority USCC configured
+
+
+def test_the_authority_and_its_code_come_from_the_settings(feed_app, login, health_officer):
+    client = feed_app.test_client()
+    admin = login("admin").on(client)
+    institution = new_institution(admin, 7)
+    officer = login("officer", department="health").on(client)
+    reviewer = login("supervisor", department="health").on(client)
+    record = penalised(officer, reviewer, institution["id"], "历卫医罚〔2026〕13号")
+    officer._call("put", f"{INSPECTIONS}/{record['id']}/penalty-details", json=DETAILS)
+    [item] = admin.get(FEED).get_json()["items"]
+    assert item["authority"] == "济南市历下区卫生健康委员会" and item["authority_uscc"] == "11370102MB00000017"
+    assert item["complete"] is True
+
+
+def test_pending_returned_and_non_public_penalties_are_not_on_the_feed(admin, clinic, second_clinic, health_officer,
+                                                                       health_supervisor):
+    response = health_officer.post(INSPECTIONS, json={"institution_id": clinic["id"], "inspected_on": str(today_shanghai()),
+                                                      "result": "penalty", "summary": "待审核", "public": True})
+    assert response.status_code == 201
+    penalised(health_officer, health_supervisor, second_clinic["id"], "历卫医罚〔2026〕14号", public=False)
+    assert admin.get(FEED).get_json()["items"] == []
+
+
+def test_since_returns_only_what_changed_after_it_oldest_first(admin, clinic, second_clinic, health_officer,
+                                                               health_supervisor):
+    first = penalised(health_officer, health_supervisor, clinic["id"], "历卫医罚〔2026〕15号")
+    page = admin.get(FEED).get_json()
+    assert [item["id"] for item in page["items"]] == [first["id"]]
+    since = page["next_since"]
+    second = penalised(health_officer, health_supervisor, second_clinic["id"], "历卫医罚〔2026〕16号")
+    increment = admin.get(FEED, query_string={"since": since}).get_json()
+    assert [item["id"] for item in increment["items"]] == [second["id"]]
+    health_officer._call("put", f"{INSPECTIONS}/{first['id']}/penalty-details", json=DETAILS)
+    later = admin.get(FEED, query_string={"since": increment["next_since"]}).get_json()
+    assert [item["id"] for item in later["items"]] == [first["id"]] and later["items"][0]["penalty_content"]
+    assert admin.get(FEED, query_string={"since": later["next_since"]}).get_json() == {"items": [], "next_since": None}
+    assert admin.get(FEED, query_string={"since": "yesterday"}).status_code == 422
+
+
+def test_csv_and_xlsx_carry_the_national_field_names(admin, clinic, health_officer, health_supervisor):
+    penalised(health_officer, health_supervisor, clinic["id"], "历卫医罚〔2026〕17号")
+    response = admin.get(FEED, query_string={"format": "csv"})
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["行政相对人名称", "统一社会信用代码", "法定代表人", "行政处罚决定书文号"]
+    assert "罚款金额（万元）" in rows[0] and "处罚机关统一社会信用代码" in rows[0]
+    assert rows[1][0] == clinic["name"] and rows[1][3] == "历卫医罚〔2026〕17号"
+    workbook = openpyxl.load_workbook(io.BytesIO(admin.get(FEED, query_string={"format": "xlsx"}).data))
+    sheet = workbook.active
+    assert sheet.cell(1, 1).value == "行政相对人名称" and sheet.cell(2, 1).value == clinic["name"]
+    assert admin.get(FEED, query_string={"format": "pdf"}).status_code == 422
+
+
+@pytest.mark.parametrize("persona", ["citizen", "clinic_account"])
+def test_citizens_institutions_and_anonymous_callers_may_not_read_it(request, client, persona):
+    assert request.getfixturevalue(persona).get(FEED).status_code == 403
+    assert client.get(FEED).status_code == 401
+
+
+def test_details_are_written_by_the_deciding_department_for_an_approved_penalty_only(
+        clinic, health_officer, health_supervisor, market_officer):
+    record = penalised(health_officer, health_supervisor, clinic["id"], "历卫医罚〔2026〕18号")
+    path = f"{INSPECTIONS}/{record['id']}/penalty-details"
+    assert market_officer._call("put", path, json=DETAILS).status_code == 403
+    assert health_officer._call("put", path, json={**DETAILS, "kinds": ["warning"]}).status_code == 422  # fine given
+    assert health_officer._call("put", path, json={**DETAILS, "kinds": ["fine"], "fine_yuan": None}).status_code == 422
+    assert health_officer._call("put", path, json={**DETAILS, "kinds": ["jail"]}).status_code == 422
+    passed = health_officer.post(INSPECTIONS, json={"institution_id": clinic["id"], "inspected_on": str(today_shanghai()),
+                                                    "result": "pass", "summary": "合格", "public": True}).get_json()
+    response = health_officer._call("put", f"{INSPECTIONS}/{passed['id']}/penalty-details", json=DETAILS)
+    assert response.status_code == 409
