@@ -107,6 +107,10 @@ class ErrorSchema(Schema):
 
     code = fields.String(required=True, metadata={"example": "VALIDATION_FAILED"})
     message = fields.String(required=True, metadata={"example": "请求参数有误"})
+    error = fields.String(metadata={
+        "description": "POST /api/v1/auth/token only: RFC 6749 §5.2's error code (invalid_client, invalid_request, "
+                       "unsupported_grant_type, invalid_scope), beside the envelope's own",
+        "example": "invalid_client"})
     fields = fields.Dict(
         keys=fields.String(), values=fields.List(fields.String()),
         metadata={"description": "Per-field messages, for validation errors"},

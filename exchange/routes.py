@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from api import clients, spreadsheets
 from api.access import ADMIN, REGULATORS, STAFF
@@ -51,6 +51,14 @@ class PenaltyFeedSchema(Schema):
         "description": "The last row's updated_at: the `since` of the next increment (null: no rows, keep yours)"})
 
 
+MAX_FINE_YUAN = 999_999_999_999
+
+
+def _fine_in_range(value) -> None:
+    if not 0 <= value <= MAX_FINE_YUAN:
+        raise ValidationError(f"应在 0 到 {MAX_FINE_YUAN} 元之间")
+
+
 class PenaltyDetailsInSchema(StrictSchema):
     department = fields.String(validate=validate.OneOf(list(DEPARTMENTS)), metadata={
         "description": "The 处罚机关: a department on the record (default: the caller's)"})
@@ -61,9 +69,12 @@ class PenaltyDetailsInSchema(StrictSchema):
                         validate=validate.Length(min=1, max=len(penalties.KINDS)),
                         metadata={"description": "处罚类别: " + ", ".join(f"{k} {v}" for k, v in penalties.KINDS.items())})
     content = Text(required=True, max_length=2000, multiline=True, metadata={"description": "处罚内容"})
-    fine_yuan = fields.Decimal(places=2, allow_none=True, as_string=True,
-                               validate=validate.Range(min=0, max=999_999_999_999),
-                               metadata={"description": "罚款金额, in yuan (the feed shows 万元)"})
+    # The range as a plain validator with numeric bounds in the document: apispec would print a Range's
+    # Decimal bounds as strings, which is not valid OpenAPI.
+    fine_yuan = fields.Decimal(places=2, allow_none=True,
+                               validate=_fine_in_range,
+                               metadata={"description": "罚款金额, in yuan (the feed shows 万元)",
+                                         "minimum": 0, "maximum": MAX_FINE_YUAN})
     valid_until = fields.Date(allow_none=True, metadata={"description": "处罚有效期; none: 长期 (2099-12-31)"})
 
 
