@@ -116,6 +116,8 @@ def record(session: SessionLike, type_: str, ids: Iterable[int | None], *, op: s
 
 def _put(session: SessionLike, key: tuple[str, int], value: tuple) -> None:
     info = session.info
+    if not info.get(PENDING):  # the first record: in a transaction, so that its end (or rollback) is heard
+        session.connection()
     pending = info.setdefault(PENDING, {})
     if info.get(_MARKS):  # inside a savepoint: remember how to take it back
         info.setdefault(_UNDO, []).append((key, pending.get(key, _MISSING)))
