@@ -254,13 +254,13 @@ def _savepoint_rolled_back(session: Session, previous_transaction: SessionTransa
 def sequence(session: SessionLike, *, batch: int = SEQUENCE_BATCH) -> int:
     """Number committed changes that have no `seq` yet, in insert order, after the largest `seq` so far:
     at most `batch` of them. Returns how many. Only one transaction numbers at a time (PostgreSQL: a
-    transaction-level advisory lock, tried, not waited for: a reader that does not get it reads what
-    is numbered; SQLite: its one write lock). The caller commits, which releases the lock."""
+    transaction-level advisory lock; SQLite: its one write lock); the caller commits, which releases it.
+    A reader that waited for another then finds that one's numbers, so a read sees every change that
+    had committed when it began (up to `batch`)."""
     if session.scalar(select(_changes.c.id).where(_changes.c.seq.is_(None)).limit(1)) is None:
         return 0  # nothing to number: no lock taken, nothing written
     if session.get_bind().dialect.name == "postgresql":
-        if not session.scalar(select(func.pg_try_advisory_xact_lock(_LOCK))):
-            return 0  # another reader is numbering; what it numbers is read after it commits
+        session.execute(select(func.pg_advisory_xact_lock(_LOCK)))
     else:  # take the write lock before reading the largest seq (as directory.imports does)
         session.execute(text("UPDATE changes SET seq = seq WHERE 0 = 1"))
     top = session.scalar(select(func.coalesce(func.max(_changes.c.seq), 0)))
