@@ -9,6 +9,7 @@ from api import changes
 from api.database import db
 from tests.complaints.helpers import act, complaint_body, submitted
 from tests.conftest import staff_payload
+from tests.exchange.helpers import INSTITUTION_HEADERS, INSTITUTION_IMPORT, imported, institution_row, xlsx
 from tests.supervision.helpers import RULE_2, black_decision, final_violation, inspected, lift, new_institution
 
 FEED = "/api/v1/changes"
@@ -121,6 +122,17 @@ def test_creating_an_institution_is_its_record_its_credit_and_its_code(admin):
     assert {("institution", clinic["id"], "upsert"), ("credit", clinic["id"], "upsert")} <= kinds(items)
     assert code["ref"] == clinic["code"]["token"]
     assert len(items) == 3  # one item per thing changed in the transaction, however many writes
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_an_import_is_a_change_of_each_institution_it_writes(admin, partial):
+    rows = [institution_row(1), institution_row(2)] + ([institution_row(3, category="bakery")] if partial else [])
+    answer = imported(admin, INSTITUTION_IMPORT, xlsx(INSTITUTION_HEADERS, rows), **({"partial": True} if partial else {}))
+    assert answer["created"] == 2 and answer["written"]
+    listed = admin.get("/api/v1/institutions").get_json()["items"]
+    items = page(admin)["items"]
+    assert {item["id"] for item in items if item["type"] == "institution"} == {i["id"] for i in listed}
+    assert len([item for item in items if item["type"] == "code"]) == 2
 
 
 def test_updating_staff_is_a_staff_change(admin, clinic):
