@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from operator import attrgetter
 
 from sqlalchemy import (
     CheckConstraint,
@@ -17,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.changes import track
 from api.database import Model, UTCDateTime, utcnow
 
 
@@ -65,3 +67,9 @@ class MiniProgramCode(Model):
     content_type: Mapped[str] = mapped_column(String(32))
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The changes feed (api.changes): a code issued or revoked, and its subject's record, which shows it.
+track(Code, "code", ref=attrgetter("token"))
+track(Code, "institution", key=attrgetter("institution_id"), part=True)
+track(Code, "staff", key=attrgetter("staff_id"), part=True)

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
-from api import wechat
+from api import changes, wechat
 from api.database import SessionLike, utcnow
 from api.errors import CodeRevoked, Conflict, NotFound
 from codes.models import Code, MiniProgramCode
@@ -86,6 +86,7 @@ def revoke(*, session: SessionLike, token: str, reason: str, by_account_id: int)
     ))
     if retired.rowcount != 1:
         raise Conflict("此码已作废，不能重复作废")
+    changes.record(session, "code", [code.id], ref=lambda _: token)  # a Core UPDATE: the feed is told here
     session.expire(code)
     institution = session.get(Institution, code.institution_id) if code.institution_id else None
     staff = session.get(Staff, code.staff_id) if code.staff_id else None

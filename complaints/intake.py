@@ -25,7 +25,7 @@ from sqlalchemy import Integer, bindparam, case, cast, func, insert, literal_col
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from api import policy
+from api import changes, policy
 from api.database import SHANGHAI, SessionLike, lock_row, upsert_insert, utcnow
 from api.errors import Conflict, NotFound, ValidationFailed
 from api.text import unstorable
@@ -386,17 +386,19 @@ def _store_and_join_lead(lookup):
             *(bindparam(f"new_{name}", type_=_complaints.c[name].type) for name in _CASE_COLUMNS),  # see leads.reason_params
             *(target.c[name] for name in _TARGET_COLUMNS)))
         .returning(_complaints.c.id, _complaints.c.department, _complaints.c.submitted_at, _complaints.c.account_id,
-                   _complaints.c.anonymous, *(_complaints.c[name] for name in _TARGET_COLUMNS))
+                   _complaints.c.anonymous, _complaints.c.tracking_no, *(_complaints.c[name] for name in _TARGET_COLUMNS))
         .cte("new_case"))
     first_event = insert(_events).from_select(
         ["complaint_id", "action", "status", "department", "at", "actor_id"],
         select(new_case.c.id, literal_column("'submit'"), literal_column("'submitted'"), new_case.c.department,
                new_case.c.submitted_at, case((new_case.c.anonymous, _no_id), else_=new_case.c.account_id)),
     ).cte("first_event")  # the actor as submit_actor() says
+    recorded = changes.record_cte("complaint", new_case.c.id, new_case.c.submitted_at,
+                                  new_case.c.tracking_no).cte("recorded")  # the changes feed: its status
     joined = leads.add_reason_cte(new_case.c.institution_id)
     return (select(new_case.c.id, *(new_case.c[name] for name in _TARGET_COLUMNS),
                    joined.c.id.label("lead_id"), joined.c.score)
-            .select_from(new_case.outerjoin(joined, true())).add_cte(first_event))
+            .select_from(new_case.outerjoin(joined, true())).add_cte(first_event, recorded))
 
 
 _STORE_AND_JOIN_LEAD = {key: _store_and_join_lead(lookup.with_for_update(of=_institutions))
@@ -428,6 +430,8 @@ def _store(session: SessionLike, connection: Connection, case: dict, target: dic
         connection.execute(_INSERT_EVENT, {"complaint_id": complaint_id, "action": "submit", "status": "submitted",
                                            "department": case["department"], "at": case["submitted_at"],
                                            "actor_id": submit_actor(case)})
+        changes.record(session, "complaint", [complaint_id], at=case["submitted_at"],
+                       ref=lambda _: case["tracking_no"])  # written at commit (PostgreSQL: in the statement)
         return found, None
     params = {f"new_{name}": value for name, value in case.items()} | leads.reason_params(reason)
     row = connection.execute(_STORE_AND_JOIN_LEAD[key], params | {"target_key": target.get(key)}).first()

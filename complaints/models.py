@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from operator import attrgetter
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from api.changes import track
 from api.database import Model, UTCDateTime, one_of, utcnow
 from api.models import DEPARTMENTS
 from api.policy import policy_version_now
@@ -184,3 +186,8 @@ class TrackingCounter(Model):
 
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     last: Mapped[int] = mapped_column(default=0)
+
+
+# The changes feed (api.changes): a case's status only (submitted, then each transition), never what
+# it says; the intake's INSERT records its own (complaints.intake).
+track(Complaint, "complaint", columns=("status",), ref=attrgetter("tracking_no"))

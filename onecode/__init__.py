@@ -26,15 +26,15 @@ import selfcheck.cli
 import selfcheck.routes
 import supervision.cli
 import supervision.routes
-from api import auth, client_routes, config, extensions, job_routes, policy, queue, workdays
+from api import auth, change_routes, client_routes, config, extensions, job_routes, policy, queue, workdays
 from api import routes as core
 from api.request import Request
 from onecode import tasks
 from public.scans import ScanCounter
 from registry.models import CATEGORIES
-from supervision import violations
+from supervision import credit, violations
 
-BLUEPRINTS = (core.health, core.blp, core.policies, client_routes.blp, job_routes.blp, directory.routes.blp, public.routes.blp, public.routes.disclosure_blp, public.h5.h5,
+BLUEPRINTS = (core.health, core.blp, core.policies, client_routes.blp, job_routes.blp, change_routes.blp, directory.routes.blp, public.routes.blp, public.routes.disclosure_blp, public.h5.h5,
               public.h5.h5_track,
               complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp, exchange.routes.blp,
               exchange.open311_routes.blp)
@@ -70,11 +70,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.cli.add_command(command)
 
     queue.init_app(app, runners=JOB_RUNNERS, daily=tasks.DAILY)
+    app.extensions[change_routes.CATCH_UP] = _catch_up_credit
     counter = ScanCounter(settings.SCAN_COUNT_FLUSH_SECONDS)
     app.extensions["scan_counter"] = counter
     atexit.register(_flush_on_exit, app, counter)
     _make_instance_folder(app)
     return app
+
+
+def _catch_up_credit(session) -> None:
+    """Before the changes feed is read: recompute the credit snapshots that went stale with time or
+    below supervision (api.change_routes), so their changes are in the feed now, not after 01:00."""
+    credit.refresh_stale(session=session)
 
 
 def _policy_book(folder: str | None) -> policy.PolicyBook:

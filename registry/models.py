@@ -15,6 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from api.changes import track
 from api.database import Model, UTCDateTime, one_of, utcnow
 
 CATEGORIES = {
@@ -118,3 +119,12 @@ class Staff(Model):
         viewonly=True,
         lazy="selectin",
     )
+
+
+# The changes feed (api.changes): an institution's record and its credit are two kinds of change (a
+# mirror of credit follows `credit`); the moment its credit goes stale is bookkeeping, not a change.
+CREDIT_COLUMNS = ("credit_grade", "credit_points", "commitment_valid_to", "credit_lists", "credit_risk", "credit_band",
+                  "credit_record", "credit_graded_risk")
+track(Institution, "institution", ignore=(*CREDIT_COLUMNS, "credit_stale_after", "updated_at"))
+track(Institution, "credit", columns=CREDIT_COLUMNS)
+track(Staff, "staff")  # its credit too: the staff view shows it

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy import ColumnElement, and_, exists, extract, func, insert, or_, select, update
 
-from api import policy
+from api import changes, policy
 from api.database import SHANGHAI, SessionLike, lock_rows, today_shanghai, utcnow
 from api.policy import Policy
 from complaints.models import Complaint
@@ -138,6 +138,7 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
         institutions = institutions.where(Institution.id.in_(institution_ids))
 
     updates, history, opened, closed = [], [], [], []
+    shown_changed: list[int] = []  # institutions whose credit itself changed (the changes feed)
     total = session.scalar(select(func.count()).select_from(institutions.subquery())) if progress else 0
     for done, row in enumerate(session.execute(institutions), start=1):
         if progress is not None and done % PROGRESS_EVERY == 0:
@@ -182,6 +183,9 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
         if values == stored:
             continue
         updates.append({"id": row.id, **values})
+        if {k: v for k, v in values.items() if k != "credit_stale_after"} != {
+                k: v for k, v in stored.items() if k != "credit_stale_after"}:
+            shown_changed.append(row.id)
         if (result.grade, result.points, result.band, list(result.lists)) != (
                 row.credit_grade, row.credit_points, row.credit_band, list(row.credit_lists or [])) \
                 or result.risk != row.credit_risk:
@@ -192,16 +196,20 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
     if updates:
         session.execute(update(Institution), updates)
         mark_stale(session, (row["id"] for row in updates))  # their profiles: written once, at commit
+        changes.record(session, "credit", shown_changed, at=now)  # the feed: not when only the stale moment moved
     if history:
         # render_nulls: one executemany, not a new statement each time a row's NULL columns differ
         session.execute(insert(CreditRecord).execution_options(render_nulls=True), history)
     for name in ("red", "black", "key"):  # one statement per list, however many leave it
         leaving = [institution_id for institution_id, list_name in closed if list_name == name]
         if leaving:
-            session.execute(update(ListEntry).where(ListEntry.institution_id.in_(leaving), ListEntry.list == name,
-                                                    ListEntry.removed_at.is_(None)).values(removed_at=now))
+            left = session.scalars(update(ListEntry).where(ListEntry.institution_id.in_(leaving), ListEntry.list == name,
+                                                           ListEntry.removed_at.is_(None)).values(removed_at=now)
+                                   .returning(ListEntry.id).execution_options(synchronize_session=False))
+            changes.record(session, "list", list(left), op="delete", at=now)
     if opened:
-        session.execute(insert(ListEntry).execution_options(render_nulls=True), opened)
+        entered = session.scalars(insert(ListEntry).returning(ListEntry.id).execution_options(render_nulls=True), opened)
+        changes.record(session, "list", list(entered), at=now)
     _recompute_staff(session, institution_ids, start, final, under)
     session.flush()
     if progress is not None:
@@ -307,12 +315,14 @@ def _recompute_staff(session: SessionLike, institution_ids, start: dt.date, fina
     staff = select(Staff.id, Staff.credit_points, Staff.institution_id)
     if institution_ids is not None:
         staff = staff.where(Staff.institution_id.in_(institution_ids))
-    changes, their_institutions = [], set()
+    changed: list[dict] = []
+    their_institutions = set()
     for staff_id, stored, institution_id in session.execute(staff):
         total = int(totals.get(staff_id) or 0)
         if total != stored:
-            changes.append({"id": staff_id, "credit_points": total, "credit_grade": grades.grade_for(points=total, under=under)})
+            changed.append({"id": staff_id, "credit_points": total, "credit_grade": grades.grade_for(points=total, under=under)})
             their_institutions.add(institution_id)
-    if changes:
-        session.execute(update(Staff), changes)
+    if changed:
+        session.execute(update(Staff), changed)
         mark_stale(session, their_institutions)
+        changes.record(session, "staff", [change["id"] for change in changed])

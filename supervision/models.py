@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from operator import attrgetter
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from api.changes import track
 from api.database import Model, UTCDateTime, one_of, utcnow
 from api.models import DEPARTMENTS
 from api.policy import policy_version_now
@@ -364,3 +366,13 @@ class InspectionDraw(Model):
 
 
 shown_on_profiles(Inspection, Violation)  # the profile shows public inspections and penalties
+
+
+# The changes feed (api.changes): an inspection record and its parts; its approved penalty; listings
+# (the credit recomputation writes them set-based and records them itself, supervision.credit).
+track(Inspection, "inspection")
+for _part in (InspectionDepartment, InspectionInspector, InspectionFinding, LegalReview, Evidence):
+    track(_part, "inspection", key=attrgetter("inspection_id"), part=True)
+track(Inspection, "penalty", columns=("penalty_approved_at", "decision_no", "settled_result", "public"),
+      when=lambda inspection: inspection.penalty_approved_at is not None)
+track(ListEntry, "list", op=lambda entry: "delete" if entry.removed_at is not None else "upsert")
