@@ -67,6 +67,9 @@ class Complaint(Model):
         CheckConstraint("NOT anonymous OR (contact_name IS NULL AND contact_phone IS NULL)", name="anonymous"),
         Index("ix_complaints_institution_submitted", "institution_id", "submitted_at"),
         Index("ix_complaints_department_status", "department", "status"),
+        # The leaders' numbers (oversight.stats) count the complaints received in a period, of a department.
+        Index("ix_complaints_submitted_at", "submitted_at"),
+        Index("ix_complaints_department_submitted", "department", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

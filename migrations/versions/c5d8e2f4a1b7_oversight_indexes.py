@@ -1,0 +1,33 @@
+"""indexes of the leaders' numbers (oversight.stats, issue 20): complaints received, self-checks
+filed and leads opened or closed in a period
+
+Revision ID: c5d8e2f4a1b7
+Revises: a7c4e19d2b68
+Create Date: 2026-12-03 17:30:00
+
+"""
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = 'c5d8e2f4a1b7'
+down_revision = 'a7c4e19d2b68'
+branch_labels = None
+depends_on = None
+
+INDEXES = (
+    ("ix_complaints_submitted_at", "complaints", ["submitted_at"]),
+    ("ix_complaints_department_submitted", "complaints", ["department", "submitted_at"]),
+    ("ix_selfchecks_submitted_at", "selfchecks", ["submitted_at"]),
+    ("ix_leads_opened_at", "leads", ["opened_at"]),
+    ("ix_leads_closed_at", "leads", ["closed_at"]),
+)
+
+
+def upgrade():
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns)
+
+
+def downgrade():
+    for name, table, _ in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
