@@ -34,6 +34,8 @@ class Lead(Model):
         Index("uq_leads_open_institution", "institution_id", unique=True,
               sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
         Index("ix_leads_status_score", "status", "score"),
+        Index("ix_leads_opened_at", "opened_at"),  # leads opened, closed in a period (oversight.stats)
+        Index("ix_leads_closed_at", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

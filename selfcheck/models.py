@@ -68,6 +68,7 @@ class SelfCheck(Model):
         Index("uq_selfchecks_live_period", "institution_id", "period", unique=True,
               sqlite_where=text("status != 'returned'"), postgresql_where=text("status != 'returned'")),
         Index("ix_selfchecks_period_status", "period", "status"),
+        Index("ix_selfchecks_submitted_at", "submitted_at"),  # filings of a period (oversight.stats)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
