@@ -17,6 +17,7 @@ import api.cli
 import complaints.routes
 import directory.routes
 import onecode.cli
+import oversight.dashboard
 import oversight.routes
 import public.cli
 import public.h5
@@ -35,7 +36,8 @@ from supervision import violations
 
 BLUEPRINTS = (core.health, core.blp, core.policies, job_routes.blp, directory.routes.blp, public.routes.blp, public.routes.disclosure_blp, public.h5.h5,
               public.h5.h5_track,
-              complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp, oversight.routes.blp)
+              complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp, oversight.routes.blp,
+              oversight.dashboard.blp)
 COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *public.cli.COMMANDS, *selfcheck.cli.COMMANDS,
             *supervision.cli.COMMANDS)
 # What the jobs (api.jobs) of each kind run: the packages' own functions, named by their routes.
