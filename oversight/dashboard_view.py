@@ -18,9 +18,10 @@ def options(account: Account, raw: dict[str, str]) -> dict:
     if stats.sees_all_departments(account):
         departments = [(stats.ALL_DEPARTMENTS, "全部部门"), *DEPARTMENTS.items()]
         chosen = raw["department"] or stats.ALL_DEPARTMENTS
-    else:
-        departments = [(account.department, DEPARTMENTS.get(account.department or "", ""))]
-        chosen = raw["department"] or account.department
+    else:  # department staff: their own (a regulator who is no admin always has one)
+        own = account.department or ""
+        departments = [(own, DEPARTMENTS.get(own, ""))]
+        chosen = raw["department"] or own
     streets = list(db.session.scalars(select(Institution.street).where(Institution.street.is_not(None))
                                       .distinct().order_by(Institution.street)))
     if raw["street"] and raw["street"] not in streets:
