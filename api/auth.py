@@ -163,6 +163,15 @@ _TOKEN_ACCOUNT = (
 )
 
 
+def session_account(*, account_id: int, session_id: str) -> Account | None:
+    """The active account of a login session it opened and that was not ended, else None: how a
+    session held elsewhere than in a bearer token (the dashboard's cookie) is checked, as tokens are."""
+    row = db.session.execute(_TOKEN_ACCOUNT, {"account_id": account_id, "session_id": session_id}).first()
+    if row is None or row[1] is not None or not row[0].active:
+        return None
+    return row[0]
+
+
 def current_caller(optional: bool = False) -> Account | ApiClient | None:
     """The account or API client of the bearer token on this request, loaded once per request (kept
     in the WSGI environ, which lives exactly as long as the request)."""
@@ -186,12 +195,12 @@ def current_caller(optional: bool = False) -> Account | ApiClient | None:
         request.environ[CALLER] = found[0].caller
         return found[0]
     account_id, session_id = _subject(claims)
-    row = db.session.execute(_TOKEN_ACCOUNT, {"account_id": account_id, "session_id": session_id}).first()
-    if row is None or row[1] is not None or not row[0].active:
+    account = session_account(account_id=account_id, session_id=session_id)
+    if account is None:
         raise Unauthorized("登录已失效，请重新登录")
-    request.environ[_ACCOUNT] = row[0]
+    request.environ[_ACCOUNT] = account
     request.environ[_SESSION] = session_id
-    return row[0]
+    return account
 
 
 def current_account(optional: bool = False) -> Account | None:

@@ -31,6 +31,13 @@ def query_code_limit(**kwargs):
     return limiter.shared_limit(lambda: current_app.config["QUERY_CODE_RATE_LIMIT"], scope="query_code", **kwargs)
 
 
+def password_login_limit():
+    """One bucket per client address for every username-and-password login (the API's and the
+    dashboard's form): LOGIN_RATE_LIMIT guesses in all, whichever door a script knocks at."""
+    return limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="password_login",
+                                methods=["POST"])
+
+
 class Api(_Api):
     """flask-smorest's Api with the contract's error envelope instead of its own."""
 

@@ -21,7 +21,7 @@ from api.account_schemas import (
 from api.auth import current_account, login_required
 from api.database import db
 from api.errors import DomainError
-from api.extensions import Blueprint, limiter
+from api.extensions import Blueprint, limiter, password_login_limit
 from api.schemas import PolicyArgs, PolicySchema, page_schema, paginate
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Accounts and auth")
@@ -36,7 +36,7 @@ def _login_limit() -> str:
 
 @blp.route("/auth/login")
 class Login(MethodView):
-    decorators = [limiter.limit(_login_limit, methods=["POST"])]
+    decorators = [password_login_limit()]
 
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenPairSchema)

@@ -19,6 +19,7 @@ import directory.routes
 import exchange.open311_routes
 import exchange.routes
 import onecode.cli
+import oversight.dashboard
 import oversight.routes
 import public.cli
 import public.h5
@@ -38,7 +39,8 @@ from supervision import credit, violations
 BLUEPRINTS = (core.health, core.blp, core.policies, client_routes.blp, job_routes.blp, change_routes.blp, directory.routes.blp, public.routes.blp, public.routes.disclosure_blp, public.h5.h5,
               public.h5.h5_track,
               complaints.routes.blp, selfcheck.routes.blp, supervision.routes.blp, exchange.routes.blp,
-              exchange.open311_routes.blp, oversight.routes.blp)
+              exchange.open311_routes.blp, oversight.routes.blp,
+              oversight.dashboard.blp)
 COMMANDS = (*api.cli.COMMANDS, *onecode.cli.COMMANDS, *public.cli.COMMANDS, *selfcheck.cli.COMMANDS,
             *supervision.cli.COMMANDS)
 # What the jobs (api.jobs) of each kind run: the packages' own functions, named by their routes.

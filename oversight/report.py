@@ -12,9 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Sequence
+from urllib.parse import quote
 
-from api.models import DEPARTMENTS
+from api.database import SHANGHAI, SessionLike
+from api.models import DEPARTMENTS, Account
 from api.spreadsheets import safe_cell
+from oversight import stats
 from oversight.stats import GROUPS
 from registry.models import CATEGORIES
 
@@ -59,6 +62,24 @@ def column_of(domain: str, field: str) -> int:
 
 def filename(date_from: dt.date, date_to: dt.date) -> str:
     return f"监管统计月报-{date_from:%Y%m%d}-{date_to:%Y%m%d}.xlsx"
+
+
+def disposition(date_from: dt.date, date_to: dt.date) -> str:
+    """Content-Disposition: the Chinese name (RFC 5987), an ASCII one for old clients."""
+    fallback = f"stats-{date_from:%Y%m%d}-{date_to:%Y%m%d}.xlsx"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename(date_from, date_to))}"
+
+
+def build(*, session: SessionLike, account: Account, date_from: dt.date, date_to: dt.date, department: str | None,
+          street: str | None, group_by: str | None, now: dt.datetime) -> bytes:
+    """The report of a period for `account` (the same access rules and checks as the numbers): every
+    grouping computed, then the workbook. The caller commits (stale credit recomputed)."""
+    stats.check_group_by(group_by)
+    results = {grouping: stats.compute(session=session, account=account, date_from=date_from, date_to=date_to,
+                                       department=department, street=street, group_by=grouping, now=now)
+               for grouping in sheets(group_by)}
+    return workbook(results=results, first=group_by, department=stats.department_for(account, department),
+                    street=street, generated_at=now.astimezone(SHANGHAI))
 
 
 def key_name(group_by: str, key: str | None) -> str:

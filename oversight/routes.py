@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Response
 from flask.views import MethodView
 
 from api.access import REGULATORS
 from api.auth import current_account, login_required
-from api.database import SHANGHAI, db, today_shanghai, utcnow
+from api.database import db, today_shanghai, utcnow
 from api.extensions import Blueprint
 from api.spreadsheets import XLSX
 from oversight import report, stats
@@ -40,15 +38,14 @@ class Stats(MethodView):
             result = stats.compute(**common, group_by=group_by)
             db.session.commit()  # credit recomputed because it had gone stale (rare), else nothing
             return result
-        stats.check_group_by(group_by)
-        results = {grouping: stats.compute(**common, group_by=grouping) for grouping in report.sheets(group_by)}
-        db.session.commit()
-        body = report.workbook(results=results, first=group_by,
-                               department=stats.department_for(account, department), street=street,
-                               generated_at=now.astimezone(SHANGHAI))
-        response = Response(body, mimetype=XLSX)
-        name = report.filename(date_from, date_to)
-        fallback = f"stats-{date_from:%Y%m%d}-{date_to:%Y%m%d}.xlsx"
-        response.headers["Content-Disposition"] = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
+        body = report.build(**common, group_by=group_by)
+        db.session.commit()  # as above
+        return xlsx_answer(body, date_from, date_to)
+
+
+def xlsx_answer(body: bytes, date_from, date_to) -> Response:
+    """The monthly report as a download named for its period (the API's and the dashboard's)."""
+    response = Response(body, mimetype=XLSX)
+    response.headers["Content-Disposition"] = report.disposition(date_from, date_to)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
