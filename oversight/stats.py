@@ -35,7 +35,14 @@ from registry.models import CATEGORIES, Institution
 from selfcheck import periods
 from selfcheck.models import Rectification, SelfCheck, SelfCheckAnswer
 from supervision import credit
-from supervision.models import Inspection, InspectionDepartment, InspectionPlan, ListEntry, PlanDepartment
+from supervision.models import (
+    Inspection,
+    InspectionDepartment,
+    InspectionFinding,
+    InspectionPlan,
+    ListEntry,
+    PlanDepartment,
+)
 from supervision.plans import in_scope
 
 GROUPS = ("department", "street", "category", "month")
@@ -439,12 +446,19 @@ def _inspections(session: SessionLike, scope: Scope) -> Part:
 def _inspection_records(session: SessionLike, scope: Scope) -> dict[Key, Row]:
     key = ({"department": InspectionDepartment.department}.get(scope.group_by or "")
            or _institution_key(scope, Inspection.inspected_on, of_date=True))
-    statement = (select(func.count(), _count_if(Inspection.penalty_approved_at.is_not(None)))
+    per_department = scope.group_by == "department" or bool(scope.department)
+    # A department's penalties are the visits where its own penalty finding was approved: a joint visit
+    # where only the market department's penalty stands is no penalty of health's.
+    penalty = (exists().where(InspectionFinding.inspection_id == Inspection.id,
+                              InspectionFinding.department == InspectionDepartment.department,
+                              InspectionFinding.result == "penalty", InspectionFinding.review == "approved")
+               if per_department else Inspection.penalty_approved_at.is_not(None))
+    statement = (select(func.count(), _count_if(penalty))
                  .select_from(Inspection)
                  .where(Inspection.inspected_on >= scope.date_from, Inspection.inspected_on <= scope.date_to))
     if scope.group_by in ("street", "category") or scope.street:
         statement = statement.join(Institution, Institution.id == Inspection.institution_id)
-    if scope.group_by == "department" or scope.department:
+    if per_department:
         statement = statement.join(InspectionDepartment, InspectionDepartment.inspection_id == Inspection.id)
     if scope.department:
         statement = statement.where(InspectionDepartment.department == scope.department)
@@ -524,12 +538,12 @@ def _credit(session: SessionLike, scope: Scope) -> Part:
 
 
 def _lists(session: SessionLike, scope: Scope) -> Part:
-    """Institutions on the red, black and key supervision lists now."""
+    """Active institutions on the red, black and key supervision lists now (as `credit` counts them)."""
 
     def build(scope: Scope) -> Select:
         statement = (select(*[_count_if(ListEntry.list == name) for name in LISTS])
                      .select_from(ListEntry).join(Institution, Institution.id == ListEntry.institution_id)
-                     .where(ListEntry.removed_at.is_(None), *_street(scope)))
+                     .where(ListEntry.removed_at.is_(None), Institution.status == "active", *_street(scope)))
         return _by(statement, _institution_key(scope))
 
     return _institution_part(session, scope, build, LISTS, dict, per_month=False)

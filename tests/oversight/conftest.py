@@ -19,7 +19,14 @@ from api.database import SHANGHAI, today_shanghai, utcnow
 from leads.models import Lead
 from registry.models import Institution
 from selfcheck.models import ChecklistTemplate, Rectification, SelfCheck, SelfCheckAnswer
-from supervision.models import Inspection, InspectionDepartment, InspectionPlan, ListEntry, PlanDepartment
+from supervision.models import (
+    Inspection,
+    InspectionDepartment,
+    InspectionFinding,
+    InspectionPlan,
+    ListEntry,
+    PlanDepartment,
+)
 from tests.supervision.helpers import new_institution
 
 SHANDA, HONGJIALOU = "山大路街道", "洪家楼街道"
@@ -175,14 +182,22 @@ def _inspections(session, ids, year):
     session.add_all([PlanDepartment(plan_id=plan.id, department="health"),
                      PlanDepartment(plan_id=plan.id, department="market")])
 
-    def inspection(institution, on, departments, result, *, plan_id=None, penalty=False):
+    def inspection(institution, on, departments, result, *, plan_id=None, penalty_by=None):
+        """A record with one finding per department: `penalty_by`'s an approved penalty, the others `result`
+        (then `pass` beside the penalty)."""
         record = Inspection(institution_id=ids[institution], inspected_on=on, result=result, settled_result=result,
                             summary="现场检查", department=departments[0], status="recorded", plan_id=plan_id,
-                            penalty_approved_at=beijing(on) + dt.timedelta(days=3) if penalty else None)
+                            penalty_approved_at=beijing(on) + dt.timedelta(days=3) if penalty_by else None)
         record.department_rows = [InspectionDepartment(department=department) for department in departments]
+        record.findings = [
+            InspectionFinding(department=department, result="penalty", review="approved", note="违法执业")
+            if department == penalty_by else
+            InspectionFinding(department=department, result="pass" if penalty_by else result, note="现场检查")
+            for department in departments]
         session.add(record)
 
-    inspection("A", d(5, 10), ["health", "market"], "penalty", plan_id=plan.id, penalty=True)  # joint, a penalty
+    # joint: market's penalty approved, health found nothing
+    inspection("A", d(5, 10), ["health", "market"], "penalty", plan_id=plan.id, penalty_by="market")
     inspection("B", d(6, 20), ["health"], "pass", plan_id=plan.id)
     inspection("C", d(9, 5), ["market"], "rectify")  # outside the plan
     inspection("A", dt.date(year - 1, 11, 1), ["health"], "pass")  # the year before

@@ -9,6 +9,7 @@ import pytest
 
 from api.errors import Forbidden, ValidationFailed
 from oversight import stats
+from registry.models import Institution
 from tests.oversight.conftest import HONGJIALOU, SHANDA
 
 
@@ -107,11 +108,13 @@ def test_leads_count_those_opened_and_those_closed_in_the_period(session, admin,
 
 def test_a_joint_inspection_counts_in_each_department_and_once_in_the_total(session, admin, district):
     result = numbers(session, admin.account, district, group_by="department")
-    # The year's visits: A (health and market, penalty approved), B (health), C (market), A again (health).
+    # The year's visits: A (health and market, market's penalty approved), B (health), C (market), A again
+    # (health).
     assert result["total"]["inspections"] == {"done": 4, "penalties": 1, "plan_completion_rate": 0.5}
     groups = by_key(result)
     # The plan (health and market) covers the four active institutions; A and B were inspected under it.
-    assert groups["health"]["inspections"] == {"done": 3, "penalties": 1, "plan_completion_rate": 0.5}
+    # The joint visit is a penalty of market's only: health's finding there was a pass.
+    assert groups["health"]["inspections"] == {"done": 3, "penalties": 0, "plan_completion_rate": 0.5}
     assert groups["market"]["inspections"] == {"done": 2, "penalties": 1, "plan_completion_rate": 0.5}
     assert groups["ecology"]["inspections"] == {"done": 0, "penalties": 0, "plan_completion_rate": None}
 
@@ -139,6 +142,16 @@ def test_credit_and_lists_are_the_current_state_and_have_no_months(session, admi
     assert categories["clinic"]["credit"] == {"A": 1, "B": 1, "C": 0, "D": 0}
     assert categories["hospital"]["lists"] == {"red": 0, "black": 1, "key": 0}
     assert categories["cosmetic"]["credit"] == {"A": 0, "B": 0, "C": 0, "D": 0}
+
+
+def test_a_closed_institution_leaves_the_grades_and_the_lists_alike(session, admin, district):
+    session.get(Institution, district.ids["C"]).status = "closed"  # the hospital on the black list, grade D
+    session.commit()
+
+    total = numbers(session, admin.account, district)["total"]
+
+    assert total["credit"] == {"A": 1, "B": 1, "C": 1, "D": 0}
+    assert total["lists"] == {"red": 1, "black": 0, "key": 0}
 
 
 def test_a_street_filter_keeps_every_domain_to_that_street(session, admin, district):
