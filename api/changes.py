@@ -45,7 +45,11 @@ from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 from api.database import Model, SessionLike, UTCDateTime, one_of, utcnow
 
 # The kinds of change, what `id` names, and where a mirror reads the current state. Stable: a mirror
-# switches on them. Add new ones at the end; never rename one.
+# switches on them. Add new ones at the end; never rename one. An API client (changes:read) reads
+# GET /institutions/{id}, and with credit:read GET /institutions/{id}/credit and the penalty export
+# (GET /exports/penalties); the other paths named here are for regulators' accounts, and a client learns
+# of those changes without their content (the public scan, /public/inspections and Open311's
+# /requests/{tracking_no}.json show what is public of them).
 TYPES = {
     "institution": "an institution's record (created or changed; its code issued or revoked): "
                    "`id` is the institution's id, GET /institutions/{id}",

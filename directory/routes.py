@@ -7,17 +7,18 @@ from urllib.parse import quote
 from flask import current_app
 from flask.views import MethodView
 
-from api import job_routes, jobs, spreadsheets
+from api import clients, job_routes, jobs, spreadsheets
 from api.access import INSTITUTION, REGULATORS
-from api.auth import current_account, login_required
+from api.auth import current_account, current_caller, login_required
 from api.context import ID, view_context
 from api.database import db
-from api.errors import DomainError
+from api.errors import DomainError, NotVisible
 from api.extensions import Blueprint
 from api.request import allow_upload
 from api.schemas import page_schema, paginate
 from directory import exports, imports, service
 from registry import service as registry
+from registry.models import Institution
 from registry.schemas import (
     ImportArgs,
     ImportFileSchema,
@@ -186,13 +187,20 @@ def _institution_export(*, session, account, **filters) -> job_routes.ExportSpec
 
 @blp.route(f"/institutions/<{ID}:institution_id>")
 class InstitutionById(MethodView):
-    @login_required()
+    @login_required(scopes=(clients.CHANGES_READ,))
     @blp.response(200, InstitutionSchema)
     @blp.error(404, "Unknown, or not this account's institution")
     def get(self, institution_id):
-        """One institution (regulators; an institution account only its own)."""
-        answer = _institution(registry.get_institution(session=db.session, institution_id=institution_id,
-                                                       account=current_account()))
+        """One institution (regulators; an institution account only its own; API clients with
+        `changes:read`, which the changes feed sends here for each `institution` change)."""
+        caller = current_caller()
+        if isinstance(caller, clients.ApiClient):
+            institution = db.session.get(Institution, institution_id)
+            if institution is None:
+                raise NotVisible("未找到该机构")
+        else:
+            institution = registry.get_institution(session=db.session, institution_id=institution_id, account=caller)
+        answer = _institution(institution)
         db.session.commit()  # a credit recomputed because it had gone stale (rare), else nothing
         return answer
 

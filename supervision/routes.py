@@ -7,7 +7,7 @@ from flask import current_app, send_file
 from flask.views import MethodView
 from sqlalchemy import select
 
-from api import files, job_routes, spreadsheets
+from api import clients, files, job_routes, spreadsheets
 from api.access import (
     DECIDERS,
     INSTITUTION,
@@ -16,7 +16,7 @@ from api.access import (
     check_own_institution,
     scope_to_account,
 )
-from api.auth import current_account, login_required
+from api.auth import current_account, current_caller, login_required
 from api.context import ID
 from api.database import db, today_shanghai
 from api.errors import NotFound, NotVisible
@@ -147,13 +147,15 @@ class Decision(MethodView):
 
 @blp.route(f"/institutions/<{ID}:institution_id>/credit")
 class InstitutionCredit(MethodView):
-    @login_required(INSTITUTION, *REGULATORS)
+    @login_required(INSTITUTION, *REGULATORS, scopes=(clients.CREDIT_READ,))
     @blp.response(200, InstitutionCreditSchema)
     @blp.error(404, "Unknown, or not this account's institution")
     def get(self, institution_id):
-        """Credit: points this cycle, grade, colour, consequence band, mode, risk, lists and history."""
-        account = current_account()
-        check_own_institution(account, institution_id)
+        """Credit: points this cycle, grade, colour, consequence band, mode, risk, lists and history
+        (regulators, the institution itself, and API clients with `credit:read`: the credit platform)."""
+        caller = current_caller()
+        if not isinstance(caller, clients.ApiClient):
+            check_own_institution(caller, institution_id)
         institution = db.session.get(Institution, institution_id)
         if institution is None:
             raise NotVisible("未找到该机构")

@@ -73,6 +73,21 @@ def test_an_api_client_with_changes_read_follows_the_feed_and_one_without_is_403
     assert refused.status_code == 403 and refused.get_json()["code"] == "FORBIDDEN"
 
 
+def test_a_mirror_reads_what_the_feed_names_with_its_client_token(admin, client, clinic):
+    mirror = bearer(token_for(client, create_client(admin, name="省互联网+监管平台", scopes=("changes:read",))))
+    credit_platform = bearer(token_for(client, create_client(admin, name="省信用平台", scopes=("credit:read",))))
+
+    institution = client.get(f"/api/v1/institutions/{clinic['id']}", headers=mirror)
+    credit = client.get(f"/api/v1/institutions/{clinic['id']}/credit", headers=credit_platform)
+
+    assert institution.status_code == 200 and institution.get_json()["uscc"] == clinic["uscc"]
+    assert credit.status_code == 200 and credit.get_json()["grade"] == clinic["credit"]["grade"]
+    assert client.get(f"/api/v1/institutions/{clinic['id']}/credit", headers=mirror).status_code == 403
+    assert client.get(f"/api/v1/institutions/{clinic['id']}", headers=credit_platform).status_code == 403
+    assert client.get("/api/v1/institutions/999999", headers=mirror).status_code == 404
+    assert client.get(f"/api/v1/institutions/{clinic['id']}/staff", headers=mirror).status_code == 403
+
+
 def test_a_call_without_a_token_is_401(client):
     response = client.get(FEED)
     assert response.status_code == 401
