@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from flask import current_app, render_template
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import lazyload
 
 from api import policy
@@ -80,7 +81,20 @@ class _Reader:
                            for column in statement.selected_columns]
 
     def first(self, token: str):
+        """The row of `token`, or None. A driver error comes out as SQLAlchemy's (DBAPIError and its
+        OperationalError...), as from any other query: the app answers an unreachable database with 503."""
         params = (token,) if self.positional else {"token": token}
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        try:
+            row = self._fetch(params)
+        except dbapi_error as error:
+            raise DBAPIError.instance(self.sql, params, error, dbapi_error, connection_invalidated=True,
+                                      dialect=self.engine.dialect) from error
+        if row is None:
+            return None
+        return [value if process is None else process(value) for value, process in zip(row, self.processors, strict=True)]
+
+    def _fetch(self, params):
         connection = self.engine.raw_connection()
         dialect = self.engine.dialect
         try:
@@ -90,7 +104,7 @@ class _Reader:
                 cursor = connection.cursor()
                 try:
                     cursor.execute(self.sql, params)
-                    row = cursor.fetchone()
+                    return cursor.fetchone()
                 finally:
                     cursor.close()
             finally:
@@ -101,9 +115,6 @@ class _Reader:
             raise
         finally:
             connection.close()
-        if row is None:
-            return None
-        return [value if process is None else process(value) for value, process in zip(row, self.processors, strict=True)]
 
 
 _READERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
