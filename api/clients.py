@@ -83,8 +83,14 @@ def check_scopes(scopes: list[str], field: str = "scopes") -> list[str]:
 
 
 def create_client(*, session: SessionLike, name: str, scopes: list[str], created_by_id: int | None) -> tuple[ApiClient, str]:
-    """A new client and its secret (returned this once; only its hash is stored)."""
+    """A new client and its secret (returned this once; only its hash is stored). A complaints:write
+    client holds that scope alone: its secret is the Open311 `api_key`, which GeoReport apps carry inside
+    apps anyone can unpack, so it must not also open the change feed or the credit data."""
     scopes = check_scopes(scopes)
+    if COMPLAINTS_WRITE in scopes and len(scopes) > 1:
+        raise ValidationFailed("complaints:write 须单独授予", fields={"scopes": [
+            "complaints:write 的密钥即 Open311 api_key，会随公开发布的 App 分发，不能与其他权限范围同授；"
+            "请另建一个客户端"]})
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     client = ApiClient(client_id=CLIENT_ID_PREFIX + secrets.token_hex(12), name=name, scopes=" ".join(scopes),
                        secret_hash=hash_secret(secret), created_by_id=created_by_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -9,6 +10,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from api import text
 
 MAX_ID = 2**31 - 1
+# Times a query may name (since, start_date, ...): no record predates the system and none far ahead is of
+# use; it also keeps arithmetic on them (a 90-day default window, a conversion to UTC) from overflowing.
+TIMES = validate.Range(min=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), max=dt.datetime(2100, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
+                       error="应在 2000 年至 2100 年之间")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f]")
 

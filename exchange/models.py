@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from operator import attrgetter
 
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.changes import track
 from api.database import Model, UTCDateTime, utcnow
 
 
@@ -30,3 +32,8 @@ class PenaltyDetails(Model):
     department: Mapped[str] = mapped_column(String(32))  # the 处罚机关: one of the record's departments
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+
+
+# The changes feed (api.changes): the details are part of the approved penalty (supervision.models tracks
+# the inspection's own penalty columns), so writing them is an upsert of that penalty.
+track(PenaltyDetails, "penalty", key=attrgetter("inspection_id"), part=True)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from api.database import SessionLike, utcnow
 from api.errors import ValidationFailed
 from api.models import DEPARTMENTS
-from complaints.models import Complaint, ComplaintCategory
+from complaints.models import Complaint, ComplaintCategory, ComplaintEvent
 
 CLOSED = ("rejected", "closed")  # Open311's `closed`; every other status is `open`
 DEFAULT_DAYS = 90  # GeoReport v2: without dates, the last 90 days
@@ -53,11 +53,35 @@ def status(complaint_status: str) -> str:
     return "closed" if complaint_status in CLOSED else "open"
 
 
-def public_request(row) -> dict:
-    """A request as anyone may see it: nothing from the complaint's text, contact or target."""
+def public_request(row, status_changed_at: dt.datetime | None = None) -> dict:
+    """A request as anyone may see it: nothing from the complaint's text, contact or target. Its
+    `updated_datetime` is when its status last changed (not a rating, a note or an assignment)."""
     return {"service_request_id": row.tracking_no, "status": status(row.status), "service_code": row.category,
             "service_name": row.name, "agency_responsible": DEPARTMENTS.get(row.department, row.department),
-            "requested_datetime": row.submitted_at, "updated_datetime": row.updated_at}
+            "requested_datetime": row.submitted_at, "updated_datetime": status_changed_at or row.submitted_at}
+
+
+def public_requests(*, session: SessionLike, **filters) -> list[dict]:
+    """The requests of requests_query(**filters), each with the time of its last status change."""
+    found = session.execute(requests_query(**filters)).all()
+    changed = status_changed_at(session=session, complaint_ids=[row.id for row in found])
+    return [public_request(row, changed.get(row.id)) for row in found]
+
+
+def status_changed_at(*, session: SessionLike, complaint_ids: list[int]) -> dict[int, dt.datetime]:
+    """Complaint id → the time of the timeline entry that set its current status (its submission if none
+    changed it since): Complaint.updated_at also moves on ratings, notes and assignments to the same status."""
+    changed: dict[int, dt.datetime] = {}
+    previous: dict[int, str] = {}
+    for start in range(0, len(complaint_ids), 500):
+        for event in session.execute(
+                select(ComplaintEvent.complaint_id, ComplaintEvent.status, ComplaintEvent.at)
+                .where(ComplaintEvent.complaint_id.in_(complaint_ids[start:start + 500]))
+                .order_by(ComplaintEvent.complaint_id, ComplaintEvent.id)):
+            if previous.get(event.complaint_id) != event.status:
+                changed[event.complaint_id] = event.at
+            previous[event.complaint_id] = event.status
+    return changed
 
 
 def _split(value: str | None) -> list[str]:
@@ -69,8 +93,8 @@ def requests_query(*, service_request_id: str | None = None, service_code: str |
                    status: str | None = None, now: dt.datetime | None = None):
     """GeoReport v2's GET requests: by ids (then the other filters are ignored, as the spec says), else
     by codes, status and a date range (the last 90 days by default), newest first, at most 1000."""
-    statement = (select(Complaint.tracking_no, Complaint.status, Complaint.category, Complaint.department,
-                        Complaint.submitted_at, Complaint.updated_at, ComplaintCategory.name)
+    statement = (select(Complaint.id, Complaint.tracking_no, Complaint.status, Complaint.category,
+                        Complaint.department, Complaint.submitted_at, ComplaintCategory.name)
                  .join(ComplaintCategory, ComplaintCategory.code == Complaint.category)
                  .order_by(Complaint.submitted_at.desc(), Complaint.id.desc()).limit(MAX_RESULTS))
     ids = _split(service_request_id)
@@ -95,8 +119,9 @@ def requests_query(*, service_request_id: str | None = None, service_code: str |
     return statement.where(Complaint.submitted_at >= start, Complaint.submitted_at <= end)
 
 
-def one_request(*, session: SessionLike, tracking_no: str):
-    return session.execute(requests_query(service_request_id=tracking_no)).first()
+def one_request(*, session: SessionLike, tracking_no: str) -> dict | None:
+    found = public_requests(session=session, service_request_id=tracking_no)
+    return found[0] if found else None
 
 
 def complaint_data(form: dict[str, str], field_types: dict[str, str]) -> dict:
@@ -110,7 +135,9 @@ def complaint_data(form: dict[str, str], field_types: dict[str, str]) -> dict:
             "attribute[institution_id]、attribute[code_token]、attribute[staff_id] 与 address_string 只能填一个"]})
     if targets:
         key, value = next(iter(targets.items()))
-        target: dict = {key: int(value) if key != "code_token" and value.isdigit() and len(value) <= 10 else value}
+        # isascii(): "²".isdigit() is true but int() refuses it; such text goes on to the schema, which refuses it
+        number = key != "code_token" and value.isascii() and value.isdigit() and len(value) <= 10
+        target: dict = {key: int(value) if number else value}
     elif form.get("address_string"):
         target = {"name": place_name or UNNAMED_PLACE, "address": form["address_string"]}
     else:

@@ -7,12 +7,16 @@ decisions and are not on it.
 
 What the record does not hold (违法行为类型, 处罚依据, 处罚类别, 处罚内容, 罚款金额, 处罚有效期) the
 deciding department fills in (`set_details`, PUT /api/v1/inspections/{id}/penalty-details); until it
-does, the row is sent with what the record says (the approved findings' notes as 违法事实, the plan
-items' text and basis) and `complete: false`. 处罚机关 and its code come from the PENALTY_AUTHORITIES
+does, the row is sent with what the record says (its public summary as 违法事实, as the public penalty
+list shows it: never the findings' notes, which are internal; the plan items' text and basis) and `complete: false`. 处罚机关 and its code come from the PENALTY_AUTHORITIES
 setting, the 数据来源单位 from DISCLOSURE_SOURCE.
 
 Increments: a row's `updated_at` is the latest of its publication, its approval and its details'
 last change; `since` returns the rows with `updated_at` strictly after it, oldest first (ties by id).
+Those times are taken inside the writing transaction, before it commits: a slow transaction could
+commit a row older than a `next_since` already handed out, and the reader would never see it. So the
+feed only shows rows whose `updated_at` is at least SETTLE old (no write transaction lasts that long);
+a newer row comes in a later increment.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ KINDS = {
     "revoke_licence": "吊销许可证件", "restrict_operations": "限制开展生产经营活动", "suspend_business": "责令停产停业",
     "order_closure": "责令关闭", "restrict_practice": "限制从业", "detention": "行政拘留", "other": "其他",
 }
+SETTLE = dt.timedelta(minutes=5)  # rows changed more recently are held back (see the module's docstring)
 LONG_TERM = dt.date(2099, 12, 31)  # the national standard's 处罚有效期 for a decision without an end ("长期")
 
 # (English JSON key, the national field name): the feed's columns, in the standard's order.
@@ -71,14 +76,16 @@ def approved_public(today: dt.date):
             Inspection.inspected_on >= since)
 
 
-def rows(*, session: SessionLike, today: dt.date, since: dt.datetime | None = None) -> list[dict]:
-    """The feed's rows (oldest change first), each with the national fields under English keys."""
+def rows(*, session: SessionLike, today: dt.date, since: dt.datetime | None = None,
+         now: dt.datetime | None = None) -> list[dict]:
+    """The feed's rows (oldest change first) changed at least SETTLE before `now`, each with the national
+    fields under English keys."""
     statement = (
         select(Inspection, Institution.name, Institution.uscc, Institution.legal_representative, PenaltyDetails,
                UPDATED_AT.label("feed_updated_at"))
         .join(Institution, Institution.id == Inspection.institution_id)
         .outerjoin(PenaltyDetails, PenaltyDetails.inspection_id == Inspection.id)
-        .where(*approved_public(today))
+        .where(*approved_public(today), UPDATED_AT <= (now or utcnow()) - SETTLE)
         .order_by(UPDATED_AT, Inspection.id)
     )
     if since is not None:
@@ -121,7 +128,7 @@ def _item(row, findings: list[InspectionFinding], plan_items: dict, today: dt.da
         "subject_name": name, "uscc": uscc, "legal_representative": legal_representative,
         "decision_no": inspection.decision_no or "",
         "violation_type": details.violation_type if details else "；".join(dict.fromkeys(i.text for i in items)),
-        "facts": details.facts if details else ("；".join(f.note for f in findings) or inspection.summary),
+        "facts": details.facts if details else inspection.summary,  # never the findings' internal notes
         "basis": details.basis if details else "；".join(dict.fromkeys(i.basis for i in items if i.basis)),
         "penalty_category": "；".join(KINDS[k] for k in details.kinds) if details else "",
         "penalty_content": details.content if details else "",

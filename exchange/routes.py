@@ -13,7 +13,7 @@ from api.context import ID, view_context
 from api.database import SHANGHAI, db
 from api.extensions import Blueprint
 from api.models import DEPARTMENTS
-from api.schemas import StrictSchema, Text
+from api.schemas import TIMES, StrictSchema, Text
 from exchange import penalties
 
 blp = Blueprint("exchange", __name__, url_prefix="/api/v1",
@@ -23,7 +23,7 @@ blp = Blueprint("exchange", __name__, url_prefix="/api/v1",
 class PenaltyExportArgs(StrictSchema):
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv", "xlsx")),
                            metadata={"description": "json (default), csv (UTF-8 with BOM) or xlsx"})
-    since = fields.AwareDateTime(default_timezone=SHANGHAI, load_default=None, metadata={
+    since = fields.AwareDateTime(default_timezone=SHANGHAI, load_default=None, validate=TIMES, metadata={
         "description": "Only rows whose updated_at is strictly after this moment (a time without an offset is "
                        "Beijing time); pass the previous answer's next_since"})
 
@@ -91,23 +91,33 @@ class PenaltyDetailsSchema(Schema):
     updated_at = fields.AwareDateTime(required=True)
 
 
+NEXT_SINCE = "X-Next-Since"
+
+
 @blp.route("/exports/penalties")
 class PenaltyExport(MethodView):
     @login_required(*REGULATORS, scopes=(clients.CREDIT_READ,))
     @blp.arguments(PenaltyExportArgs, location="query", as_kwargs=True)
     @blp.doc(responses={"200": {
         "description": "format=json: {items, next_since}; csv or xlsx: the same rows as a file, headed by the "
-                       "national field names",
+                       "national field names. Rows changed in the last 5 minutes are held back (they come in a "
+                       "later increment). Header X-Next-Since (when there are rows): the next `since`",
+        "headers": {NEXT_SINCE: {"description": "The last row's updated_at (ISO 8601): the `since` of the next "
+                                                "increment; absent without rows", "schema": {"type": "string"}}},
         "content": {"application/json": {"schema": PenaltyFeedSchema}, spreadsheets.XLSX: {}, "text/csv": {}}}})
     def get(self, format, since):
         """Approved public penalties in the national 行政处罚 disclosure fields (双公示), oldest change first;
         with `since`, only those changed after it (regulators; API clients with credit:read)."""
         items = penalties.rows(session=db.session, today=view_context()["today"], since=since)
+        next_since = items[-1]["updated_at"] if items else None
         if format == "json":
-            return jsonify(PenaltyFeedSchema().dump(
-                {"items": items, "next_since": items[-1]["updated_at"] if items else None}))
-        return spreadsheets.download("行政处罚双公示", format, "行政处罚", penalties.HEADERS, penalties.table_rows(items),
-                                     penalties.WIDTHS)
+            response = jsonify(PenaltyFeedSchema().dump({"items": items, "next_since": next_since}))
+        else:
+            response = spreadsheets.download("行政处罚双公示", format, "行政处罚", penalties.HEADERS,
+                                             penalties.table_rows(items), penalties.WIDTHS)
+        if next_since is not None:  # for a file, where the body has no place for it
+            response.headers[NEXT_SINCE] = next_since.isoformat()
+        return response
 
 
 @blp.route(f"/inspections/<{ID}:inspection_id>/penalty-details")

@@ -62,6 +62,15 @@ def test_an_unknown_or_missing_scope_is_refused(admin):
     assert admin.post(CLIENTS, json={"name": "平台", "scopes": []}).status_code == 422
 
 
+@pytest.mark.parametrize("others", [["credit:read"], ["changes:read"], ["changes:read", "credit:read"]])
+def test_complaints_write_is_granted_only_alone_since_its_secret_ships_inside_public_apps(admin, others):
+    response = admin.post(CLIENTS, json={"name": "12345 App", "scopes": ["complaints:write", *others]})
+    assert response.status_code == 422
+    assert "complaints:write" in response.get_json()["fields"]["scopes"][0]
+    assert admin.get(CLIENTS).get_json()["total"] == 0
+    assert create(admin, name="12345 App", scopes=["complaints:write"])["scopes"] == ["complaints:write"]
+
+
 def test_a_client_gets_a_token_with_its_scopes_by_json_form_or_basic(admin, client):
     created = create(admin, scopes=["credit:read", "changes:read"])
     token = token_for(client, created)

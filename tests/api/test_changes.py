@@ -12,6 +12,7 @@ from tests.api.test_api_clients import create as create_client
 from tests.complaints.helpers import act, complaint_body, submitted
 from tests.conftest import staff_payload
 from tests.exchange.helpers import INSTITUTION_HEADERS, INSTITUTION_IMPORT, imported, institution_row, xlsx
+from tests.exchange.test_penalty_disclosure import DETAILS
 from tests.supervision.helpers import RULE_2, black_decision, final_violation, inspected, lift, new_institution
 
 FEED = "/api/v1/changes"
@@ -219,6 +220,23 @@ def test_a_penalty_is_in_the_feed_once_approved(admin, health_officer, health_su
                                       json={"decision": "approved", "note": "事实清楚，证据确凿，程序合法"})
     assert response.status_code == 200, response.get_json()
     assert {("penalty", record["id"], "upsert"), ("inspection", record["id"], "upsert")} <= kinds(follow(admin, since)[0])
+
+
+def test_filling_in_a_penaltys_disclosure_details_is_a_change_of_that_penalty(admin, health_officer,
+                                                                             health_supervisor, clinic):
+    record = inspected(health_officer, clinic["id"], "penalty")
+    response = health_supervisor.post(f"/api/v1/inspections/{record['id']}/legal-review",
+                                      json={"decision": "approved", "note": "事实清楚，证据确凿，程序合法"})
+    assert response.status_code == 200, response.get_json()
+    since = cursor(admin)
+    response = health_officer._call("put", f"/api/v1/inspections/{record['id']}/penalty-details", json=DETAILS)
+    assert response.status_code == 200, response.get_json()
+    assert ("penalty", record["id"], "upsert") in kinds(follow(admin, since)[0])
+    since = cursor(admin)
+    corrected = health_officer._call("put", f"/api/v1/inspections/{record['id']}/penalty-details",
+                                     json={**DETAILS, "content": "警告，并处罚款人民币陆仟元", "fine_yuan": "6000.00"})
+    assert corrected.status_code == 200
+    assert ("penalty", record["id"], "upsert") in kinds(follow(admin, since)[0])
 
 
 def test_entering_and_leaving_a_list_are_an_upsert_and_a_delete_of_the_listing(admin, supervisor, clinic):

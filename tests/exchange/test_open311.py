@@ -3,9 +3,15 @@ and intake with an API client's key through the complaint intake."""
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
 
-from complaints.models import Complaint
+import pytest
+from sqlalchemy import select
+
+from api.database import db, utcnow
+from api.models import DEPARTMENTS
+from complaints.models import Complaint, ComplaintEvent
+from tests.complaints.helpers import advance
 
 SERVICES, REQUESTS = "/open311/v2/services.json", "/open311/v2/requests.json"
 
@@ -99,3 +105,75 @@ def test_bad_input_is_400_in_open311_shape(client, api_key, clinic):
                 **{"attribute[institution_id]": str(clinic["id"])}).status_code == 400
     assert post(client, api_key, service_code=code, description="候诊两小时无人接待，态度恶劣",
                 **{"attribute[institution_id]": "999999"}).status_code == 400
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "１２"])
+def test_a_non_ascii_digit_institution_id_is_400_not_500(client, api_key, value):
+    code = client.get(SERVICES).get_json()[0]["service_code"]
+    response = post(client, api_key, service_code=code, description="候诊两小时无人接待，态度恶劣",
+                    **{"attribute[institution_id]": value})
+    assert response.status_code == 400 and response.get_json()[0]["code"] == 400
+
+
+@pytest.mark.parametrize("query", [{"end_date": "0001-01-02T00:00:00Z"}, {"start_date": "0001-01-01T00:00:00"},
+                                   {"end_date": "9999-12-31T23:59:59-01:00"}, {"start_date": "1999-12-31T00:00:00Z"}])
+def test_dates_outside_the_years_2000_to_2100_are_400_in_open311_shape(client, query):
+    response = client.get(REQUESTS, query_string=query)
+    assert response.status_code == 400 and response.get_json()[0]["code"] == 400
+
+
+def test_made_up_keys_count_against_the_callers_address_and_a_valid_key_has_its_own_limit(make_app, login):
+    app = make_app(RATELIMIT_ENABLED=True, OPEN311_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    admin = login("admin").on(client)
+    secret = admin.post("/api/v1/api-clients", json={"name": "12345 App", "scopes": ["complaints:write"]}).get_json()[
+        "client_secret"]
+    body = {"service_code": "x", "description": "候诊两小时无人接待，态度恶劣", "attribute[institution_id]": "1"}
+    answers = [client.post(REQUESTS, data={"api_key": f"ocs_made_up_{n}", **body}).status_code for n in range(3)]
+    assert answers == [403, 403, 429]
+    assert client.post(REQUESTS, data={"api_key": secret, **body}).status_code == 400  # its own bucket: not 429
+
+
+def _health_code(client) -> str:
+    return next(s["service_code"] for s in client.get(SERVICES).get_json() if s["group"] == DEPARTMENTS["health"])
+
+
+def _updated(client, tracking_no: str) -> dt.datetime:
+    [one] = client.get(f"/open311/v2/requests/{tracking_no}.json").get_json()
+    listed = next(r for r in client.get(REQUESTS).get_json() if r["service_request_id"] == tracking_no)
+    assert listed["updated_datetime"] == one["updated_datetime"]
+    return dt.datetime.fromisoformat(one["updated_datetime"])
+
+
+def _backdate(complaint_id: int, by: dt.timedelta) -> None:
+    for event in db.session.scalars(select(ComplaintEvent).where(ComplaintEvent.complaint_id == complaint_id)):
+        event.at -= by
+    db.session.commit()
+
+
+def test_updated_datetime_is_the_last_status_change_not_a_rating_or_a_note(
+        client, api_key, clinic, health_officer, health_supervisor, session):
+    filed = post(client, api_key, service_code=_health_code(client), description="候诊两小时无人接待，态度恶劣",
+                 **{"attribute[institution_id]": str(clinic["id"])}, first_name="小红", last_name="李",
+                 phone="13800138000").get_json()[0]
+    number = filed["service_request_id"]
+    case = session.scalar(select(Complaint).where(Complaint.tracking_no == number))
+    advance(number, "replied", officer=health_officer, supervisor=health_supervisor)
+    _backdate(case.id, dt.timedelta(hours=2))
+    replied_at = session.scalar(select(ComplaintEvent.at).where(ComplaintEvent.complaint_id == case.id,
+                                                                ComplaintEvent.action == "reply"))
+    assert _updated(client, number) == replied_at
+
+    rated = client.post(f"/api/v1/complaints/{number}/rating", json={"query_code": filed["token"], "score": 4})
+    assert rated.status_code == 200, rated.get_json()
+    extended = health_officer.post(f"/api/v1/complaints/{number}/actions",
+                                   json={"action": "refer", "referred_to": "public_security", "note": "已移送公安机关"})
+    session.expire_all()
+    assert session.get(Complaint, case.id).updated_at > replied_at + dt.timedelta(hours=1)  # the case did move
+    assert _updated(client, number) == replied_at, extended.get_json()
+
+    _backdate(case.id, dt.timedelta(hours=1))
+    assert health_officer.post(f"/api/v1/complaints/{number}/actions", json={"action": "close"}).status_code == 200
+    closed_at = session.scalar(select(ComplaintEvent.at).where(ComplaintEvent.complaint_id == case.id,
+                                                               ComplaintEvent.action == "close"))
+    assert _updated(client, number) == closed_at > utcnow() - dt.timedelta(minutes=30)

@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
 import openpyxl
 import pytest
+from sqlalchemy import select, update
 
-from api.database import today_shanghai
+from api.database import db, today_shanghai, utcnow
+from exchange import penalties
+from exchange.models import PenaltyDetails
+from supervision.models import Inspection, InspectionFinding
 from tests.supervision.helpers import new_institution
 
 FEED, INSPECTIONS = "/api/v1/exports/penalties", "/api/v1/inspections"
@@ -26,7 +31,27 @@ def penalised(officer, reviewer, institution_id: int, decision_no: str, *, publi
     response = reviewer.post(f"{INSPECTIONS}/{record['id']}/legal-review",
                              json={"decision": "approved", "note": "事实清楚，证据确凿，程序合法", "decision_no": decision_no})
     assert response.status_code == 200, response.get_json()
+    settle()
     return response.get_json()
+
+
+def settle(by: dt.timedelta = penalties.SETTLE + dt.timedelta(minutes=1)) -> None:
+    """Move what changed within the feed's settle window back by `by`, in the database, as if that time
+    had passed (the feed holds back rows changed within penalties.SETTLE)."""
+    recent = utcnow() - penalties.SETTLE - dt.timedelta(seconds=1)
+    for inspection in db.session.scalars(select(Inspection)):
+        for name in ("penalty_approved_at", "published_at"):
+            if (value := getattr(inspection, name)) is not None and value > recent:
+                setattr(inspection, name, value - by)
+    for details in db.session.scalars(select(PenaltyDetails).where(PenaltyDetails.updated_at > recent)):
+        details.updated_at -= by
+    db.session.commit()
+
+
+def put_details(officer, inspection_id: int, details: dict | None = None):
+    response = officer._call("put", f"{INSPECTIONS}/{inspection_id}/penalty-details", json=details or DETAILS)
+    settle()
+    return response
 
 
 DETAILS = {"violation_type": "使用非卫生技术人员从事医疗卫生技术工作",
@@ -44,7 +69,7 @@ def feed_app(make_app):
 def test_an_approved_public_penalty_is_on_the_feed_with_the_national_fields(
         admin, clinic, health_officer, health_supervisor, market_officer):
     record = penalised(health_officer, health_supervisor, clinic["id"], "历卫医罚〔2026〕12号")
-    details = health_officer._call("put", f"{INSPECTIONS}/{record['id']}/penalty-details", json=DETAILS)
+    details = put_details(health_officer, record["id"])
     assert details.status_code == 200, details.get_json()
     response = market_officer.get(FEED)
     assert response.status_code == 200
@@ -66,7 +91,7 @@ def test_the_authority_and_its_code_come_from_the_settings(feed_app, login, heal
     officer = login("officer", department="health").on(client)
     reviewer = login("supervisor", department="health").on(client)
     record = penalised(officer, reviewer, institution["id"], "历卫医罚〔2026〕13号")
-    officer._call("put", f"{INSPECTIONS}/{record['id']}/penalty-details", json=DETAILS)
+    put_details(officer, record["id"])
     [item] = admin.get(FEED).get_json()["items"]
     assert item["authority"] == "济南市历下区卫生健康委员会" and item["authority_uscc"] == "11370102MB00000017"
     assert item["complete"] is True
@@ -90,7 +115,7 @@ def test_since_returns_only_what_changed_after_it_oldest_first(admin, clinic, se
     second = penalised(health_officer, health_supervisor, second_clinic["id"], "历卫医罚〔2026〕16号")
     increment = admin.get(FEED, query_string={"since": since}).get_json()
     assert [item["id"] for item in increment["items"]] == [second["id"]]
-    health_officer._call("put", f"{INSPECTIONS}/{first['id']}/penalty-details", json=DETAILS)
+    put_details(health_officer, first["id"])
     later = admin.get(FEED, query_string={"since": increment["next_since"]}).get_json()
     assert [item["id"] for item in later["items"]] == [first["id"]] and later["items"][0]["penalty_content"]
     assert admin.get(FEED, query_string={"since": later["next_since"]}).get_json() == {"items": [], "next_since": None}
@@ -129,3 +154,53 @@ def test_details_are_written_by_the_deciding_department_for_an_approved_penalty_
                                                     "result": "pass", "summary": "合格", "public": True}).get_json()
     response = health_officer._call("put", f"{INSPECTIONS}/{passed['id']}/penalty-details", json=DETAILS)
     assert response.status_code == 409
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00", "9999-12-31T23:59:59-01:00", "1999-12-31T23:59:59+00:00",
+                                   "2101-01-02T00:00:00"])
+def test_a_since_outside_the_years_2000_to_2100_is_422(admin, since):
+    response = admin.get(FEED, query_string={"since": since})
+    assert response.status_code == 422 and "since" in response.get_json()["fields"]
+
+
+def test_until_details_are_filled_in_the_facts_are_the_public_summary_never_the_findings_notes(
+        admin, clinic, health_officer, health_supervisor, session):
+    record = penalised(health_officer, health_supervisor, clinic["id"], "历卫医罚〔2026〕19号")
+    internal = "内部：举报人系该诊所前员工，线索来自其家属"
+    session.execute(update(InspectionFinding).where(InspectionFinding.inspection_id == record["id"])
+                    .values(note=internal))
+    session.add(InspectionFinding(inspection_id=record["id"], department="health", result="penalty", note=internal,
+                                  review="approved"))
+    session.commit()
+    [item] = admin.get(FEED).get_json()["items"]
+    assert item["facts"] == "使用非卫生技术人员从事诊疗活动" and item["complete"] is False
+    csv_text = admin.get(FEED, query_string={"format": "csv"}).data.decode("utf-8-sig")
+    assert internal not in csv_text and "使用非卫生技术人员从事诊疗活动" in csv_text
+
+
+def test_a_row_changed_within_the_settle_window_is_held_back_until_it_has_settled(
+        admin, clinic, second_clinic, health_officer, health_supervisor):
+    first = penalised(health_officer, health_supervisor, clinic["id"], "历卫医罚〔2026〕20号")
+    second = penalised(health_officer, health_supervisor, second_clinic["id"], "历卫医罚〔2026〕21号")
+    just_now = utcnow() - penalties.SETTLE + dt.timedelta(minutes=1)
+    db.session.execute(update(Inspection).where(Inspection.id == second["id"]).values(published_at=just_now))
+    db.session.commit()
+    page = admin.get(FEED).get_json()
+    assert [item["id"] for item in page["items"]] == [first["id"]]
+    settle()
+    later = admin.get(FEED, query_string={"since": page["next_since"]}).get_json()
+    assert [item["id"] for item in later["items"]] == [second["id"]]
+
+
+@pytest.mark.parametrize("format", ["csv", "xlsx"])
+def test_a_file_answers_the_next_since_in_a_header(admin, clinic, second_clinic, health_officer, health_supervisor,
+                                                   format):
+    penalised(health_officer, health_supervisor, clinic["id"], "历卫医罚〔2026〕22号")
+    response = admin.get(FEED, query_string={"format": format})
+    assert response.status_code == 200 and response.data  # a streamed body: read it before the next call
+    next_since = response.headers["X-Next-Since"]
+    assert next_since == admin.get(FEED).get_json()["next_since"]
+    second = penalised(health_officer, health_supervisor, second_clinic["id"], "历卫医罚〔2026〕23号")
+    assert [item["id"] for item in admin.get(FEED, query_string={"since": next_since}).get_json()["items"]] == [second["id"]]
+    empty = admin.get(FEED, query_string={"format": format, "since": admin.get(FEED).get_json()["next_since"]})
+    assert empty.status_code == 200 and empty.data and "X-Next-Since" not in empty.headers
