@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 from operator import attrgetter
 from typing import Any
 
@@ -71,6 +72,8 @@ TYPES = {
 OPS = ("upsert", "delete")
 SEQUENCE_BATCH = 5000  # the most changes one read numbers: the rest wait for the next read
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+EARLY_WRITE = 10_000  # recorded changes a transaction holds before writing them (bounds an import's memory)
+WRITE_CHUNK = 5_000  # rows per INSERT when they are written
 _LOCK = 0x6F6E65636F6465  # pg_advisory_xact_lock key of the numbering ("onecode")
 
 PENDING = "changes.pending"  # Session.info: {(type, id): (op, at, ref)} recorded in this transaction
@@ -126,6 +129,11 @@ def _put(session: SessionLike, key: tuple[str, int], value: tuple) -> None:
     if info.get(_MARKS):  # inside a savepoint: remember how to take it back
         info.setdefault(_UNDO, []).append((key, pending.get(key, _MISSING)))
     pending[key] = value
+    if len(pending) >= EARLY_WRITE and not info.get(_MARKS):
+        # A city-sized import: write what it recorded now, in its transaction, rather than hold it all
+        # until commit; never inside a savepoint, whose rollback must take its records back. A row
+        # changed again later is written again: two items that say "read it again", never a lost one.
+        write(session, session.connection())
 
 
 def record_cte(type_: str, id_column, at_column, ref_column=None):
@@ -138,13 +146,17 @@ def record_cte(type_: str, id_column, at_column, ref_column=None):
                literal_column("'upsert'"), at_column))
 
 
-def write(session: SessionLike) -> int:
-    """Write what this transaction recorded (before_commit does). Returns how many rows."""
+def write(session: SessionLike, connection=None) -> int:
+    """Write what this transaction recorded (before_commit does), WRITE_CHUNK rows per INSERT so that a
+    city-sized import's changes never sit in memory twice. Returns how many rows."""
     pending = session.info.pop(PENDING, None)
     if not pending:
         return 0
-    session.execute(insert(_changes), [{"type": type_, "entity_id": entity_id, "op": op, "at": at, "ref": ref}
-                                       for (type_, entity_id), (op, at, ref) in pending.items()])
+    execute = session.execute if connection is None else connection.execute
+    items = iter(pending.items())
+    while chunk := list(islice(items, WRITE_CHUNK)):
+        execute(insert(_changes), [{"type": type_, "entity_id": entity_id, "op": op, "at": at, "ref": ref}
+                                   for (type_, entity_id), (op, at, ref) in chunk])
     return len(pending)
 
 

@@ -208,7 +208,10 @@ def recompute(*, session: SessionLike, institution_ids: list[int] | None = None,
                                    .returning(ListEntry.id).execution_options(synchronize_session=False))
             changes.record(session, "list", list(left), op="delete", at=now)
     if opened:
-        entered = session.scalars(insert(ListEntry).returning(ListEntry.id).execution_options(render_nulls=True), opened)
+        session.execute(insert(ListEntry).execution_options(render_nulls=True), opened)
+        # Their ids for the feed by one SELECT: RETURNING would split the executemany into a statement per
+        # thousand rows. `now` is this recomputation's own instant, so it names exactly the rows it opened.
+        entered = session.scalars(select(ListEntry.id).where(ListEntry.listed_at == now, ListEntry.removed_at.is_(None)))
         changes.record(session, "list", list(entered), at=now)
     _recompute_staff(session, institution_ids, start, final, under)
     session.flush()

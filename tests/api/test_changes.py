@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api import changes
 from api.database import db
@@ -287,6 +287,32 @@ def test_a_rolled_back_savepoint_takes_back_what_it_recorded(admin, session):
         changes.record(session, "code", [3])
     session.commit()
     assert kinds(page(admin)["items"]) == {("institution", 1, "upsert"), ("code", 3, "upsert")}
+
+
+def test_a_large_transaction_writes_its_changes_as_it_goes_and_still_all_or_nothing(admin, session, monkeypatch):
+    monkeypatch.setattr(changes, "EARLY_WRITE", 3)  # a city's import, in miniature
+    changes.record(session, "institution", range(1, 5))  # the third is written with the two before it
+    assert session.scalar(select(func.count()).select_from(changes.Change)) == 3
+    assert list(session.info[changes.PENDING]) == [("institution", 4)]
+    session.rollback()
+    assert page(admin)["items"] == []  # written early, rolled back with the rest
+
+    changes.record(session, "institution", range(1, 5))
+    changes.record(session, "institution", [1], op="delete")  # again after the early write
+    session.commit()
+    items = page(admin)["items"]
+    assert [(item["id"], item["op"]) for item in items] == [(1, "upsert"), (2, "upsert"), (3, "upsert"),
+                                                            (4, "upsert"), (1, "delete")]
+
+
+def test_a_savepoint_holds_its_changes_until_it_ends(admin, session, monkeypatch):
+    monkeypatch.setattr(changes, "EARLY_WRITE", 2)
+    savepoint = session.begin_nested()
+    changes.record(session, "staff", [1, 2, 3])  # inside the savepoint: held, so its rollback takes them back
+    savepoint.rollback()
+    changes.record(session, "code", [9])
+    session.commit()
+    assert kinds(page(admin)["items"]) == {("code", 9, "upsert")}
 
 
 def test_a_read_numbers_only_what_has_committed(admin, session):
