@@ -37,8 +37,8 @@ from api.models import DEPARTMENTS, Account
 from exchange.models import PenaltyDetails
 from registry.models import Institution
 from supervision import grades
-from supervision.inspections import ordered_departments
 from supervision.models import Inspection, InspectionFinding, PlanItem
+from supervision.plans import canonical
 
 # 处罚类别 (行政处罚法 第九条, and the national data standard's list), by the codes the API takes.
 KINDS = {
@@ -146,7 +146,7 @@ def _item(row, findings: list[InspectionFinding], plan_items: dict, today: dt.da
 
 def _deciding_department(inspection: Inspection, findings: list[InspectionFinding]) -> str:
     """The department whose approved penalty it is (the first, in the public order, if several)."""
-    departments = ordered_departments(list(dict.fromkeys(f.department for f in findings)))
+    departments = canonical(list(dict.fromkeys(f.department for f in findings)))
     return departments[0] if departments else inspection.department
 
 

@@ -25,8 +25,8 @@ from api import policy, workdays
 from api.database import SessionLike
 from registry.models import Institution
 from supervision import grades
-from supervision.inspections import ordered_departments
 from supervision.models import Inspection, InspectionDepartment
+from supervision.plans import canonical
 
 
 def query(*, year: int | None = None, department: str | None = None, street: str | None = None,
@@ -72,7 +72,7 @@ def page(*, session: SessionLike, statement: Select, page: int, page_size: int, 
                 .where(InspectionDepartment.inspection_id.in_(list(departments)))
 ):
             departments[inspection_id].append(department)
-    items = [item(row, ordered_departments(departments[row.id]), penalty=penalties) for row in rows]
+    items = [item(row, canonical(departments[row.id]), penalty=penalties) for row in rows]
     return {"items": items, "page": page, "page_size": page_size, "total": total}
 
 

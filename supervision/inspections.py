@@ -20,9 +20,9 @@ from api.errors import (
     NotVisible,
     ValidationFailed,
 )
-from api.models import DEPARTMENTS, Account
+from api.models import Account
 from registry.models import Institution
-from supervision import credit, grades, service
+from supervision import credit, grades, plans, service
 from supervision.credit import final_clause
 from supervision.models import (
     Inspection,
@@ -77,19 +77,11 @@ def public_record(*, session: SessionLike, institution_id: int, today: dt.date, 
         if r.department is not None:
             entry["departments"].append(r.department)
     for entry in shown_inspections.values():
-        entry["departments"] = ordered_departments(entry["departments"])
+        entry["departments"] = plans.canonical(entry["departments"])
     newest_penalties = sorted((r for r in rows if r.kind in ("penalty", "approved")),
                               key=lambda r: (r.on, r.kind == "approved", r.id), reverse=True)[:PROFILE_ITEMS]
     shown_penalties = [{"date": r.on, "decision_no": r.decision_no, "summary": r.text} for r in newest_penalties]
     return list(shown_inspections.values()), shown_penalties
-
-
-_DEPARTMENT_ORDER = {department: rank for rank, department in enumerate(DEPARTMENTS)}
-
-
-def ordered_departments(departments: list[str]) -> list[str]:
-    """Departments as the public sees them: in api.models.DEPARTMENTS order, health (the lead) first."""
-    return sorted(departments, key=lambda department: _DEPARTMENT_ORDER.get(department, len(_DEPARTMENT_ORDER)))
 
 
 # ---- inspectors -----------------------------------------------------------------------------------
