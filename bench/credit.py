@@ -42,11 +42,9 @@ import datetime as dt
 import io
 import itertools
 import json
-import os
 import pstats
 import random
 import sys
-import tempfile
 import time
 
 import harness  # first: bench/complaints.py would hide the application's `complaints` package
@@ -428,13 +426,7 @@ def check_draw(record, inputs: dict, rerun: list[dict]) -> list[str]:
 # ---- one database -----------------------------------------------------------------------------------
 
 def bench(kind: str, args: argparse.Namespace) -> dict:
-    with tempfile.TemporaryDirectory(prefix="onecode-bench-") as tmp:
-        database = harness.Database(kind, tmp, args.pg_url)
-        try:
-            harness.migrate({**os.environ, "ONECODE_DATABASE_URL": database.url, "ONECODE_UPLOAD_DIR": f"{tmp}/uploads"})
-            return measure(database, args, tmp)
-        finally:
-            database.drop()
+    return harness.on_migrated_database(kind, args.pg_url, lambda database, tmp: measure(database, args, tmp))
 
 
 def measure(database: harness.Database, args: argparse.Namespace, tmp: str) -> dict:

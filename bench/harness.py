@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -115,6 +116,17 @@ def migrate(env: dict, timeout: float = 120) -> None:
                               capture_output=True, text=True, timeout=timeout, check=False)
     if migrated.returncode != 0:
         raise RuntimeError(f"`flask db upgrade` failed ({migrated.returncode}):\n{migrated.stderr[-3000:]}")
+
+
+def on_migrated_database(kind: str, pg_url: str, measure):
+    """`measure(database, tmp)` on a throwaway database of `kind`, migrated; dropped afterwards."""
+    with tempfile.TemporaryDirectory(prefix="onecode-bench-") as tmp:
+        database = Database(kind, tmp, pg_url)
+        try:
+            migrate({**os.environ, "ONECODE_DATABASE_URL": database.url, "ONECODE_UPLOAD_DIR": f"{tmp}/uploads"})
+            return measure(database, tmp)
+        finally:
+            database.drop()
 
 
 # ---- the server -------------------------------------------------------------------------------------

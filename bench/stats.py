@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import sys
-import tempfile
 import time
 
 import harness  # first: bench/complaints.py would hide the application's `complaints` package
@@ -199,13 +197,7 @@ def load(session, args: argparse.Namespace, now: dt.datetime, today: dt.date) ->
 
 
 def bench(kind: str, args: argparse.Namespace) -> dict:
-    with tempfile.TemporaryDirectory(prefix="onecode-bench-") as tmp:
-        database = harness.Database(kind, tmp, args.pg_url)
-        try:
-            harness.migrate({**os.environ, "ONECODE_DATABASE_URL": database.url, "ONECODE_UPLOAD_DIR": f"{tmp}/uploads"})
-            return measure(database, args, tmp)
-        finally:
-            database.drop()
+    return harness.on_migrated_database(kind, args.pg_url, lambda database, tmp: measure(database, args, tmp))
 
 
 def measure(database: harness.Database, args: argparse.Namespace, tmp: str) -> dict:
