@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
-from api.database import Model, SessionLike, UTCDateTime, one_of, utcnow
+from api.database import Model, SessionLike, UTCDateTime, one_of, utcnow, write_before_commit
 
 # The kinds of change, what `id` names, and where a mirror reads the current state. Stable: a mirror
 # switches on them. Add new ones at the end; never rename one. An API client (changes:read) reads
@@ -146,6 +146,7 @@ def record_cte(type_: str, id_column, at_column, ref_column=None):
                literal_column("'upsert'"), at_column))
 
 
+@write_before_commit
 def write(session: SessionLike, connection=None) -> int:
     """Write what this transaction recorded (before_commit does), WRITE_CHUNK rows per INSERT so that a
     city-sized import's changes never sit in memory twice. Returns how many rows."""
@@ -221,14 +222,6 @@ def _notice_changes(session: Session, _flush_context) -> None:
     for row in session.deleted:
         for rule in _RULES.get(type(row), ()):
             _put_row(session, rule, row, "upsert" if rule.part else "delete", at)
-
-
-@event.listens_for(Session, "before_commit")
-def _write_before_commit(session: Session) -> None:
-    """Flush first (commit flushes after this event), so what that flush changes is recorded too."""
-    if session.info.get(PENDING) or session.new or session.dirty or session.deleted:
-        session.flush()
-        write(session)
 
 
 # ---- savepoints: what one recorded goes if it rolls back ------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from select import POLLERR, POLLHUP, POLLIN, poll
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy import SQLAlchemy
@@ -110,6 +111,30 @@ def _discard_closed_connections(dbapi_connection, connection_record, connection_
         raise DisconnectionError("pooled connection is closed") from error
     if waiting:
         raise DisconnectionError("the server closed or wrote to an idle pooled connection")
+
+
+# Writers of what a transaction collected on the side (api.changes: the feed's records; registry.ready_profiles:
+# the profiles' marks), each a function of the session that writes what it holds and returns quickly if
+# nothing. One listener flushes first, so that what that flush changes is collected too, then calls them.
+_BEFORE_COMMIT: list[Callable[[Session], object]] = []
+_Writer = TypeVar("_Writer", bound=Callable[..., object])
+
+
+def write_before_commit(writer: _Writer) -> _Writer:
+    """Register `writer(session)` to run at every commit, after the session's last flush (a decorator)."""
+    _BEFORE_COMMIT.append(writer)
+    return writer
+
+
+@event.listens_for(Session, "before_commit")
+def _flush_and_write(session: Session) -> None:
+    """Commit flushes only after this event: flush here, so the writers see that flush's changes."""
+    if not _BEFORE_COMMIT:
+        return
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    for writer in _BEFORE_COMMIT:
+        writer(session)
 
 
 def upsert_insert(dialect, table):

@@ -31,7 +31,7 @@ from operator import attrgetter
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, bindparam, event, update
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
-from api.database import Model, SessionLike, UTCDateTime
+from api.database import Model, SessionLike, UTCDateTime, write_before_commit
 from registry.models import Institution, Staff
 
 PENDING = "ready_profiles.stale_institutions"  # Session.info key: institutions marked in this transaction
@@ -65,6 +65,7 @@ def mark_stale(session: SessionLike, institution_ids: Iterable[int | None]) -> N
     pending.update(institution_id for institution_id in institution_ids if institution_id is not None)
 
 
+@write_before_commit
 def write_marks(session: SessionLike) -> int:
     """Write the marks collected so far (before_commit does; public.ready does it earlier, before it
     reads the version it builds). Returns how many institutions were marked."""
@@ -105,14 +106,6 @@ def _notice_changes(session: Session, _flush_context) -> None:
                 if type(row) in _SHOWN and session.is_modified(row, include_collections=False)]
     if changed:
         mark_stale(session, (_SHOWN[type(row)](row) for row in changed))
-
-
-@event.listens_for(Session, "before_commit")
-def _write_before_commit(session: Session) -> None:
-    """Flush first (commit flushes after this event), so what that flush changes is marked too."""
-    if session.info.get(PENDING) or session.new or session.dirty or session.deleted:
-        session.flush()
-        write_marks(session)
 
 
 @event.listens_for(Session, "after_transaction_end")
