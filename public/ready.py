@@ -77,6 +77,7 @@ class _Reader:
         self.sql = str(compiled)
         self.positional = compiled.positional
         self.autocommit = engine.dialect.name != "sqlite"
+        self.dbapi_error = engine.dialect.loaded_dbapi.Error
         self.processors = [column.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
                            for column in statement.selected_columns]
 
@@ -84,11 +85,10 @@ class _Reader:
         """The row of `token`, or None. A driver error comes out as SQLAlchemy's (DBAPIError and its
         OperationalError...), as from any other query: the app answers an unreachable database with 503."""
         params = (token,) if self.positional else {"token": token}
-        dbapi_error = self.engine.dialect.loaded_dbapi.Error
         try:
             row = self._fetch(params)
-        except dbapi_error as error:
-            raise DBAPIError.instance(self.sql, params, error, dbapi_error, connection_invalidated=True,
+        except self.dbapi_error as error:
+            raise DBAPIError.instance(self.sql, params, error, self.dbapi_error, connection_invalidated=True,
                                       dialect=self.engine.dialect) from error
         if row is None:
             return None
